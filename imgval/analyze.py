@@ -1,0 +1,128 @@
+"""One image file -> one Record. Never raises: every failure becomes the record's error."""
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import blur, decode
+from .exif import ExifData, extract_exif
+from .phash import phash_hex
+from .profile import ImageFacts, Profile, check, default_profile
+
+DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How images are analysed; the same for every image of a run."""
+
+    threshold: float = blur.DEFAULT_THRESHOLD
+    fix_size: bool = True  # normalise to ~2 MP before scoring (the original's default)
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    profile: Profile = field(default_factory=default_profile)
+    keep_pixels: bool = False  # attach the scored image and blur map to the record (single process only)
+
+
+@dataclass
+class Record:
+    """One row of the report."""
+
+    filepath: str
+    score: float | None = None
+    blurry: bool | None = None
+    hash: str = ""
+    width: int | None = None
+    height: int | None = None
+    format: str = ""
+    exif: dict[str, str] = field(default_factory=dict)
+    exif_ok: bool | None = None
+    exif_issues: str = ""
+    error: str = ""
+    pixels: BlurResult | None = field(default=None, repr=False)  # only with Settings.keep_pixels
+
+
+@dataclass
+class BlurResult:
+    """The pixels behind a score, for callers that show or save the blur map."""
+
+    score: float
+    image: np.ndarray  # the (normalised) image that was scored
+    blur_map: np.ndarray  # its Laplacian
+
+
+def read_input(path: str) -> bytes:
+    """The file's bytes. Only regular files are read (a FIFO named x.jpg would block forever)."""
+    st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, "is a directory", path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(0, "not a regular file (device, pipe or socket)", path)
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) -> BlurResult:
+    """Decode and score, exactly as the original did: colour decode, resize, grayscale, Laplacian."""
+    pixels = decode.decode_bgr(data, header, image)
+    if settings.fix_size:
+        pixels = blur.normalise_size(pixels)
+    gray = blur.to_gray(pixels)
+    blur_map = blur.laplacian(gray)
+    return BlurResult(blur.blur_score(blur_map), gray, blur_map)
+
+
+def enforce_pixel_limit(header: decode.Header, max_pixels: int) -> None:
+    """Refuse decompression bombs before any pixel is decoded."""
+    if header.pixels > max_pixels:
+        raise decode.DecodeError(
+            f"image too large: {header.width}x{header.height} is {header.pixels / 1e6:.0f} MP, over the "
+            f"limit of {max_pixels / 1e6:.0f} MP (raise it with --max-pixels if this is a real image)"
+        )
+
+
+def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
+    record = Record(filepath)
+    try:
+        header, image = decode.probe(data)
+    except decode.DecodeError as exc:
+        record.error = str(exc)
+        return record
+    record.width, record.height, record.format = header.width, header.height, header.format
+    _check_exif(record, extract_exif(data, image), header, settings.profile)
+    try:
+        enforce_pixel_limit(header, settings.max_pixels)
+        result = measure_blur(data, header, image, settings)
+    except decode.DecodeError as exc:
+        record.error = str(exc)
+        return record
+    record.score = result.score
+    record.blurry = blur.is_blurry(result.score, settings.threshold)
+    record.hash = phash_hex(result.image)
+    if settings.keep_pixels:
+        record.pixels = result
+    return record
+
+
+def analyze_path(filepath: str, settings: Settings) -> Record:
+    """Analyse one file; whatever goes wrong is written into the record, never raised."""
+    try:
+        data = read_input(filepath)
+    except OSError as exc:
+        return Record(filepath, error=f"cannot read file: {exc.strerror or exc}")
+    try:
+        return analyze_bytes(filepath, data, settings)
+    except MemoryError:
+        return Record(filepath, error="not enough memory to decode this image")
+    except Exception as exc:  # a decoder bug must cost one row, not the run
+        return Record(filepath, error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+
+
+def _check_exif(record: Record, exif: ExifData, header: decode.Header, profile: Profile) -> None:
+    facts = ImageFacts(header.width, header.height, header.format, header.bit_depth, header.mode)
+    issues = check(exif, facts, profile)
+    record.exif = exif.fields
+    record.exif_ok = not issues
+    record.exif_issues = "; ".join(issues)

@@ -1,0 +1,146 @@
+"""Bytes -> pixels, with an integrity verdict. The one place that knows formats and decoders.
+
+Every failure becomes a DecodeError whose message a person can act on; truncated or corrupt
+data is an error, never a grey-filled picture (a grey fill would score as "sharp").
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+
+os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")  # decoder chatter would bury the progress bar
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pillow_heif  # noqa: E402
+import simplejpeg  # noqa: E402
+from PIL import Image, UnidentifiedImageError  # noqa: E402
+
+pillow_heif.register_heif_opener()
+# imgval enforces its own pixel limit (Header.pixels vs --max-pixels) before decoding, so
+# Pillow's global bomb check would only get in the way of a limit the user chose.
+Image.MAX_IMAGE_PIXELS = None
+
+# Formats OpenCV decodes the way the original tool did (cv2.imread); the rest go through Pillow.
+_OPENCV_FORMATS = {"PNG", "TIFF", "WEBP", "BMP", "JPEG2000", "DIB"}
+# JPEG colour models libjpeg-turbo converts to BGR itself; CMYK/YCCK need OpenCV's conversion.
+_SIMPLEJPEG_COLORSPACES = {"Gray", "YCbCr", "RGB"}
+
+_TRANSPOSE_BY_ORIENTATION = {  # EXIF orientation -> the operation that shows the image upright
+    2: lambda a: cv2.flip(a, 1),
+    3: lambda a: cv2.rotate(a, cv2.ROTATE_180),
+    4: lambda a: cv2.flip(a, 0),
+    5: lambda a: cv2.transpose(a),
+    6: lambda a: cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE),
+    7: lambda a: cv2.rotate(cv2.transpose(a), cv2.ROTATE_180),
+    8: lambda a: cv2.rotate(a, cv2.ROTATE_90_COUNTERCLOCKWISE),
+}
+
+
+class DecodeError(Exception):
+    """The file is not a readable, complete image; the message says why."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the file says about itself, read without decoding pixels."""
+
+    format: str  # Pillow's name: JPEG, PNG, TIFF, WEBP, BMP, GIF, JPEG2000, HEIF, ...
+    width: int
+    height: int
+    mode: str  # Pillow's colour mode: RGB, L, CMYK, I;16, ...
+    bit_depth: int | None
+    orientation: int  # EXIF orientation 1..8 (1 when absent)
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def probe(data: bytes) -> tuple[Header, Image.Image]:
+    """Identify the format and size from the header. Returns the lazily opened Pillow image too
+    (header parsed, pixels not decoded) so EXIF readers can reuse it."""
+    if not data:
+        raise DecodeError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; EXIF checks report it
+            image = Image.open(io.BytesIO(data))
+            orientation = _orientation(image)
+    except UnidentifiedImageError:
+        raise DecodeError("not an image, or a format imgval cannot read (the header is not recognised)")
+    except Exception as exc:  # Pillow raises many types for damaged headers
+        raise DecodeError(f"damaged image header: {exc}")
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise DecodeError(f"image header gives an empty size ({width}x{height})")
+    header = Header(image.format or "unknown", width, height, image.mode, _bit_depth(image, data), orientation)
+    return header, image
+
+
+def decode_bgr(data: bytes, header: Header, image: Image.Image) -> np.ndarray:
+    """Decode to an upright 8-bit BGR array, the pixels cv2.imread gave the original tool."""
+    if header.format == "JPEG" and _jpeg_colorspace(data) in _SIMPLEJPEG_COLORSPACES:
+        try:
+            # strict: libjpeg's "premature end of data" warnings become errors instead of grey fill
+            pixels = simplejpeg.decode_jpeg(data, colorspace="BGR", strict=True)
+        except ValueError as exc:
+            raise DecodeError(f"truncated or corrupt JPEG data: {exc}")
+    elif header.format in _OPENCV_FORMATS or header.format == "JPEG":
+        flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION  # orientation applied below, once
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        if pixels is None:
+            raise DecodeError(f"truncated or corrupt {header.format} data (the decoder could not read it)")
+    else:
+        pixels = _decode_with_pillow(image, header)
+    return orient(pixels, header.orientation)
+
+
+def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn the stored pixels upright as the EXIF orientation says (1..8)."""
+    transform = _TRANSPOSE_BY_ORIENTATION.get(orientation)
+    return transform(pixels) if transform else pixels
+
+
+def _decode_with_pillow(image: Image.Image, header: Header) -> np.ndarray:
+    try:
+        image.load()  # Pillow refuses truncated data (LOAD_TRUNCATED_IMAGES stays False)
+        rgb = np.asarray(image.convert("RGB"))
+    except Exception as exc:
+        raise DecodeError(f"truncated or corrupt {header.format} data: {exc}")
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = int(image.getexif().get(0x0112, 1))
+    except Exception:
+        return 1  # unreadable EXIF: the EXIF checks report it; the picture stays as stored
+    return value if 1 <= value <= 8 else 1
+
+
+def _jpeg_colorspace(data: bytes) -> str | None:
+    try:
+        return simplejpeg.decode_jpeg_header(data)[2]
+    except ValueError:
+        return None
+
+
+def _bit_depth(image: Image.Image, data: bytes) -> int | None:
+    """Bits per sample as stored (Pillow narrows 16-bit RGB to 8-bit modes, so ask the file)."""
+    if image.format == "TIFF":
+        bits = image.tag_v2.get(258)
+        if isinstance(bits, tuple):
+            bits = bits[0] if bits else None
+        return int(bits) if bits else None
+    if image.format == "PNG" and len(data) > 24:
+        return data[24]  # IHDR bit depth
+    if image.mode in ("1",):
+        return 1
+    if image.mode.startswith("I;16"):
+        return 16
+    if image.mode in ("I", "F"):
+        return 32
+    return 8

@@ -1,0 +1,7 @@
+"""Exit codes, one table (documented in the README)."""
+
+OK = 0  # the run finished and the report is complete
+FAILED = 1  # the run could not finish (or, for sync, some files failed)
+USAGE = 2  # bad options or inputs: nothing was done
+FLAGGED = 3  # --fail-on found images of the named kinds
+LOCKED = 4  # another run is writing the same report

@@ -1,0 +1,55 @@
+"""Shared fixtures: images are generated here, never downloaded or committed."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from imgval.synthetic import blurred, natural_image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_image(path: Path, image: np.ndarray, params: list[int] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(path.suffix, image, params or [])
+    assert ok, path
+    path.write_bytes(encoded.tobytes())
+    return path
+
+
+@pytest.fixture(scope="session")
+def sharp_image() -> np.ndarray:
+    return natural_image(1800, 1200, seed=1)
+
+
+@pytest.fixture(scope="session")
+def blurry_image(sharp_image) -> np.ndarray:
+    return blurred(sharp_image, 3)
+
+
+@pytest.fixture
+def image_dir(tmp_path, sharp_image, blurry_image) -> Path:
+    """A small batch: a sharp and a blurry JPEG, a PNG and a TIFF in a subfolder."""
+    folder = tmp_path / "batch"
+    write_image(folder / "sharp.jpg", sharp_image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    write_image(folder / "blurry.jpg", blurry_image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    write_image(folder / "sub" / "lossless.png", natural_image(640, 480, seed=2))
+    write_image(folder / "sub" / "master.tif", natural_image(500, 700, seed=3))
+    return folder
+
+
+def run_script(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
+    """Run one of the top-level scripts as a user would, without a terminal."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DISPLAY", None)
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
