@@ -1,0 +1,163 @@
+"""Places image files live, behind one small interface (modelled on rclone's backends).
+
+Every storage is rooted at a folder given by a URL and speaks paths relative to it, with
+``/`` as separator whatever the backend:
+
+    ========================  ==========================================
+    URL                       storage
+    ========================  ==========================================
+    /some/dir, ./dir          local directory               (local.py)
+    s3://bucket/prefix        S3 or an S3-compatible store  (s3.py)
+    box:123456789             Box folder by id              (box.py)
+    dropbox:/Scans/2026       Dropbox folder by path        (dropbox_store.py)
+    ========================  ==========================================
+
+``sync.py`` and the scan are written once against :class:`Storage`; a new backend passes
+``tests/storage/test_contract.py`` and nothing else needs to change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import BinaryIO, Iterator, Protocol, runtime_checkable
+
+from imgval.storage.hashing import CONTENT_HASH, SHA1
+
+__all__ = [
+    "CONTENT_HASH",
+    "SHA1",
+    "Entry",
+    "Storage",
+    "StorageError",
+    "NotFound",
+    "CredentialsError",
+    "TransientError",
+    "open_storage",
+    "is_remote",
+    "join_url",
+]
+
+REMOTE_SCHEMES = ("s3://", "box:", "dropbox:")
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One file in a storage.
+
+    ``path`` is relative to the storage root, ``/``-separated. ``hashes`` holds what the
+    backend knows without reading the content (``{"content_hash": ..., "sha1": ...}``, any
+    subset, possibly empty).
+    """
+
+    path: str
+    size: int
+    hashes: dict[str, str] = dataclasses.field(default_factory=dict)
+    modified: dt.datetime | None = None
+
+
+class StorageError(Exception):
+    """A storage operation failed; the message is safe to show (no secrets)."""
+
+
+class NotFound(StorageError):
+    """The file or folder does not exist."""
+
+
+class CredentialsError(StorageError):
+    """Credentials are missing or were rejected; the message names what to set."""
+
+
+class TransientError(StorageError):
+    """Worth retrying: rate limit, 5xx, dropped connection, hash mismatch after transfer.
+
+    ``retry_after`` (seconds) is the server's wish when it gave one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """The interface every backend implements."""
+
+    #: ``"local"``, ``"s3"``, ``"box"`` or ``"dropbox"``
+    scheme: str
+    #: the URL this storage was opened with, normalised; ``url_for(path)`` extends it
+    url: str
+    #: hash kinds ``stat``/``list`` can report without reading content
+    hash_kinds: frozenset[str]
+
+    def check(self) -> None:
+        """Fail fast (CredentialsError / NotFound) before any transfer starts."""
+
+    def list(self) -> Iterator[Entry]:
+        """Every file under the root, recursively, in no particular order."""
+
+    def stat(self, path: str) -> Entry | None:
+        """The file's entry with every hash the backend records, or None if absent."""
+
+    def open_read(self, path: str) -> BinaryIO:
+        """A streaming reader; raises NotFound. Close it when done."""
+
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
+        """Store ``size`` bytes read from ``stream`` under ``path``, replacing any file there.
+
+        Atomic: until it returns, nothing half-written is visible under ``path``. ``hashes``
+        are the hashes the caller expects the content to have (recorded where the backend
+        has no native hash of that kind, e.g. S3 metadata). Returns the entry as the backend
+        reports it after the write, so the caller can verify it.
+        """
+
+    def url_for(self, path: str) -> str:
+        """The URL naming ``path`` (as a report's ``filepath``)."""
+
+
+def safe_relative_path(path: str) -> str:
+    """``path`` if it is a plain relative path; a listing from a remote must not reach out
+    of the destination folder (``../x``, ``/etc/x``), so anything else is refused."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in path:
+        raise StorageError(f"refusing unsafe relative path {path!r}")
+    return path
+
+
+def is_remote(url: str) -> bool:
+    return url.startswith(REMOTE_SCHEMES)
+
+
+def join_url(root: str, path: str) -> str:
+    if not path:
+        return root
+    if root.startswith("box:"):
+        return f"{root}/{path}"
+    return root.rstrip("/") + "/" + path
+
+
+def open_storage(url: str, **options) -> Storage:
+    """Open the storage a URL names. Options are passed to the backend (``chunk_size``...).
+
+    Importing the SDKs is deferred to here so that a local scan never pays for them.
+    """
+    if url.startswith("s3://"):
+        from imgval.storage.s3 import S3Storage
+
+        return S3Storage.from_url(url, **options)
+    if url.startswith("box:"):
+        from imgval.storage.box import BoxStorage
+
+        return BoxStorage.from_url(url, **options)
+    if url.startswith("dropbox:"):
+        from imgval.storage.dropbox_store import DropboxStorage
+
+        return DropboxStorage.from_url(url, **options)
+    if "://" in url:
+        raise StorageError(
+            f"unknown storage URL {url!r}: use a local path, s3://bucket/prefix, "
+            "box:FOLDER_ID or dropbox:/path"
+        )
+    from imgval.storage.local import LocalStorage
+
+    return LocalStorage.from_url(url, **options)

@@ -1,0 +1,135 @@
+"""Content hashes computed while bytes stream past, all kinds in one pass.
+
+Two kinds are enough to compare any pair of our storages without re-reading content:
+
+* ``content_hash``: Dropbox's hash (SHA-256 over the SHA-256 of each 4 MiB block), which
+  Dropbox reports for every file; we record it as S3 object metadata.
+* ``sha1``: what Box reports for every file; also recorded in S3 metadata.
+
+https://www.dropbox.com/developers/reference/content-hash
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import BinaryIO
+
+CONTENT_HASH = "content_hash"
+SHA1 = "sha1"
+ALL_KINDS = (CONTENT_HASH, SHA1)
+
+DROPBOX_BLOCK = 4 * 1024 * 1024
+
+
+class DropboxContentHasher:
+    """Streaming Dropbox content_hash; same interface as hashlib objects."""
+
+    def __init__(self) -> None:
+        self._overall = hashlib.sha256()
+        self._block = hashlib.sha256()
+        self._block_pos = 0
+
+    def update(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self._block_pos == DROPBOX_BLOCK:
+                self._overall.update(self._block.digest())
+                self._block = hashlib.sha256()
+                self._block_pos = 0
+            take = min(DROPBOX_BLOCK - self._block_pos, len(view))
+            self._block.update(view[:take])
+            self._block_pos += take
+            view = view[take:]
+
+    def hexdigest(self) -> str:
+        overall = self._overall.copy()
+        if self._block_pos:
+            overall.update(self._block.digest())
+        return overall.hexdigest()
+
+
+class MultiHasher:
+    """Every hash kind plus the byte count, fed once."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._hashers = {CONTENT_HASH: DropboxContentHasher(), SHA1: hashlib.sha1()}
+
+    def update(self, data: bytes) -> None:
+        self.size += len(data)
+        for hasher in self._hashers.values():
+            hasher.update(data)
+
+    def hexdigests(self) -> dict[str, str]:
+        return {kind: hasher.hexdigest() for kind, hasher in self._hashers.items()}
+
+
+class HashingReader:
+    """Wraps a readable stream; hashes what is read through it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.hasher = MultiHasher()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.hasher.update(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> "HashingReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_exactly(stream: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes, fewer only at end of stream (raw streams may return short reads)."""
+    parts = []
+    remaining = size
+    while remaining > 0:
+        data = stream.read(remaining)
+        if not data:
+            break
+        parts.append(data)
+        remaining -= len(data)
+    return b"".join(parts)
+
+
+def hash_stream(stream: BinaryIO, chunk_size: int = 1024 * 1024) -> tuple[int, dict[str, str]]:
+    hasher = MultiHasher()
+    while True:
+        data = stream.read(chunk_size)
+        if not data:
+            break
+        hasher.update(data)
+    return hasher.size, hasher.hexdigests()
+
+
+def hash_bytes(data: bytes) -> dict[str, str]:
+    hasher = MultiHasher()
+    hasher.update(data)
+    return hasher.hexdigests()
+
+
+def check_expected(hasher: MultiHasher, size: int, expected: dict[str, str], what: str) -> dict[str, str]:
+    """The computed hashes, once they agree with the expected size and hashes.
+
+    Backends call this before committing a write, so content that changed or was corrupted
+    on the way never appears under its final name.
+    """
+    from imgval.storage import TransientError
+
+    if hasher.size != size:
+        raise TransientError(f"{what}: expected {size} bytes, read {hasher.size}")
+    computed = hasher.hexdigests()
+    for kind, value in expected.items():
+        if kind in computed and computed[kind] != value:
+            raise TransientError(f"{what}: {kind} mismatch (content changed or corrupted in transit)")
+    return computed

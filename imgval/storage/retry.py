@@ -1,0 +1,55 @@
+"""Retry with exponential backoff, honouring a server's Retry-After.
+
+One policy for every backend, so a rate limit or a dropped connection is handled the same
+whether it came from Dropbox, Box or S3. The SDKs' own retry loops are kept short (or off)
+and this one decides; ``IMGVAL_RETRY_BASE_DELAY`` (seconds) scales the backoff.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import random
+import time
+from typing import Callable, TypeVar
+
+from imgval.storage import TransientError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    @classmethod
+    def from_env(cls) -> "RetryPolicy":
+        base = os.environ.get("IMGVAL_RETRY_BASE_DELAY")
+        return cls(base_delay=float(base)) if base else cls()
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(float(retry_after), self.max_delay)
+        # full jitter: spreads parallel workers that failed together
+        return random.uniform(0.5, 1.0) * min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
+
+
+def call_with_retries(
+    fn: Callable[[], T], policy: RetryPolicy, what: str, sleep: Callable[[float], None] = time.sleep
+) -> T:
+    """Run ``fn``; on :class:`TransientError` wait and try again, up to ``policy.attempts``."""
+    attempt = 1
+    while True:
+        try:
+            return fn()
+        except TransientError as exc:
+            if attempt >= policy.attempts:
+                raise
+            wait = policy.delay(attempt, exc.retry_after)
+            log.info("%s: %s; retry %d/%d in %.1fs", what, exc, attempt, policy.attempts - 1, wait)
+            sleep(wait)
+            attempt += 1

@@ -1,0 +1,280 @@
+"""S3 (or any S3-compatible store) as a storage: ``s3://bucket/prefix``.
+
+Credentials and endpoint come from boto3's standard chain (AWS_ACCESS_KEY_ID, AWS_PROFILE,
+instance roles..., AWS_ENDPOINT_URL for S3-compatible stores).
+
+S3 has no content hash we can compare with Dropbox or Box, so the hashes a file was synced
+with are recorded as object metadata (``x-amz-meta-content-hash``, ``x-amz-meta-sha1``).
+Overwriting an object with another tool drops that metadata, so a stale record cannot
+survive a change of content.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from typing import BinaryIO, Iterator
+
+from imgval.storage import (
+    CredentialsError,
+    Entry,
+    NotFound,
+    StorageError,
+    TransientError,
+    safe_relative_path,
+)
+from imgval.storage.hashing import ALL_KINDS, HashingReader, check_expected, read_exactly
+from imgval.storage.tls import ca_bundle
+
+MIB = 1024 * 1024
+MIN_PART = 5 * MIB  # S3 refuses smaller parts (except the last)
+DEFAULT_CHUNK = 16 * MIB
+META_KEYS = {"content_hash": "content-hash", "sha1": "sha1"}
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    rest = url[len("s3://") :]
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise StorageError(f"{url!r}: expected s3://bucket/prefix")
+    prefix = prefix.strip("/")
+    return bucket, (prefix + "/" if prefix else "")
+
+
+_loader = None
+
+
+def make_client():
+    """A client from boto3's standard chain, resolved afresh (credentials may change)."""
+    import os
+
+    import boto3
+    import botocore.loaders
+    import botocore.session
+    from botocore.config import Config
+
+    global _loader
+    if _loader is None:
+        _loader = botocore.loaders.create_loader()
+    core = botocore.session.get_session()
+    # sharing the loader spares re-parsing botocore's service models for every client
+    core.register_component("data_loader", _loader)
+    verify = None if os.environ.get("AWS_CA_BUNDLE") else ca_bundle()
+    # botocore retries throttling, 5xx and connection errors on each request itself
+    config = Config(retries={"mode": "standard", "max_attempts": 5})
+    return boto3.session.Session(botocore_session=core).client("s3", config=config, verify=verify)
+
+
+class S3Storage:
+    scheme = "s3"
+    hash_kinds = frozenset(ALL_KINDS)  # recorded in metadata (when we wrote the object)
+
+    def __init__(self, bucket: str, prefix: str, client=None, chunk_size: int = DEFAULT_CHUNK):
+        if chunk_size < MIN_PART:
+            raise StorageError(f"S3 chunk size must be at least {MIN_PART} bytes")
+        self.bucket = bucket
+        self.prefix = prefix
+        self.url = f"s3://{bucket}/{prefix}".rstrip("/") if prefix else f"s3://{bucket}"
+        self.chunk_size = chunk_size
+        self.client = client or make_client()
+
+    @classmethod
+    def from_url(cls, url: str, **options) -> "S3Storage":
+        bucket, prefix = parse_s3_url(url)
+        return cls(bucket, prefix, **options)
+
+    def url_for(self, path: str) -> str:
+        return f"s3://{self.bucket}/{self._key(path)}"
+
+    def _key(self, path: str) -> str:
+        return self.prefix + safe_relative_path(path)
+
+    # -- errors ---------------------------------------------------------------------------
+    def _translate(self, exc: Exception, what: str) -> Exception:
+        from botocore.exceptions import (
+            ClientError,
+            ConnectionError as BotoConnectionError,
+            NoCredentialsError,
+            PartialCredentialsError,
+        )
+
+        if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+            return CredentialsError(
+                "S3: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                "(or AWS_PROFILE), and AWS_ENDPOINT_URL for an S3-compatible store"
+            )
+        if isinstance(exc, ClientError):
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound"):
+                return NotFound(f"{what}: not found")
+            if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
+                return CredentialsError(f"{what}: S3 refused the credentials ({code})")
+            if status >= 500 or code in ("SlowDown", "Throttling", "RequestTimeout"):
+                return TransientError(f"{what}: S3 {code or status}")
+            return StorageError(f"{what}: S3 {code or status}")
+        if isinstance(exc, BotoConnectionError) or isinstance(exc, OSError):
+            return TransientError(f"{what}: connection failed: {type(exc).__name__}")
+        return exc
+
+    def _call(self, what: str, fn, **kwargs):
+        try:
+            return fn(**kwargs)
+        except Exception as exc:
+            translated = self._translate(exc, what)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    # -- interface ------------------------------------------------------------------------
+    def check(self) -> None:
+        self._call(f"s3://{self.bucket}", self.client.head_bucket, Bucket=self.bucket)
+
+    def list(self) -> Iterator[Entry]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=self.prefix)
+        try:
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    if key.endswith("/"):  # a "folder" marker some tools create
+                        continue
+                    yield Entry(key[len(self.prefix) :], obj["Size"], {}, obj.get("LastModified"))
+        except Exception as exc:
+            translated = self._translate(exc, self.url)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def stat(self, path: str) -> Entry | None:
+        try:
+            head = self._call(self.url_for(path), self.client.head_object, Bucket=self.bucket, Key=self._key(path))
+        except NotFound:
+            return None
+        meta = head.get("Metadata", {})
+        hashes = {kind: meta[key] for kind, key in META_KEYS.items() if key in meta}
+        return Entry(path, head["ContentLength"], hashes, head.get("LastModified"))
+
+    def open_read(self, path: str) -> BinaryIO:
+        obj = self._call(self.url_for(path), self.client.get_object, Bucket=self.bucket, Key=self._key(path))
+        return _ReadTranslator(obj["Body"], self, self.url_for(path))
+
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
+        key = self._key(path)
+        what = self.url_for(path)
+        reader = HashingReader(stream)
+        if size <= self.chunk_size:
+            data = read_exactly(reader, size + 1)  # +1: notice a source longer than announced
+            computed = check_expected(reader.hasher, size, hashes, what)
+            md5 = hashlib.md5(data)
+            response = self._call(
+                what,
+                self.client.put_object,
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentMD5=base64.b64encode(md5.digest()).decode(),  # S3 checks it
+                Metadata=_metadata(computed),
+            )
+            _check_etag(response.get("ETag", ""), md5.hexdigest(), what)
+        else:
+            computed = self._multipart(key, reader, size, hashes, what)
+        return Entry(path, size, computed, None)
+
+    def _multipart(self, key, reader: HashingReader, size, expected, what) -> dict[str, str]:
+        # Metadata is fixed when the upload starts, before we have read anything, so only
+        # the hashes the caller already knows are recorded; they are checked before completing.
+        upload = self._call(
+            what,
+            self.client.create_multipart_upload,
+            Bucket=self.bucket,
+            Key=key,
+            Metadata=_metadata(expected),
+        )
+        upload_id = upload["UploadId"]
+        try:
+            parts = []
+            part_md5s = []
+            number = 1
+            while True:
+                data = read_exactly(reader, self.chunk_size)
+                if not data:
+                    break
+                md5 = hashlib.md5(data)
+                response = self._call(
+                    what,
+                    self.client.upload_part,
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=data,
+                    ContentMD5=base64.b64encode(md5.digest()).decode(),
+                )
+                _check_etag(response["ETag"], md5.hexdigest(), f"{what} part {number}")
+                parts.append({"PartNumber": number, "ETag": response["ETag"]})
+                part_md5s.append(md5.digest())
+                number += 1
+            computed = check_expected(reader.hasher, size, expected, what)
+            response = self._call(
+                what,
+                self.client.complete_multipart_upload,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+            whole = hashlib.md5(b"".join(part_md5s)).hexdigest() + f"-{len(parts)}"
+            _check_etag(response.get("ETag", ""), whole, what)
+            return computed
+        except BaseException:
+            # also on Ctrl-C: an aborted upload leaves nothing under the key (a killed
+            # process leaves invisible parts; a bucket lifecycle rule should expire them)
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except Exception:
+                pass
+            raise
+
+
+def _metadata(hashes: dict[str, str]) -> dict[str, str]:
+    return {META_KEYS[k]: v for k, v in hashes.items() if k in META_KEYS}
+
+
+def _check_etag(etag: str, expected: str, what: str) -> None:
+    etag = etag.strip('"')
+    # SSE-KMS objects have ETags that are not MD5s; only compare the plain-MD5 form
+    if etag and len(etag.split("-")[0]) == 32 and etag != expected:
+        raise TransientError(f"{what}: S3 ETag {etag} does not match the uploaded bytes")
+
+
+class _ReadTranslator(io.RawIOBase):
+    """Botocore's streaming body, with dropped connections turned into TransientError."""
+
+    def __init__(self, body, storage: S3Storage, what: str):
+        self._body = body
+        self._storage = storage
+        self._what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._body.read(None if size is None or size < 0 else size)
+        except Exception as exc:
+            from botocore.exceptions import IncompleteReadError, ResponseStreamingError
+
+            if isinstance(exc, (IncompleteReadError, ResponseStreamingError, OSError)):
+                raise TransientError(f"{self._what}: download interrupted") from exc
+            raise
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
