@@ -299,3 +299,7 @@ def process_blur_main() -> None:
     """`python process_blur.py ...`: the single-process blur run."""
     process_blur.main(prog_name="process_blur.py")
 
+
+
+if __name__ == "__main__":
+    main()

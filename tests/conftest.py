@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,15 +34,21 @@ def blurry_image(sharp_image) -> np.ndarray:
     return blurred(sharp_image, 3)
 
 
-@pytest.fixture
-def image_dir(tmp_path, sharp_image, blurry_image) -> Path:
-    """A small batch: a sharp and a blurry JPEG, a PNG and a TIFF in a subfolder."""
-    folder = tmp_path / "batch"
+@pytest.fixture(scope="session")
+def batch_template(tmp_path_factory, sharp_image, blurry_image) -> Path:
+    """A small batch: a sharp and a blurry JPEG, a PNG and a TIFF in a subfolder (made once)."""
+    folder = tmp_path_factory.mktemp("template") / "batch"
     write_image(folder / "sharp.jpg", sharp_image, [cv2.IMWRITE_JPEG_QUALITY, 92])
     write_image(folder / "blurry.jpg", blurry_image, [cv2.IMWRITE_JPEG_QUALITY, 92])
-    write_image(folder / "sub" / "lossless.png", natural_image(640, 480, seed=2))
-    write_image(folder / "sub" / "master.tif", natural_image(500, 700, seed=3))
+    write_image(folder / "sub" / "lossless.png", natural_image(1700, 1200, seed=2), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    write_image(folder / "sub" / "master.tif", natural_image(1200, 1700, seed=3))
     return folder
+
+
+@pytest.fixture
+def image_dir(tmp_path, batch_template) -> Path:
+    """A fresh copy of the small batch for one test to use (and change)."""
+    return Path(shutil.copytree(batch_template, tmp_path / "batch"))
 
 
 def run_script(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
