@@ -16,6 +16,7 @@ import pytest
 import trustme
 
 from .base import EmulatorServer
+from .box_api import BoxEmulator
 from .dropbox_api import DropboxEmulator
 
 _lock = threading.Lock()
@@ -58,6 +59,17 @@ def dropbox_server() -> tuple[DropboxEmulator, EmulatorServer]:
     return emulator, server
 
 
+def box_server() -> tuple[BoxEmulator, EmulatorServer]:
+    ca = _ca()
+    with _lock:
+        if "box" not in _servers:
+            emulator = BoxEmulator()
+            server = EmulatorServer(emulator, ca)
+            emulator.base = f"https://{server.host}"
+            _servers["box"] = (emulator, server)
+        return _servers["box"]
+
+
 def s3_server_url() -> str:
     with _lock:
         if "s3" not in _servers:
@@ -90,6 +102,25 @@ def dropbox_emulator(monkeypatch, tls_trust, fast_retries):
     for name in ("DROPBOX_REFRESH_TOKEN", "DROPBOX_APP_KEY", "DROPBOX_APP_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DROPBOX_ACCESS_TOKEN", "test-access-token")
+    yield emulator
+    emulator.reset()
+
+
+BOX_CREDENTIAL_VARIABLES = ("BOX_DEVELOPER_TOKEN", "BOX_CLIENT_ID", "BOX_CLIENT_SECRET",
+                            "BOX_ENTERPRISE_ID", "BOX_USER_ID", "BOX_JWT_CONFIG")
+
+
+@pytest.fixture
+def box_emulator(monkeypatch, tls_trust, fast_retries):
+    emulator, server = box_server()
+    emulator.reset()
+    base = f"https://{server.host}"
+    monkeypatch.setenv("IMGVAL_BOX_API_URL", base)
+    monkeypatch.setenv("IMGVAL_BOX_UPLOAD_URL", base + "/api")
+    monkeypatch.setenv("IMGVAL_BOX_OAUTH2_URL", base + "/oauth2")
+    for name in BOX_CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BOX_DEVELOPER_TOKEN", "test-developer-token")
     yield emulator
     emulator.reset()
 

@@ -4,7 +4,7 @@ from tests.emulators.fixtures import *  # noqa: F401,F403  (fixtures)
 from tests.emulators.fixtures import unique_dropbox_root
 
 MIB = 1024 * 1024
-BACKENDS = ["local", "s3", "dropbox"]
+BACKENDS = ["local", "s3", "dropbox", "box"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -25,8 +25,9 @@ def storage(request, tmp_path):
         return open_storage(f"dropbox:{root}", chunk_size=MIB)
     if kind == "box":
         box = request.getfixturevalue("box_emulator")
-        folder_id = box.make_folder("0", f"test root {id(request)}")
-        return open_storage(f"box:{folder_id}")
+        folder_id = box.make_folder("0", "test root")
+        # a low threshold so chunked upload sessions are used for the large payload
+        return open_storage(f"box:{folder_id}", chunked_threshold=2 * box.part_size)
     raise AssertionError(kind)
 
 
@@ -35,5 +36,5 @@ def large_payload(storage):
     """Content spanning three chunks of the storage's transfer size."""
     import os
 
-    chunk = getattr(storage, "chunk_size", None) or getattr(storage, "part_size_hint", MIB)
+    chunk = getattr(storage, "chunk_size", MIB)
     return os.urandom(2 * chunk + 12345)
