@@ -1,39 +1,124 @@
-"""Fan the per-image step out over worker processes; results come back in input order."""
+"""Fan the per-image step out over worker processes; results come back in input order.
+
+Guarantees a long batch relies on:
+  * order and streaming: records are yielded in the order of `paths`, as soon as the head of
+    the line is done; at most WINDOW_PER_WORKER * jobs files are in flight or waiting to be
+    yielded, so memory does not grow with the number of images;
+  * no idle worker: files are handed out one at a time, and a slow file at the head of the
+    line does not stop the others from taking the next files (up to the window);
+  * a worker that dies (a decoder segfault, the OOM killer) costs the file it was reading one
+    error row, never the run: the pool is restarted, the files that were in flight are
+    retried one by one in isolation, and the one that kills its worker again is reported.
+"""
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from .analyze import Record, Settings, analyze_path
 
+WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
+CRASH_ERROR = ("the analysing process died while reading this file (a decoder crash or out of memory); "
+               "the file is probably corrupt: open it in an image viewer to check")
+
+Analyze = Callable[[str, Settings], Record]
+
 _settings: Settings | None = None  # each worker's copy, set once by _init_worker
+_analyze_fn: Analyze = analyze_path
 
 
 def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
-def _init_worker(settings: Settings) -> None:
-    global _settings
-    _settings = settings
+def _init_worker(settings: Settings, analyze: Analyze) -> None:
+    global _settings, _analyze_fn
+    _settings, _analyze_fn = settings, analyze
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
 
 
 def _analyze(path: str) -> Record:
-    return analyze_path(path, _settings)
+    return _analyze_fn(path, _settings)
 
 
-def run(paths: Iterable[str], settings: Settings, jobs: int) -> Iterator[Record]:
-    """Analyse every path, yielding one Record each, in the order given.
+def _new_pool(workers: int, settings: Settings, analyze: Analyze) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings, analyze))
 
-    chunksize=1 hands out one file at a time, so a worker that finishes a small file takes
-    the next one at once instead of waiting behind a batch with a large one.
+
+def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = analyze_path) -> Iterator[Record]:
+    """Analyse every path in `jobs` worker processes, yielding one Record each, in the order given.
+
+    `analyze` is the per-file step (a module-level function, so workers can find it); tests
+    substitute one that crashes. Closing the generator early stops the workers.
     """
-    if jobs <= 1:
-        for path in paths:
-            yield analyze_path(path, settings)
-        return
-    with multiprocessing.get_context("spawn" if os.name == "nt" else "fork").Pool(
-        jobs, initializer=_init_worker, initargs=(settings,)
-    ) as pool:
-        yield from pool.imap(_analyze, paths, chunksize=1)
+    jobs = max(1, jobs)
+    window = WINDOW_PER_WORKER * jobs
+    todo = iter(paths)
+    pending: deque[tuple[str, Future]] = deque()
+    pool = _new_pool(jobs, settings, analyze)
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < window:
+                path = next(todo, None)
+                if path is None:
+                    exhausted = True
+                    break
+                pending.append((path, pool.submit(_analyze, path)))
+            if not pending:
+                return
+            try:
+                record = pending[0][1].result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=True)
+                settled = _recover(pending, jobs, settings, analyze)
+                pool = _new_pool(jobs, settings, analyze)
+                # files that never ran (or were cleared in isolation) go to the new pool / the output
+                pending = deque((path, done if done is not None else pool.submit(_analyze, path))
+                                for path, done in settled)
+                continue
+            pending.popleft()
+            yield record
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _recover(pending: deque, jobs: int, settings: Settings, analyze: Analyze) -> list[tuple[str, Future | None]]:
+    """After a worker died: keep finished results; retry, one at a time in a fresh process, the
+    files that may have been running (the first jobs + 1 unfinished: the pool hands files out in
+    order and queues at most one extra); the rest are returned with None to be resubmitted.
+
+    Each round settles at least the oldest unfinished file, so repeated crashes still progress.
+    """
+    settled: list[tuple[str, Future | None]] = []
+    suspects = 0
+    isolated: ProcessPoolExecutor | None = None
+    try:
+        for path, future in pending:
+            if future.done() and not isinstance(future.exception(), BrokenProcessPool):
+                settled.append((path, future))
+                continue
+            if suspects > jobs:
+                settled.append((path, None))
+                continue
+            suspects += 1
+            isolated = isolated or _new_pool(1, settings, analyze)
+            retry = isolated.submit(_analyze, path)
+            try:
+                retry.result()
+            except BrokenProcessPool:
+                isolated.shutdown(wait=True)
+                isolated = None
+                retry = Future()
+                retry.set_result(Record(path, error=CRASH_ERROR))
+            settled.append((path, retry))
+    finally:
+        if isolated is not None:
+            isolated.shutdown(wait=True)
+    return settled

@@ -1,0 +1,82 @@
+"""The runner: input order, every file a row, a slow file not blocking the rest, and a worker
+that dies (a decoder segfault) costing one error row instead of hanging or killing the run."""
+import faulthandler
+import os
+import signal
+import time
+from pathlib import Path
+
+from imgval import runner
+from imgval.analyze import Record, Settings
+
+
+def fake_analyze(path: str, settings: Settings) -> Record:
+    """Stands in for analyze_path: the file name says what to do."""
+    name = os.path.basename(path)
+    if name.startswith("segv"):
+        faulthandler.disable()  # pytest's crash dump would only clutter the output
+        os.kill(os.getpid(), signal.SIGSEGV)  # what a decoder crash looks like to the pool
+    if name.startswith("exit"):
+        os._exit(3)
+    if name.startswith("slow"):
+        # Waits until every other file is done: only returns in time if the other worker kept
+        # taking files while this one was busy.
+        marker = Path(path).parent / "all-small-done"
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            if time.monotonic() > deadline:
+                return Record(path, error="starved: the other files were not processed meanwhile")
+            time.sleep(0.01)
+    if name == "last-small":
+        (Path(path).parent / "all-small-done").touch()
+    return Record(path, score=float(len(name)), error="", format=str(os.getpid()))
+
+
+def test_records_come_back_in_input_order(tmp_path):
+    paths = [str(tmp_path / f"img{i:03d}") for i in range(50)]
+    records = list(runner.run(paths, Settings(), jobs=2, analyze=fake_analyze))
+    assert [r.filepath for r in records] == paths
+    assert all(r.error == "" for r in records)
+
+
+def test_a_slow_file_does_not_stop_the_other_worker(tmp_path):
+    paths = [str(tmp_path / "slow-big")] + [str(tmp_path / f"small{i}") for i in range(40)]
+    paths.append(str(tmp_path / "last-small"))
+    records = list(runner.run(paths, Settings(), jobs=2, analyze=fake_analyze))
+    assert records[0].error == ""  # it was not starved
+    assert [r.filepath for r in records] == paths
+    small_workers = {r.format for r in records[1:]}
+    assert records[0].format not in small_workers  # one worker held the big file all along
+
+
+def test_a_crashing_worker_costs_one_error_row(tmp_path):
+    paths = [str(tmp_path / f"a{i}") for i in range(6)] + [str(tmp_path / "segv.jpg")]
+    paths += [str(tmp_path / f"b{i}") for i in range(6)] + [str(tmp_path / "exit.tif")]
+    paths += [str(tmp_path / f"c{i}") for i in range(3)]
+    records = list(runner.run(paths, Settings(), jobs=2, analyze=fake_analyze))
+    assert [r.filepath for r in records] == paths
+    errors = {os.path.basename(r.filepath): r.error for r in records if r.error}
+    assert set(errors) == {"segv.jpg", "exit.tif"}
+    assert "died" in errors["segv.jpg"] and "corrupt" in errors["segv.jpg"]
+    assert all(r.score is not None for r in records if not r.error)
+
+
+def test_one_worker_is_crash_safe_too(tmp_path):
+    paths = [str(tmp_path / "segv.png"), str(tmp_path / "ok.png")]
+    records = list(runner.run(paths, Settings(), jobs=1, analyze=fake_analyze))
+    assert [bool(r.error) for r in records] == [True, False]
+
+
+def test_closing_the_stream_early_stops_the_workers(tmp_path):
+    stream = runner.run([str(tmp_path / f"x{i}") for i in range(500)], Settings(), jobs=2, analyze=fake_analyze)
+    first = next(stream)
+    stream.close()
+    assert first.filepath.endswith("x0")
+
+
+def test_real_analysis_through_the_pool(image_dir):
+    from imgval.discover import discover
+    paths = discover([str(image_dir)]).paths
+    records = list(runner.run(paths, Settings(), jobs=2))
+    assert [r.filepath for r in records] == paths
+    assert all(r.error == "" and r.score > 0 for r in records)
