@@ -303,3 +303,5 @@ def process_blur_main() -> None:
 
 if __name__ == "__main__":
     main()
+from .cli_sync import sync_command  # noqa: E402  (sync owns its module)
+main.add_command(sync_command)

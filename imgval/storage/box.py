@@ -54,7 +54,7 @@ def make_auth():
     client_secret = os.environ.get("BOX_CLIENT_SECRET")
     jwt_config = os.environ.get("BOX_JWT_CONFIG")
     if token:
-        return BoxDeveloperTokenAuth(token=token)
+        return _developer_token_auth(BoxDeveloperTokenAuth)(token=token)
     if client_id or client_secret:
         enterprise = os.environ.get("BOX_ENTERPRISE_ID")
         user = os.environ.get("BOX_USER_ID")
@@ -76,6 +76,31 @@ def make_auth():
     raise CredentialsError(MISSING_CREDENTIALS)
 
 
+def _developer_token_auth(base):
+    class DeveloperTokenAuth(base):
+        """The SDK asks for a new token after a connection dropped mid-upload ("EOF occurred
+        in violation of protocol"); a developer token cannot be refreshed, and the stock class
+        raises "token expired", which would turn a network blip into a credentials error.
+        Re-sending the same token is right: a really rejected one still ends in a 401."""
+
+        def refresh_token(self, *, network_session=None):
+            return self.retrieve_token(network_session=network_session)
+
+    return DeveloperTokenAuth
+
+
+def _retry_strategy(base, **kwargs):
+    class RetryStrategy(base):
+        def should_retry(self, fetch_options, fetch_response, attempt_number):
+            # a 401 for a token that cannot be refreshed will not improve by waiting
+            auth = fetch_options.auth
+            if fetch_response.status == 401 and auth is not None and type(auth).__name__ == "DeveloperTokenAuth":
+                return False
+            return super().should_retry(fetch_options, fetch_response, attempt_number)
+
+    return RetryStrategy(**kwargs)
+
+
 def make_client(retry: RetryPolicy):
     import requests
     from box_sdk_gen import BaseUrls, BoxClient, NetworkSession
@@ -94,7 +119,7 @@ def make_client(retry: RetryPolicy):
         session.verify = bundle
     # the SDK retries 429 (honouring Retry-After), 5xx and, for seekable bodies, dropped
     # connections; our policy sets how patiently
-    strategy = BoxRetryStrategy(max_attempts=retry.attempts, retry_base_interval=retry.base_delay)
+    strategy = _retry_strategy(BoxRetryStrategy, max_attempts=retry.attempts, retry_base_interval=retry.base_delay)
     network = NetworkSession(base_urls=base_urls, retry_strategy=strategy,
                              network_client=BoxNetworkClient(requests_session=session))
     return BoxClient(auth=make_auth(), network_session=network)

@@ -1,0 +1,73 @@
+"""Remembered pairs of hashes of the same content (Dropbox content_hash <-> SHA-1).
+
+Dropbox reports only its content_hash and Box only a SHA-1, so neither can be compared with
+the other without reading the file. Every copy computes both in one pass; remembering the
+pair lets the next run compare a Dropbox file with its Box copy without a download. The pair
+is a fact about content, not about a path, so it never goes stale.
+
+Location: IMGVAL_HASH_CACHE, else the user cache folder (``platformdirs``). A missing or
+unwritable cache only costs downloads, never a wrong decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+
+from imgval.storage.hashing import CONTENT_HASH, SHA1
+
+log = logging.getLogger(__name__)
+
+
+def default_path() -> str:
+    path = os.environ.get("IMGVAL_HASH_CACHE")
+    if path:
+        return path
+    import platformdirs
+
+    return os.path.join(platformdirs.user_cache_dir("imgval"), "hash-pairs.sqlite")
+
+
+class HashPairs:
+    def __init__(self, path: str | None = None):
+        self._lock = threading.Lock()
+        self._db = None
+        path = path or default_path()
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+            self._db.execute("CREATE TABLE IF NOT EXISTS pairs (content_hash TEXT PRIMARY KEY, sha1 TEXT NOT NULL)")
+            self._db.execute("CREATE INDEX IF NOT EXISTS by_sha1 ON pairs (sha1)")
+            self._db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("hash cache %s unavailable (%s); comparisons may need downloads", path, exc)
+            self._db = None
+
+    def complete(self, hashes: dict[str, str]) -> dict[str, str]:
+        """``hashes`` plus whatever kind is remembered for them."""
+        if self._db is None or (CONTENT_HASH in hashes and SHA1 in hashes):
+            return dict(hashes)
+        with self._lock:
+            if CONTENT_HASH in hashes:
+                row = self._db.execute("SELECT sha1 FROM pairs WHERE content_hash = ?", (hashes[CONTENT_HASH],)).fetchone()
+                return {**hashes, SHA1: row[0]} if row else dict(hashes)
+            if SHA1 in hashes:
+                row = self._db.execute("SELECT content_hash FROM pairs WHERE sha1 = ?", (hashes[SHA1],)).fetchone()
+                return {**hashes, CONTENT_HASH: row[0]} if row else dict(hashes)
+        return dict(hashes)
+
+    def remember(self, hashes: dict[str, str]) -> None:
+        if self._db is None or CONTENT_HASH not in hashes or SHA1 not in hashes:
+            return
+        with self._lock:
+            try:
+                self._db.execute("INSERT OR REPLACE INTO pairs VALUES (?, ?)", (hashes[CONTENT_HASH], hashes[SHA1]))
+                self._db.commit()
+            except sqlite3.Error as exc:
+                log.warning("hash cache write failed: %s", exc)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
