@@ -11,6 +11,7 @@ from . import blur, decode
 from .exif import ExifData, extract_exif
 from .phash import phash_hex
 from .profile import ImageFacts, Profile, check, default_profile
+from .storage import is_remote, read_url
 
 DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
 
@@ -55,6 +56,8 @@ class BlurResult:
 
 def read_input(path: str) -> bytes:
     """The file's bytes. Only regular files are read (a FIFO named x.jpg would block forever)."""
+    if is_remote(path):  # s3://, box:, dropbox: streamed from the storage, no local copy
+        return read_url(path)
     st = os.stat(path)
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(21, "is a directory", path)

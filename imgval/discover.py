@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from .storage import is_remote
+
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".webp", ".bmp", ".gif", ".heic", ".heif"}
 )
@@ -25,7 +27,7 @@ class Discovery:
 
 def missing_inputs(inputs: list[str]) -> list[str]:
     """Inputs that name nothing on disk (checked before any work starts)."""
-    return [p for p in inputs if not os.path.lexists(p)]
+    return [p for p in inputs if not is_remote(p) and not os.path.lexists(p)]
 
 
 def discover(inputs: list[str]) -> Discovery:
@@ -40,6 +42,9 @@ def discover(inputs: list[str]) -> Discovery:
     seen_files: set[tuple[int, int]] = set()
     seen_dirs: set[tuple[int, int]] = set()
     for raw in inputs:
+        if is_remote(raw):  # s3://, box:, dropbox: are listed by imgval.storage
+            _discover_remote(raw, found, seen_files)
+            continue
         path = os.path.normpath(raw)
         if os.path.isdir(path):
             files = sorted(_walk(path, seen_dirs, found.unlistable))
@@ -53,6 +58,21 @@ def discover(inputs: list[str]) -> Discovery:
                 seen_files.add(key)
             found.paths.append(file)
     return found
+
+
+def _discover_remote(url: str, found: Discovery, seen: set) -> None:
+    """Remote image files, as URLs (the report's filepath); a listing failure becomes a row."""
+    from .storage import StorageError, list_image_urls
+
+    try:
+        urls = list_image_urls(url, is_image_name)
+    except StorageError as exc:
+        found.unlistable.append((url, f"could not list: {exc}"))
+        return
+    for file_url in urls:
+        if file_url not in seen:
+            seen.add(file_url)
+            found.paths.append(file_url)
 
 
 def _identity(path: str) -> tuple[int, int] | None:

@@ -36,6 +36,8 @@ __all__ = [
     "open_storage",
     "is_remote",
     "join_url",
+    "read_url",
+    "list_image_urls",
 ]
 
 REMOTE_SCHEMES = ("s3://", "box:", "dropbox:")
@@ -161,3 +163,90 @@ def open_storage(url: str, **options) -> Storage:
     from imgval.storage.local import LocalStorage
 
     return LocalStorage.from_url(url, **options)
+
+
+# -- reading remote files by URL (the scan's inputs) -----------------------------------------
+
+import os as _os
+import threading as _threading
+
+_open_lock = _threading.Lock()
+_open_storages: dict[tuple[int, str], Storage] = {}
+
+
+def split_file_url(url: str) -> tuple[str, str]:
+    """A remote file URL as (storage root URL, relative path)."""
+    if url.startswith("s3://"):
+        bucket, _, key = url[len("s3://") :].partition("/")
+        return f"s3://{bucket}", key
+    if url.startswith("dropbox:"):
+        return "dropbox:/", url[len("dropbox:") :].strip("/")
+    if url.startswith("box:"):
+        folder, _, path = url[len("box:") :].partition("/")
+        return f"box:{folder}", path
+    raise StorageError(f"{url!r} is not a remote URL")
+
+
+def storage_for(root_url: str) -> Storage:
+    """One storage per root URL per process (worker processes open their own clients)."""
+    key = (_os.getpid(), root_url)
+    with _open_lock:
+        if key not in _open_storages:
+            _open_storages[key] = open_storage(root_url)
+        return _open_storages[key]
+
+
+def read_url(url: str) -> bytes:
+    """A remote file's bytes, streamed from its storage (retried on transient faults).
+
+    Failures are raised as OSError, like a local file that cannot be read, so the scan
+    writes them into the file's row.
+    """
+    from imgval.storage.retry import RetryPolicy, call_with_retries
+
+    def read() -> bytes:
+        root, path = split_file_url(url)
+        with storage_for(root).open_read(path) as stream:
+            return stream.read()
+
+    try:
+        return call_with_retries(read, RetryPolicy.from_env(), url)
+    except NotFound:
+        raise FileNotFoundError(2, "no such file", url) from None
+    except StorageError as exc:
+        raise OSError(0, str(exc), url) from None
+
+
+def list_image_urls(url: str, is_image_name) -> list[str]:
+    """The image files under a remote folder URL, sorted, as URLs; or the URL itself when it
+    names one file (a file named directly is always taken, like a local one).
+
+    Raises StorageError (CredentialsError, NotFound...) with a message meant for the user.
+    """
+    folder_error = None
+    try:
+        storage = open_storage(url)
+        storage.check()
+        entries = list(storage.list())
+        urls = sorted(storage.url_for(e.path) for e in entries if is_image_name(e.path.rsplit("/", 1)[-1]))
+        if urls:
+            return urls
+        if not entries and storage.scheme == "s3":
+            # S3 has no folders: an empty prefix is nothing at all, unless it names a file
+            folder_error = NotFound(f"{url}: nothing there")
+    except CredentialsError:
+        raise
+    except StorageError as exc:
+        folder_error = exc
+    root, path = split_file_url(url)
+    if path:
+        try:
+            if storage_for(root).stat(path) is not None:
+                return [url]
+        except CredentialsError:
+            raise
+        except StorageError:
+            pass
+    if folder_error is not None:
+        raise folder_error
+    return []
