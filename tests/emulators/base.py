@@ -44,7 +44,8 @@ class Fault:
 
     kinds: ``"429"`` (with Retry-After), ``"500"``, ``"drop_download"`` (headers and half the
     body, then the connection closes), ``"drop_upload"`` (half the request body is read, then
-    the connection closes without an answer), ``"corrupt_download"`` (one byte flipped).
+    the connection closes without an answer), ``"drop_response"`` (the request is carried out,
+    then the connection closes without an answer), ``"corrupt_download"`` (one byte flipped).
     """
 
     route: str
@@ -122,6 +123,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(response.body[: len(response.body) // 2])
             self.wfile.flush()
+            self._drop()
+            return
+        if fault and fault.kind == "drop_response":  # done, but the client never hears so
             self._drop()
             return
         if fault and fault.kind == "corrupt_download" and response.body:
