@@ -172,6 +172,10 @@ class Syncer:
             elif self.dry_run:
                 outcome.action = WOULD_COPY
             else:
+                if not source_hashes and self.source.scheme == "local":
+                    # a local read is cheap, and the hashes known up front are the ones a
+                    # multipart upload can record (S3 metadata) for the next run to compare
+                    source_hashes = self._read_hashes(self.source, entry.path)
                 computed = call_with_retries(
                     lambda: self._copy(entry, source_hashes, dest), self.retry, f"{entry.path} -> {dest.url}"
                 )
@@ -200,11 +204,11 @@ class Syncer:
         source_hashes.update(self.hash_pairs.complete(source_hashes))
         dest_hashes = self.hash_pairs.complete(dest_hashes)
         if not _common(source_hashes, dest_hashes):
-            # nothing comparable recorded: read the side that is missing hashes
-            if not dest_hashes:
-                dest_hashes = self._read_hashes(dest, existing.path)
-            if not _common(source_hashes, dest_hashes):
+            # nothing comparable recorded: read a side, the local one when there is one
+            if self.source.scheme == "local" or dest_hashes:
                 source_hashes.update(self._read_hashes(self.source, entry.path))
+            if not _common(source_hashes, dest_hashes):
+                dest_hashes = self._read_hashes(dest, existing.path)
         kinds = _common(source_hashes, dest_hashes)
         return bool(kinds) and all(source_hashes[k] == dest_hashes[k] for k in kinds)
 

@@ -289,3 +289,17 @@ def test_cli_dry_run_and_unknown_source(dropbox_batch, tmp_path):
     assert not (tmp_path / "out").exists()
     missing = invoke(["dropbox:/No/Such", str(tmp_path / "out"), "--manifest", str(tmp_path / "m.csv")])
     assert missing.exit_code == 2 and "no such folder" in missing.output
+
+
+def test_local_to_s3_multipart_records_hashes_so_the_next_run_skips(tmp_path, s3_bucket, pairs):
+    src = tmp_path / "src"
+    src.mkdir()
+    big = os.urandom(11 * 1024 * 1024)
+    (src / "master.tif").write_bytes(big)
+    dest = open_storage(f"s3://{s3_bucket}/m", chunk_size=5 * 1024 * 1024)
+    first = Syncer(open_storage(str(src)), [dest], hash_pairs=pairs).run()
+    assert [o.action for o in first.outcomes] == [COPIED]
+    recorded = dest.stat("master.tif").hashes
+    assert recorded == hash_bytes(big)  # both kinds, in the object's metadata
+    second = Syncer(open_storage(str(src)), [dest], hash_pairs=pairs).run()
+    assert [o.action for o in second.outcomes] == [SKIPPED]
