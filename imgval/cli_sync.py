@@ -127,7 +127,10 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
         summary = f"nothing to copy: all {skipped} files are up to date"
     else:
         summary = f"{copied} copied ({_human(result.bytes_copied())}), {skipped} up to date, {failed} failed"
-    click.echo(f"--- Sync: {summary}; {seconds:.1f} s; manifest {manifest_path} ---", err=quiet and not failed)
+    line = f"--- Sync: {summary}; {seconds:.1f} s; manifest {manifest_path} ---"
+    log.info(line)
+    if failed or not quiet:  # with -q a clean run prints nothing, so cron mails only problems
+        click.echo(line, err=bool(failed))
     sys.exit(exitcodes.FAILED if result.failed else exitcodes.OK)
 
 

@@ -221,6 +221,9 @@ def test_cli_twice_second_run_copies_nothing(dropbox_batch, s3_bucket, box_folde
     assert "nothing to copy" in second.output
     assert {r["action"] for r in csv.DictReader(manifest.open(encoding="utf-8"))} == {"skipped"}
 
+    quiet = invoke([*args, "-q"])  # for cron: a clean run prints nothing, so no mail
+    assert quiet.exit_code == 0 and quiet.output == ""
+
 
 def test_cli_missing_credentials_exit_2_before_any_transfer(dropbox_batch, s3_bucket, monkeypatch, tmp_path):
     monkeypatch.delenv("DROPBOX_ACCESS_TOKEN")
