@@ -16,15 +16,27 @@ from .storage import is_remote, read_url
 DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
 
 
+MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see measure_blur
+MODE_THRESHOLDS = {"default": blur.DEFAULT_THRESHOLD, "exact": blur.DEFAULT_THRESHOLD,
+                   "fast": blur.FAST_DEFAULT_THRESHOLD}
+
+
 @dataclass(frozen=True)
 class Settings:
     """How images are analysed; the same for every image of a run."""
 
-    threshold: float = blur.DEFAULT_THRESHOLD
+    threshold: float | None = None  # None: the mode's default (MODE_THRESHOLDS)
+    mode: str = "default"
     fix_size: bool = True  # normalise to ~2 MP before scoring (the original's default)
     max_pixels: int = DEFAULT_MAX_PIXELS
     profile: Profile = field(default_factory=default_profile)
     keep_pixels: bool = False  # attach the scored image and blur map to the record (single process only)
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.threshold is None:
+            object.__setattr__(self, "threshold", MODE_THRESHOLDS[self.mode])
 
 
 @dataclass
@@ -51,7 +63,7 @@ class BlurResult:
 
     score: float
     image: np.ndarray  # the (normalised) image that was scored
-    blur_map: np.ndarray  # its Laplacian
+    blur_map: np.ndarray | None  # its Laplacian (only with Settings.keep_pixels)
 
 
 def read_input(path: str) -> bytes:
@@ -68,13 +80,30 @@ def read_input(path: str) -> bytes:
 
 
 def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) -> BlurResult:
-    """Decode and score, exactly as the original did: colour decode, resize, grayscale, Laplacian."""
-    pixels = decode.decode_bgr(data, header, image)
-    if settings.fix_size:
-        pixels = blur.normalise_size(pixels)
-    gray = blur.to_gray(pixels)
-    blur_map = blur.laplacian(gray)
-    return BlurResult(blur.blur_score(blur_map), gray, blur_map)
+    """Decode and score in the settings' mode.
+
+    exact:   as the original did: colour decode, resize to ~2 MP, grayscale, Laplacian variance
+             (the reference's scores within 0.1%).
+    default: luminance decoded directly (no colour planes), resize to ~2 MP, Laplacian variance;
+             the same score up to rounding (docs/performance.md has the measured differences).
+    fast:    luminance decoded at 1/2, 1/4 or 1/8 size (libjpeg DCT scaling), area-resized to
+             ~0.5 MP, Laplacian variance: a score on its own scale, with its own threshold.
+    """
+    if settings.mode == "fast":
+        gray = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
+        if settings.fix_size:
+            gray = blur.normalise_size_smooth(gray, blur.FAST_TARGET_PIXELS)
+    else:
+        if settings.mode == "exact":
+            gray = decode.decode_bgr(data, header, image)
+            gray = blur.to_gray(blur.normalise_size(gray) if settings.fix_size else gray)
+        else:
+            gray = decode.decode_gray(data, header, image)
+            gray = blur.normalise_size(gray) if settings.fix_size else gray
+    if settings.keep_pixels:  # the caller shows or saves the map: build it once
+        blur_map = blur.laplacian(gray)
+        return BlurResult(blur.blur_score(blur_map), gray, blur_map)
+    return BlurResult(blur.laplacian_variance(gray), gray, None)
 
 
 def enforce_pixel_limit(header: decode.Header, max_pixels: int) -> None:

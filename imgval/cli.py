@@ -1,6 +1,7 @@
 """Command line: `imgval scan` (= process.py), the legacy process_blur.py, and the group."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -11,8 +12,8 @@ import cv2
 from tqdm import tqdm
 
 from . import __version__, exitcodes
-from .analyze import DEFAULT_MAX_PIXELS, Record, Settings, analyze_path
-from .blur import DEFAULT_THRESHOLD, pretty_blur_map
+from .analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
+from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
 from .discover import discover, missing_inputs
 from .profile import ProfileError, default_profile, load_profile
 from .report import Report, Summary
@@ -92,9 +93,31 @@ images_option = click.option(
     help="Folders (searched recursively) and image files to check.",
 )
 threshold_option = click.option(
-    "-t", "--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True,
-    help="Images scoring below this are flagged blurry.",
+    "-t", "--threshold", type=float, default=None,
+    help=f"Images scoring below this are flagged blurry.  [default: {DEFAULT_THRESHOLD:g}; "
+         f"{FAST_DEFAULT_THRESHOLD:g} with --fast, whose scores are on their own scale]",
 )
+
+
+def mode_options(default: str):
+    """--mode default|exact|fast, with --exact and --fast as shorthands; the command gets `mode`."""
+    def decorate(command):
+        @functools.wraps(command)
+        def resolved(*args, mode, exact, fast, **kwargs):
+            if exact and fast:
+                raise click.UsageError("--exact and --fast contradict each other; give one of them.")
+            return command(*args, mode="exact" if exact else "fast" if fast else mode, **kwargs)
+        resolved = click.option("--fast", is_flag=True,
+                                help="Shorthand for --mode fast: score a 1/2-1/8 size decode (much faster on "
+                                     "large JPEGs; its own score scale and threshold).")(resolved)
+        resolved = click.option("--exact", is_flag=True,
+                                help="Shorthand for --mode exact: the original tool's scores exactly "
+                                     "(colour decode, then grayscale).")(resolved)
+        return click.option("--mode", type=click.Choice(MODES), default=default, show_default=True,
+                            help="How pixels are decoded for the blur score: default = luminance decoded "
+                                 "directly (the original's scores within 1-2%), exact = as the original, "
+                                 "fast = reduced-size decode (see docs/performance.md).")(resolved)
+    return decorate
 verbose_option = click.option("-v", "--verbose", is_flag=True, help="Log every image to stderr.")
 max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
@@ -109,13 +132,14 @@ max_pixels_option = click.option(
 @click.option("-o", "--output-format", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
               help="Report format.")
 @threshold_option
+@mode_options("default")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=default_jobs(), show_default="all cores",
               help="Images analysed in parallel.")
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
 @max_pixels_option
 @verbose_option
-def scan(inputs, save_path, output_format, threshold, jobs, profile_path, max_pixels, verbose):
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -123,9 +147,9 @@ def scan(inputs, save_path, output_format, threshold, jobs, profile_path, max_pi
     setup_logging(verbose)
     start = time.perf_counter()
     check_inputs(inputs)
-    settings = Settings(threshold=threshold, max_pixels=max_pixels, profile=resolve_profile(profile_path))
+    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
     save_path = save_path or f"results.{output_format}"
-    report = open_report_or_fail(save_path, output_format, list(inputs), threshold)
+    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold)
 
     found = discover(list(inputs))
     if not found.paths and not found.unlistable:
@@ -201,6 +225,7 @@ def display_problem() -> str | None:
 @click.option("-o", "--output-format", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
               help="Results format.")
 @threshold_option
+@mode_options("exact")
 @click.option("-f", "--variable-size", is_flag=True,
               help="Score images at their own size (skip the ~2 MP normalisation; scores then depend on size).")
 @click.option("-l", "--logger", "log_file", type=click.Path(dir_okay=False), default=None,
@@ -211,7 +236,7 @@ def display_problem() -> str | None:
 @click.option("--blur-map-dir", type=click.Path(file_okay=False), default=None,
               help="Save each image's blur map as a PNG in this folder.")
 @max_pixels_option
-def process_blur(inputs, save_path, output_format, threshold, variable_size, log_file, verbose, display_image,
+def process_blur(inputs, save_path, output_format, threshold, mode, variable_size, log_file, verbose, display_image,
                  blur_map_dir, max_pixels):
     """Score images for blur one at a time, with more control than process.py (slower).
 
@@ -229,8 +254,8 @@ def process_blur(inputs, save_path, output_format, threshold, variable_size, log
     fix_size = not variable_size
     if not fix_size:
         log.warning("not normalising image size: scores are not comparable across image sizes")
-    settings = Settings(threshold=threshold, fix_size=fix_size, max_pixels=max_pixels, keep_pixels=True)
-    report = open_report_or_fail(save_path, output_format, list(inputs), threshold, fix_size,
+    settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels, keep_pixels=True)
+    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, fix_size,
                                  BLUR_COLUMNS, blur_values)
 
     found = discover(list(inputs))

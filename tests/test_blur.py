@@ -14,6 +14,7 @@ from imgval.synthetic import natural_image
 
 from .conftest import write_image
 
+EXACT = Settings(mode="exact")  # the original's decode path; the default mode is tested in test_modes.py
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "clirdlf_pipeline.py"
 
 
@@ -40,7 +41,7 @@ def test_score_matches_original_definition(tmp_path, name, size, params):
     if name.startswith("gray"):
         image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     path = write_image(tmp_path / name, image, params)
-    record = analyze_path(str(path), Settings())
+    record = analyze_path(str(path), EXACT)
     assert record.error == ""
     expected = original_score(path)
     assert record.score == pytest.approx(expected, rel=1e-3)
@@ -49,7 +50,7 @@ def test_score_matches_original_definition(tmp_path, name, size, params):
 def test_16_bit_tiff_scores_like_opencv_reads_it(tmp_path):
     image16 = natural_image(800, 600, seed=7).astype(np.uint16) * 257
     path = write_image(tmp_path / "deep.tif", image16)
-    record = analyze_path(str(path), Settings())
+    record = analyze_path(str(path), EXACT)
     assert record.error == ""
     assert record.score == pytest.approx(original_score(path), rel=1e-3)
 
@@ -63,7 +64,7 @@ def test_scores_match_the_reference_pipeline(tmp_path, image_dir):
         reference = {row["filepath"]: float(row["score"]) for row in csv.DictReader(handle)}
     assert len(reference) == 4
     for path, score in reference.items():
-        assert analyze_path(path, Settings()).score == pytest.approx(score, rel=1e-3)
+        assert analyze_path(path, EXACT).score == pytest.approx(score, rel=1e-3)
 
 
 def test_blur_lowers_the_score_and_threshold_flags_it(sharp_image, blurry_image):
