@@ -35,7 +35,7 @@ def test_mode_options_are_documented_in_help(tmp_path, script):
 
 
 def test_exact_and_fast_together_is_a_usage_error(tmp_path, image_dir):
-    result = run_script(str(ROOT / "process.py"), "-i", str(image_dir), "--exact", "--fast", "--no-cache",
+    result = run_script(str(ROOT / "process.py"), "-i", str(image_dir), "--exact", "--fast",
                         cwd=tmp_path)
     assert result.returncode == 2 and "contradict" in result.stderr
     assert not (tmp_path / "results.csv").exists()
