@@ -29,6 +29,12 @@ BATCH = {
 IMAGES = sorted(p for p in BATCH if not p.endswith(".txt"))
 
 
+@pytest.fixture(autouse=True)
+def private_hash_cache(tmp_path, monkeypatch):
+    """No test writes the user's real cache folder."""
+    monkeypatch.setenv("IMGVAL_HASH_CACHE", str(tmp_path / "default-pairs.sqlite"))
+
+
 @pytest.fixture
 def pairs(tmp_path):
     return HashPairs(str(tmp_path / "pairs.sqlite"))
