@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+import cv2
+
 from .analyze import Record, Settings, analyze_path
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
@@ -40,6 +42,7 @@ def _init_worker(settings: Settings, analyze: Analyze) -> None:
     global _settings, _analyze_fn
     _settings, _analyze_fn = settings, analyze
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
+    cv2.setNumThreads(1)  # the processes are the parallelism; OpenCV threads on top only contend
 
 
 def _analyze(path: str) -> Record:
@@ -62,6 +65,7 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
     todo = iter(paths)
     pending: deque[tuple[str, Future]] = deque()
     pool = _new_pool(jobs, settings, analyze)
+    finished = False
     try:
         exhausted = False
         while True:
@@ -72,6 +76,7 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
                     break
                 pending.append((path, pool.submit(_analyze, path)))
             if not pending:
+                finished = True
                 return
             try:
                 record = pending[0][1].result()
@@ -86,7 +91,8 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
             pending.popleft()
             yield record
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # idle workers exit at once after a complete run; an abandoned one is not waited for
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 def _recover(pending: deque, jobs: int, settings: Settings, analyze: Analyze) -> list[tuple[str, Future | None]]:
