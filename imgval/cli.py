@@ -1,9 +1,11 @@
 """Command line: `imgval scan` (= process.py), the legacy process_blur.py, and the group."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import signal
 import sys
 import time
 
@@ -14,10 +16,14 @@ from tqdm import tqdm
 from . import __version__, exitcodes
 from .analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
 from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
+from .cache import CacheError, ResultCache, default_cache_path
 from .discover import discover, missing_inputs
+from .failon import findings, parse_fail_on
+from .incremental import run_incremental
+from .lock import Locked, RunLock
 from .profile import ProfileError, default_profile, load_profile
 from .report import Report, Summary
-from .runner import default_jobs, run
+from .runner import default_jobs
 
 log = logging.getLogger("imgval")
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -138,51 +144,90 @@ max_pixels_option = click.option(
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
 @max_pixels_option
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
+              help="SQLite file of earlier results; unchanged files are not analysed again.  "
+                   "[default: results.sqlite in the user's cache folder]")
+@click.option("--no-cache", is_flag=True, help="Analyse every file, and keep no results for the next run.")
+@click.option("--fail-on", default="", metavar="KINDS", callback=lambda ctx, param, value: _fail_on_option(value),
+              help="Exit with code 3 when the run finds images of these kinds (comma-separated): "
+                   "blurry, exif, duplicate, error.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and --fail-on findings (for cron).")
+@click.option("--log-file", type=click.Path(dir_okay=False), default=None,
+              help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
-def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, verbose):
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
+         fail_on, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
+    Results of unchanged files are reused from the cache (see --cache, --no-cache).
     """
-    setup_logging(verbose)
+    _setup_logging_or_fail(verbose, log_file)
     start = time.perf_counter()
     check_inputs(inputs)
+    if cache_path and no_cache:
+        raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
     settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
     save_path = save_path or f"results.{output_format}"
     report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold)
+    lock = _lock_or_exit(save_path, report)
+    try:
+        cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
+        summary, head = _scan_into(report, cache, inputs, settings, jobs)
+    finally:
+        lock.release()
 
+    if not quiet:
+        for record in head:
+            click.echo(f"{record.filepath}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
+        click.echo(f"--- Image count: {summary.count} ---")
+        click.echo(f"--- Found {summary.blurry} blurry images ---")
+        click.echo(f"--- Percent blurry: {summary.percent_blurry:.2f}% ---")
+        click.echo(f"--- Total time taken: {time.perf_counter() - start:.2f} seconds ---")
+    if summary.errors:
+        log.warning("%d file(s) could not be analysed: see the error column in %s.", summary.errors, save_path)
+    line = _summary_line(summary, save_path, time.perf_counter() - start)
+    log.info(line)
+    if not quiet:
+        click.echo(line)
+    flagged = findings(summary, fail_on)
+    if flagged:
+        click.echo(f"--fail-on {','.join(fail_on)}: found {', '.join(flagged)}; see {save_path}.", err=True)
+        sys.exit(exitcodes.FLAGGED)
+
+
+def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Record]]:
+    """Discover, analyse (or reuse) and write every row; the report appears only when complete.
+    Whatever stops the run, results analysed so far stay in the cache for the next run."""
     found = discover(list(inputs))
     if not found.paths and not found.unlistable:
         click.echo(f"No image files found in {', '.join(inputs)}; the report is empty.", err=True)
-    summary = Summary()
-    head: list = []
+    summary, head = Summary(), []
+    finished = False
     try:
-        with progress(len(found.paths)) as bar:
-            for record in run(found.paths, settings, jobs):
-                _add(record, report, summary, head)
+        with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
+            for outcome in run_incremental(found.paths, settings, jobs, cache):
+                _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
-        for folder, reason in found.unlistable:
-            _add(Record(folder, error=reason), report, summary, head)
+            for folder, reason in found.unlistable:
+                _add(Record(folder, error=reason), report, summary, head)
+            report.close(blurry_counts=summary.blurry)
+            finished = True
     except KeyboardInterrupt:
-        report.discard()
-        click.echo("Interrupted: no report written.", err=True)
+        click.echo(f"Interrupted: no report written; {summary.analysed} result(s) are kept in the cache "
+                   "for the next run." if cache else "Interrupted: no report written.", err=True)
         sys.exit(exitcodes.FAILED)
-    report.close(blurry_counts=summary.blurry)
-
-    for record in head:
-        click.echo(f"{record.filepath}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
-    click.echo(f"--- Image count: {summary.count} ---")
-    click.echo(f"--- Found {summary.blurry} blurry images ---")
-    click.echo(f"--- Percent blurry: {summary.percent_blurry:.2f}% ---")
-    click.echo(f"--- Total time taken: {time.perf_counter() - start:.2f} seconds ---")
-    if summary.errors:
-        click.echo(f"{summary.errors} file(s) could not be analysed: see the error column in {save_path}.", err=True)
-    click.echo(f"Report written to {save_path}", err=True)
+    finally:
+        if not finished:
+            report.discard()
+        if cache:
+            cache.close(finished=finished)
+    return summary, head
 
 
-def _add(record, report, summary, head):
+def _add(record, report, summary, head, reused=False):
     report.write(record)
-    summary.add(record)
+    summary.add(record, reused)
     if len(head) < 5:
         head.append(record)
     _log_record(record)
@@ -193,6 +238,75 @@ def _log_record(record: Record) -> None:
         log.warning("%s: %s", record.filepath, record.error)
     else:
         log.info("%s score=%.2f blurry=%s", record.filepath, record.score, record.blurry)
+
+
+def _setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:
+    try:
+        setup_logging(verbose, log_file)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {log_file!r}: {exc.strerror or exc}", param_hint="--log-file")
+
+
+def _fail_on_option(value: str) -> tuple[str, ...]:
+    try:
+        return parse_fail_on(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fail-on")
+
+
+def _lock_or_exit(save_path: str, report: Report) -> RunLock:
+    """Exit at once with LOCKED when another run is writing this report; its work is untouched."""
+    try:
+        return RunLock.for_report(save_path).acquire()
+    except Locked as exc:
+        report.discard()
+        click.echo(f"{exc} Wait for it to finish, or give another --save-path.", err=True)
+        sys.exit(exitcodes.LOCKED)
+    except OSError as exc:
+        report.discard()
+        raise click.BadParameter(f"cannot create the lock file {save_path}.lock: {exc.strerror or exc}",
+                                 param_hint="-s/--save-path")
+
+
+def _open_cache(path: str, settings: Settings) -> ResultCache | None:
+    """The result cache, or None with a warning: a broken cache costs speed, never the nightly run."""
+    try:
+        return ResultCache(path, settings)
+    except CacheError as exc:
+        log.warning("%s. Analysing every file this time.", exc)
+        return None
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (cron's timeout, a shutdown) stops the run like Ctrl-C: pending results are
+    committed to the cache and the partial report removed. Only in this process: pool workers
+    inherit the handler, and there they keep the default (die at once)."""
+    main_pid = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != main_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _summary_line(summary: Summary, save_path: str, seconds: float) -> str:
+    """The run in one line, for cron mail and logs."""
+    return (f"imgval: {summary.count} images, {summary.blurry} blurry, {summary.exif_failed} failing EXIF, "
+            f"{summary.duplicates} duplicates, {summary.errors} errors; {summary.analysed} analysed, "
+            f"{summary.reused} reused; report {save_path} ({seconds:.1f} s)")
 
 
 def _fmt_score(score) -> str:
@@ -313,6 +427,10 @@ def main():
 
 
 main.add_command(scan)
+from .cli_sync import sync_command  # noqa: E402  (sync owns its module)
+main.add_command(sync_command)
+from .cli_run import run_command  # noqa: E402  (the cron workflow owns its module)
+main.add_command(run_command)
 
 
 def process_main() -> None:
@@ -328,5 +446,3 @@ def process_blur_main() -> None:
 
 if __name__ == "__main__":
     main()
-from .cli_sync import sync_command  # noqa: E402  (sync owns its module)
-main.add_command(sync_command)

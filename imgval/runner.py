@@ -15,6 +15,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -27,6 +29,8 @@ from .analyze import Record, Settings, analyze_path
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
 CRASH_ERROR = ("the analysing process died while reading this file (a decoder crash or out of memory); "
                "the file is probably corrupt: open it in an image viewer to check")
+
+PARENT_CHECK_SECONDS = 0.5  # how soon an orphaned worker notices and exits
 
 Analyze = Callable[[str, Settings], Record]
 
@@ -43,6 +47,21 @@ def _init_worker(settings: Settings, analyze: Analyze) -> None:
     _settings, _analyze_fn = settings, analyze
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
     cv2.setNumThreads(1)  # the processes are the parallelism; OpenCV threads on top only contend
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """A parent killed with SIGKILL cannot stop its workers, so each worker watches for itself
+    (its parent pid changes when it is orphaned) and exits, rather than idling forever holding
+    memory and the parent's output pipes (a caller waiting for EOF on them would hang)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="imgval-exit-with-parent", daemon=True).start()
 
 
 def _analyze(path: str) -> Record:

@@ -24,6 +24,14 @@ def write_image(path: Path, image: np.ndarray, params: list[int] | None = None) 
     return path
 
 
+@pytest.fixture(autouse=True)
+def private_cache_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Scans under test keep their result cache in a fresh folder, never in the user's cache."""
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def sharp_image() -> np.ndarray:
     return natural_image(1800, 1200, seed=1)

@@ -1,0 +1,41 @@
+"""Run the analysis over a batch, reusing cached results: only new and changed files are
+analysed, and every result is checkpointed in the cache as it arrives."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .analyze import Record, Settings, analyze_path
+from .cache import ResultCache, file_state
+from .runner import run
+
+
+@dataclass
+class Outcome:
+    record: Record
+    reused: bool  # True when the record came from the cache, False when analysed in this run
+
+
+def run_incremental(paths: list[str], settings: Settings, jobs: int, cache: ResultCache | None) -> Iterator[Outcome]:
+    """One Outcome per path, in the order given (cached and fresh results interleaved)."""
+    if cache is None:
+        for record in run(paths, settings, jobs):
+            yield Outcome(record, False)
+        return
+    # Each file's state is taken before it is read: a file rewritten while it is analysed is
+    # stored with its old mtime and so analysed again next time.
+    states = [file_state(path) for path in paths]
+    cached = [cache.has(state) for state in states]
+    fresh = run([p for p, hit in zip(paths, cached) if not hit], settings, jobs)
+    try:
+        for path, state, hit in zip(paths, states, cached):
+            record = cache.lookup(path, state) if hit else None
+            if record is not None:
+                yield Outcome(record, True)
+                continue
+            # A hit that vanished between the two looks (another run replaced it) is analysed here.
+            record = next(fresh) if not hit else analyze_path(path, settings)
+            cache.store(state, record)
+            yield Outcome(record, False)
+    finally:
+        fresh.close()  # stops the worker pool now, not when the generator is collected
