@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Time near-duplicate grouping of many pHashes, as `imgval dupes` would on a big results.csv.
+
+The hashes: uniformly random 64-bit values (distinct images), plus planted clusters of near
+copies (each copy a few bits away from its cluster's seed, as re-saves and derivatives are),
+plus one hash repeated many times (a blank page scanned over and over). They start as the
+16-hex-digit strings a report stores, so the time includes parsing them.
+
+    python benchmarks/bench_dupes.py                      # 1,000,000 hashes, default radius
+    python benchmarks/bench_dupes.py --count 100000 --radius 10
+
+Prints seconds for parsing and grouping, peak RSS of the process, and checks that every
+planted cluster came out as one group.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from imgval.dupes import DEFAULT_RADIUS, group_ids, parse_hashes  # noqa: E402
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def planted_hashes(count: int, radius: int, clusters: int, blank_copies: int,
+                   rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+    """Hex hashes and, per hash, the planted cluster it belongs to (-1 for random ones)."""
+    cluster_sizes = rng.integers(2, 9, clusters)
+    planted = int(cluster_sizes.sum())
+    random_count = count - planted - blank_copies
+    if random_count < 0:
+        raise SystemExit("count too small for the planted clusters")
+    values = [rng.integers(0, 2**64 - 1, random_count, dtype=np.uint64, endpoint=True)]
+    labels = [np.full(random_count, -1)]
+    seeds = rng.integers(0, 2**64 - 1, clusters, dtype=np.uint64, endpoint=True)
+    for cluster, (seed, size) in enumerate(zip(seeds, cluster_sizes)):
+        copies = np.full(size, seed, np.uint64)
+        for i in range(1, size):  # copy i differs from the seed in 1..radius bits
+            bits = rng.choice(64, rng.integers(1, radius + 1), replace=False)
+            copies[i] ^= np.uint64(sum(1 << int(b) for b in bits))
+        values.append(copies)
+        labels.append(np.full(size, cluster))
+    values.append(np.full(blank_copies, rng.integers(0, 2**63, dtype=np.uint64), np.uint64))
+    labels.append(np.full(blank_copies, clusters))
+    hashes = np.concatenate(values)
+    cluster_of = np.concatenate(labels)
+    shuffle = rng.permutation(len(hashes))
+    return [f"{int(h):016x}" for h in hashes[shuffle]], cluster_of[shuffle]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--radius", type=int, default=DEFAULT_RADIUS)
+    parser.add_argument("--clusters", type=int, default=20_000)
+    parser.add_argument("--blank-copies", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(args.seed)
+    hex_hashes, cluster_of = planted_hashes(args.count, args.radius, args.clusters,
+                                            args.blank_copies, rng)
+    rss_before = peak_rss_mib()
+    start = time.perf_counter()
+    values, _ = parse_hashes(hex_hashes)
+    parsed = time.perf_counter()
+    ids = group_ids(values, args.radius)
+    done = time.perf_counter()
+
+    planted = cluster_of >= 0
+    # Each planted cluster must be whole inside one group (it may have absorbed a random hash).
+    whole = all(len(set(ids[cluster_of == c])) == 1 and ids[cluster_of == c][0] >= 0
+                for c in np.unique(cluster_of[planted])[:2000])
+    chance = np.count_nonzero((ids >= 0) & ~planted)
+    print(f"hashes: {args.count:,}  radius: {args.radius}  planted clusters: {args.clusters:,} "
+          f"+ {args.blank_copies:,} identical copies")
+    print(f"parse {parsed - start:.2f} s  group {done - parsed:.2f} s  "
+          f"total {done - start:.2f} s")
+    print(f"groups: {ids.max() + 1:,}  grouped hashes: {np.count_nonzero(ids >= 0):,}  "
+          f"random hashes grouped by chance: {chance:,}")
+    print(f"planted clusters recovered whole (first 2,000 checked): {whole}")
+    print(f"peak RSS: {peak_rss_mib():.0f} MiB (before grouping: {rss_before:.0f} MiB, "
+          f"which includes the benchmark's own list of hex strings)")
+    return 0 if whole else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
