@@ -140,8 +140,9 @@ def _step(path, base, name, command, tables, run_options) -> Step:
             if param is None or _key(key) not in allowed:
                 hint = (f"; it belongs in [{'scan' if table == 'report' else 'report'}]"
                         if param is not None else _suggest(_key(key), allowed))
+                names = sorted({_key_for(by_key[k]) for k in allowed})
                 raise ConfigError(f"{path}: [{table}] {key}: not an option of this table{hint}. "
-                                  f"[{table}] takes: {', '.join(sorted(set(allowed)))}")
+                                  f"[{table}] takes: {', '.join(names)}")
             if param.name in given:
                 raise ConfigError(f"{path}: [{table}] {key}: given twice (also as {given[param.name][1]})")
             given[param.name] = (table, key, value)

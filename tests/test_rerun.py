@@ -215,19 +215,35 @@ def test_log_file_has_every_image_and_the_summary(flawed_batch, out, tmp_path):
 
 # --- real processes: the lock, SIGKILL, SIGTERM -------------------------------------------------
 
+SLOW_BATCH = 200
+
+
 @pytest.fixture(scope="module")
 def slow_batch(tmp_path_factory) -> Path:
-    """Enough images that a run lasts a few seconds (each is scored at ~2 MP, whatever its size)."""
+    """Enough images that a run lasts about a second, long enough to be caught mid-way."""
     folder = tmp_path_factory.mktemp("slow") / "images"
-    for seed in range(40):
-        write_image(folder / f"img{seed:02d}.jpg", small_image(seed), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    for seed in range(SLOW_BATCH):
+        write_image(folder / f"img{seed:03d}.jpg", small_image(seed), [cv2.IMWRITE_JPEG_QUALITY, 80])
     return folder
+
+
+# process.py, with checkpoints every 10 ms instead of every second, so that a run of a second
+# has committed results to be caught with mid-way; everything else is the real program.
+CHECKPOINT_OFTEN = ("import sys, imgval.cache; imgval.cache.COMMIT_EVERY_SECONDS = 0.01; "
+                    "sys.argv[0] = 'process.py'; from imgval.cli import process_main; process_main()")
 
 
 def start_scan(*args: str, cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, str(ROOT / "process.py"), *args], cwd=cwd, env=env,
+    return subprocess.Popen([sys.executable, "-c", CHECKPOINT_OFTEN, *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_mid_run(run: subprocess.Popen, cache: Path, report: Path) -> None:
+    """Wait for the run's first checkpoint, then freeze it (SIGSTOP) where it is."""
+    wait_for(lambda: cached_results(cache) > 0 or run.poll() is not None, "a checkpoint")
+    run.send_signal(signal.SIGSTOP)
+    assert run.poll() is None and not report.exists(), "the run finished before it could be caught mid-way"
 
 
 def cached_results(cache: Path) -> int:
@@ -249,8 +265,7 @@ def test_a_second_run_on_the_same_report_exits_at_once_and_leaves_the_first_alon
     args = ("-i", str(slow_batch), "-s", "results.csv", "-j", "2")
     first = start_scan(*args, "--cache", "one.sqlite", cwd=tmp_path)
     try:
-        wait_for(lambda: cached_results(tmp_path / "one.sqlite") > 0, "the first run to start")
-        first.send_signal(signal.SIGSTOP)  # so it is surely still running, however slow the machine
+        stop_mid_run(first, tmp_path / "one.sqlite", tmp_path / "results.csv")  # surely still running
         second = subprocess.run([sys.executable, str(ROOT / "process.py"), *args, "--cache", "two.sqlite"],
                                 cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
                                 capture_output=True, text=True, timeout=60)
@@ -262,7 +277,7 @@ def test_a_second_run_on_the_same_report_exits_at_once_and_leaves_the_first_alon
         first.send_signal(signal.SIGCONT)
         stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == exitcodes.OK, stderr
-    assert counts(stdout) == (40, 0) and len(rows(tmp_path / "results.csv")) == 40
+    assert counts(stdout) == (SLOW_BATCH, 0) and len(rows(tmp_path / "results.csv")) == SLOW_BATCH
     assert not (tmp_path / "results.csv.lock").exists()
     assert not list(tmp_path.glob(".imgval-*.part"))  # the refused run left no temporary report
 
@@ -270,18 +285,18 @@ def test_a_second_run_on_the_same_report_exits_at_once_and_leaves_the_first_alon
 def test_killed_run_resumes_and_writes_the_same_report_as_an_uninterrupted_one(slow_batch, tmp_path):
     args = ("-i", str(slow_batch), "-s", "results.csv", "-j", "2", "--cache", "c.sqlite")
     killed = start_scan(*args, cwd=tmp_path)
-    wait_for(lambda: cached_results(tmp_path / "c.sqlite") > 0, "a checkpoint")
+    stop_mid_run(killed, tmp_path / "c.sqlite", tmp_path / "results.csv")
     killed.send_signal(signal.SIGKILL)
-    killed.communicate(timeout=30)
+    killed.communicate(timeout=30)  # returns only when the orphaned workers have exited too
     done_before_kill = cached_results(tmp_path / "c.sqlite")
-    assert 0 < done_before_kill < 40, "the run should have been killed mid-way"
+    assert 0 < done_before_kill < SLOW_BATCH
     assert not (tmp_path / "results.csv").exists()  # never a half-written report
 
     resumed = start_scan(*args, cwd=tmp_path)  # the killed run's lock is gone with it
     stdout, stderr = resumed.communicate(timeout=120)
     assert resumed.returncode == exitcodes.OK, stderr
     analysed, reused = counts(stdout)
-    assert reused == done_before_kill and analysed == 40 - done_before_kill
+    assert reused == done_before_kill and analysed == SLOW_BATCH - done_before_kill
 
     whole = subprocess.run([sys.executable, str(ROOT / "process.py"), "-i", str(slow_batch), "-s", "whole.csv",
                             "-j", "2", "--no-cache"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -293,8 +308,9 @@ def test_killed_run_resumes_and_writes_the_same_report_as_an_uninterrupted_one(s
 def test_sigterm_stops_the_run_keeps_finished_results_and_writes_no_report(slow_batch, tmp_path):
     args = ("-i", str(slow_batch), "-s", "results.csv", "-j", "2", "--cache", "c.sqlite")
     run = start_scan(*args, cwd=tmp_path)
-    wait_for(lambda: cached_results(tmp_path / "c.sqlite") > 0, "a checkpoint")
+    stop_mid_run(run, tmp_path / "c.sqlite", tmp_path / "results.csv")
     run.send_signal(signal.SIGTERM)
+    run.send_signal(signal.SIGCONT)
     _, stderr = run.communicate(timeout=30)
     assert run.returncode == exitcodes.FAILED, stderr
     assert "Interrupted: no report written" in stderr and "Traceback" not in stderr

@@ -97,8 +97,10 @@ def test_fail_on_in_the_report_table_sets_the_exit_code(project):
     assert "found 2 duplicates" in result.stderr
 
 
-def test_sync_then_scan_of_what_was_synced(project, tmp_path):
+def test_sync_then_scan_of_what_was_synced_and_quiet_when_all_is_well(project, tmp_path):
     path = config(project, """
+        [run]
+        quiet = true
         [sync]
         source = "incoming"
         destinations = ["archive"]
@@ -110,6 +112,7 @@ def test_sync_then_scan_of_what_was_synced(project, tmp_path):
     (project / "archive").mkdir()
     result = imgval("run", "-c", str(path))
     assert result.exit_code == exitcodes.OK, result.stderr
+    assert result.stdout == "" and result.stderr == ""  # cron mails nothing on a good night
     assert (project / "archive" / "scan0.jpg").read_bytes() == (project / "incoming" / "scan0.jpg").read_bytes()
     assert (project / "sync-manifest.csv").exists()
     scanned = sorted(rows(project / "results.csv"))
