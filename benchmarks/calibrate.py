@@ -101,7 +101,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "out" / "fidelity.csv")
     args = parser.parse_args()
-    sets = {name: discover([str(args.corpus / name)]).paths for name in ("labelled", "mixed")}
+    sets = {name: discover([str(args.corpus / name)]).paths for name in ("labelled", "mixed", "photos")
+            if (args.corpus / name).is_dir()}
     with Pool(args.jobs) as pool:
         scored = {name: pool.map(score_all, paths, chunksize=1) for name, paths in sets.items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -114,14 +115,19 @@ def main() -> None:
     if errors:
         sys.exit(f"{len(errors)} files could not be scored, e.g. {errors[0]['file']}: {errors[0]['error']}")
 
-    everything = scored["labelled"] + scored["mixed"]
+    everything = scored["labelled"] + scored["mixed"]  # photos joined below, after their own rows
     print(f"Reference: {'clirdlf_pipeline.score_image' if _reference else 'imgval --exact (reference not found)'}; "
-          f"{len(everything)} files ({len(scored['labelled'])} labelled, {len(scored['mixed'])} mixed).\n")
+          f"{len(everything)} synthetic files ({len(scored['labelled'])} labelled, {len(scored['mixed'])} mixed); "
+          f"{len(scored.get('photos', []))} real photos.\n")
     print("| comparison | files | largest relative difference | median | largest absolute | "
           "outside max(5%, 1.0) | blurry flags agree |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for mode in ("default", "exact"):
         print(fidelity(everything, mode))
+    if scored.get("photos"):
+        for mode in ("default", "exact"):
+            print(fidelity(scored["photos"], mode).replace(" vs reference", " vs reference, real photos only"))
+        everything += scored["photos"]
 
     print("\nFast mode threshold (fast blurry flags vs default-mode flags at 100):\n")
     lab = scored["labelled"]
@@ -155,6 +161,12 @@ def main() -> None:
         same = sum(d == 0 for d in distances)
         print(f"- {mode}: identical for {same} of {len(distances)}; median {statistics.median(distances):g}, "
               f"max {max(distances)} bits")
+    if scored.get("photos"):
+        rows = scored["photos"]
+        f = np.array([r["fast"] for r in rows])
+        d = np.array([r["default"] < 100 for r in rows])
+        print(f"- fast vs default flags on the real photos: {100 * np.mean((f < configured) == d):.1f}% "
+              f"({int(np.sum((f < configured) != d))} of {len(rows)} differ)")
     print(f"\nAll scores: {args.out}")
 
 

@@ -6,6 +6,10 @@ Two sets, written under benchmarks/corpus/ (git-ignored; about 1.3 GB):
   mixed/     what a digitisation batch looks like: 20-24 MP JPEGs (camera derivatives),
              8-bit and 16-bit RGB TIFF masters, uncompressed and LZW, and PNGs; some out of
              focus. This is the speed corpus.
+  photos/    real photographs, when scikit-image is installed (it ships a few small ones:
+             astronaut, cat, coffee, rocket, Hubble, retina, motorcycle, ...): each re-encoded as
+             JPEG at three qualities, as PNG, and out of focus; for the fidelity check on real
+             colour content (benchmarks/calibrate.py). Optional: `pip install scikit-image`.
   labelled/  a calibration set: JPEGs (and a few TIFFs) of several sizes, each at a known blur
              (Gaussian sigma in pixels of the full image, 0 = sharp) with and without sensor
              noise added after the blur. labels.csv lists file, sigma, noise. The fast mode's
@@ -132,10 +136,42 @@ def make_labelled(out: Path) -> list[Path]:
     return made
 
 
+PHOTOS_COLOUR = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png",
+                 "motorcycle_left.png", "motorcycle_right.png", "retina.jpg", "rocket.jpg")
+PHOTOS_GRAY = ("camera.png", "brick.png", "grass.png", "gravel.png", "coins.png", "moon.png")
+
+
+def make_photos(out: Path) -> list[Path]:
+    """Real photographs from scikit-image's bundled data, re-encoded (skipped without it)."""
+    try:
+        import skimage
+    except ImportError:
+        print("scikit-image is not installed: no photos/ set (pip install scikit-image to add it)")
+        return []
+    source = Path(skimage.__file__).parent / "data"
+    folder = out / "photos"
+    made = []
+    for name in PHOTOS_COLOUR + PHOTOS_GRAY:
+        image = cv2.imread(str(source / name), cv2.IMREAD_COLOR if name in PHOTOS_COLOUR else cv2.IMREAD_GRAYSCALE)
+        stem = Path(name).stem
+        variants = [(f"{stem}_q75.jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 75]),
+                    (f"{stem}_q90.jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90]),
+                    (f"{stem}_q97.jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 97]),
+                    (f"{stem}.png", image, None),
+                    (f"{stem}_s1.jpg", blurred(image, 1.0), [cv2.IMWRITE_JPEG_QUALITY, 90]),
+                    (f"{stem}_s2.jpg", blurred(image, 2.0), [cv2.IMWRITE_JPEG_QUALITY, 90])]
+        for filename, pixels, params in variants:
+            path = folder / filename
+            if not path.exists():
+                write(path, pixels, params)
+            made.append(path)
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="corpus folder [%(default)s]")
-    parser.add_argument("--only", choices=["mixed", "labelled"], help="make one set only")
+    parser.add_argument("--only", choices=["mixed", "labelled", "photos"], help="make one set only")
     args = parser.parse_args()
     start = time.perf_counter()
     made = []
@@ -143,6 +179,8 @@ def main() -> None:
         made += make_mixed(args.out)
     if args.only in (None, "labelled"):
         made += make_labelled(args.out)
+    if args.only in (None, "photos"):
+        made += make_photos(args.out)
     size = sum(p.stat().st_size for p in made)
     print(f"{len(made)} files, {size / 1e6:.0f} MB in {args.out} ({time.perf_counter() - start:.0f} s)")
 
