@@ -192,6 +192,9 @@ def _values(param: click.Parameter, value, where: str) -> list[str]:
             raise ConfigError(f"{where}: must be true or false (got {value!r})")
         return ["true" if value else "false"]
     many = param.multiple or param.nargs != 1
+    if isinstance(value, bool):  # `cache = false` must not become a file named "false"
+        raise ConfigError(f"{where}: takes a value, not true/false (a flag such as no_cache = true "
+                          f"turns things off)")
     if isinstance(value, dict):
         raise ConfigError(f"{where}: must be a value, not a table")
     if isinstance(value, list):

@@ -291,8 +291,9 @@ def test_killed_run_resumes_and_writes_the_same_report_as_an_uninterrupted_one(s
     done_before_kill = cached_results(tmp_path / "c.sqlite")
     assert 0 < done_before_kill < SLOW_BATCH
     assert not (tmp_path / "results.csv").exists()  # never a half-written report
+    assert (tmp_path / "results.csv.lock").exists()  # left behind by the kill, but no longer locked
 
-    resumed = start_scan(*args, cwd=tmp_path)  # the killed run's lock is gone with it
+    resumed = start_scan(*args, cwd=tmp_path)
     stdout, stderr = resumed.communicate(timeout=120)
     assert resumed.returncode == exitcodes.OK, stderr
     analysed, reused = counts(stdout)

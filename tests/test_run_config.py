@@ -155,6 +155,7 @@ def test_a_second_run_of_the_same_config_exits_at_once(project):
     ("[scan]\nimages = ['incoming']\n[report]\nfail_on = ['blury']", "[report] fail_on: unknown kind 'blury'"),
     ("[scan]\nimages = ['incoming']\n[report]\noutput_format = 'xml'", "[report] output_format: 'xml' is not one of"),
     ("[run]\nquiet = 'yes'\n[scan]\nimages = ['incoming']", "[run] quiet: must be true or false"),
+    ("[scan]\nimages = ['incoming']\ncache = false", "[scan] cache: takes a value, not true/false"),
     ("[run]\njobs = 2\n[scan]\nimages = ['incoming']", "[run] jobs: unknown option"),
     ("[report]\nfail_on = 'error'", "[report] needs a [scan] table"),
     ("scan = 3", "scan must be a table"),
