@@ -4,9 +4,9 @@
     python benchmarks/bench_rerun.py                 # 10,000 images of 160x120, all cores
     python benchmarks/bench_rerun.py --count 500     # a quick look
 
-Generates COUNT small distinct JPEGs (imgval.synthetic.natural_image; every image is still
-scored at ~2 MP, so small files cost nearly what large ones do to analyse), then times, as a
-user would see it (wall clock, process start included):
+Generates COUNT small distinct JPEGs (imgval.synthetic.natural_image; each is still resized
+to ~2 MP for its blur score, so even small files cost real work), then times, as a user would
+see it (wall clock, process start included):
   1. the first run, with an empty cache,
   2. a re-run over the unchanged folder,
 and checks that both wrote the same report.
