@@ -1,6 +1,7 @@
 """One image file -> one Record. Never raises: every failure becomes the record's error."""
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class Record:
     width: int | None = None
     height: int | None = None
     format: str = ""
+    sha256: str = ""  # of the file's bytes: byte-identical copies share it, readable or not
     exif: dict[str, str] = field(default_factory=dict)
     exif_ok: bool | None = None
     exif_issues: str = ""
@@ -116,7 +118,9 @@ def enforce_pixel_limit(header: decode.Header, max_pixels: int) -> None:
 
 
 def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
-    record = Record(filepath)
+    # Hashed from the bytes already in memory (no second read); set before decoding, so
+    # byte-identical broken files are still found as exact duplicates.
+    record = Record(filepath, sha256=hashlib.sha256(data).hexdigest())
     try:
         header, image = decode.probe(data)
     except decode.DecodeError as exc:

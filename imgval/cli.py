@@ -18,12 +18,14 @@ from .analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
 from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
 from .cache import CacheError, ResultCache, default_cache_path
 from .discover import discover, missing_inputs
+from .dupes import DEFAULT_RADIUS
 from .failon import findings, parse_fail_on
 from .incremental import run_incremental
 from .lock import Locked, RunLock
 from .profile import ProfileError, default_profile, load_profile
 from .report import Report, Summary
 from .runner import default_jobs
+from .cli_report import check_html_path, dupes_command, html_after_scan, report_command
 
 log = logging.getLogger("imgval")
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -151,12 +153,18 @@ max_pixels_option = click.option(
 @click.option("--fail-on", default="", metavar="KINDS", callback=lambda ctx, param, value: _fail_on_option(value),
               help="Exit with code 3 when the run finds images of these kinds (comma-separated): "
                    "blurry, exif, duplicate, error.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a self-contained HTML report (thumbnails, blur maps, duplicate groups) here.")
+@click.option("--dup-radius", type=click.IntRange(min=0, max=64), default=DEFAULT_RADIUS, show_default=True,
+              help="Images whose pHashes differ in at most this many bits (of 64) share a dup_group; "
+                   "byte-identical files (same sha256) always do. 0 = identical pHashes only "
+                   "(see docs/duplicates.md).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and --fail-on findings (for cron).")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
 def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
-         fail_on, quiet, log_file, verbose):
+         fail_on, html_path, dup_radius, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -169,7 +177,9 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
     settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
     save_path = save_path or f"results.{output_format}"
-    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold)
+    if html_path:
+        check_html_path(html_path)
+    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, dup_radius=dup_radius)
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
@@ -186,6 +196,8 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         click.echo(f"--- Total time taken: {time.perf_counter() - start:.2f} seconds ---")
     if summary.errors:
         log.warning("%d file(s) could not be analysed: see the error column in %s.", summary.errors, save_path)
+    if html_path:
+        html_after_scan(save_path, html_path, settings, jobs)
     line = _summary_line(summary, save_path, time.perf_counter() - start)
     log.info(line)
     if not quiet:
@@ -431,6 +443,8 @@ from .cli_sync import sync_command  # noqa: E402  (sync owns its module)
 main.add_command(sync_command)
 from .cli_run import run_command  # noqa: E402  (the cron workflow owns its module)
 main.add_command(run_command)
+main.add_command(dupes_command)  # both work from a finished report: cli_report.py
+main.add_command(report_command)
 
 
 def process_main() -> None:

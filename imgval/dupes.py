@@ -307,19 +307,72 @@ def group_ids(hashes: Iterable, radius: int, blocks: Sequence[Block] | None | st
     graph = coo_matrix((np.ones(len(first), np.int32), (first, second)),
                        shape=(len(distinct), len(distinct)))
     _, component = connected_components(graph, directed=False)
-    per_input = component[inverse]
-    sizes = np.bincount(per_input)
-    grouped = sizes[per_input] > 1
+    ids[present] = _number_largest_first(component[inverse])
+    return ids
+
+
+def _number_largest_first(component: np.ndarray) -> np.ndarray:
+    """Component labels -> group ids 0, 1, ... largest first (ties by first appearance), so ids
+    are stable and readable; components of one member become NO_GROUP."""
+    ids = np.full(len(component), NO_GROUP, np.int64)
+    if not len(component):
+        return ids
+    sizes = np.bincount(component)
+    grouped = sizes[component] > 1
     if not grouped.any():
         return ids
-    # Renumber: largest first, ties by first appearance, so ids are stable and readable.
-    labels, first_seen = np.unique(per_input[grouped], return_index=True)
+    labels, first_seen = np.unique(component[grouped], return_index=True)
     rank = np.lexsort((first_seen, -sizes[labels]))
     new_id = np.empty(len(labels), np.int64)
     new_id[rank] = np.arange(len(labels))
-    present_ids = np.full(len(per_input), NO_GROUP, np.int64)
-    present_ids[grouped] = new_id[np.searchsorted(labels, per_input[grouped])]
-    ids[present] = present_ids
+    ids[grouped] = new_id[np.searchsorted(labels, component[grouped])]
+    return ids
+
+
+def duplicate_groups(hashes: Iterable, checksums: Iterable, radius: int) -> np.ndarray:
+    """Group id per image from both signals: byte-identical files (same checksum, e.g. the
+    sha256 column) always share a group, even when they could not be decoded and have no
+    pHash; images whose pHashes are within `radius` bits join them (see `group_ids`).
+
+    Ids as `group_ids`: 0, 1, ... largest group first, NO_GROUP for unique images. Missing
+    checksums (None, "", NaN) group nothing.
+    """
+    near = group_ids(hashes, radius)
+    exact = _exact_ids(checksums, len(near))
+    count = len(near)
+    # A graph over the images: each member of a group is linked to the group's first member,
+    # by either kind of group; its components merge the two partitions.
+    firsts, seconds = [], []
+    for ids in (near, exact):
+        members = np.flatnonzero(ids != NO_GROUP)
+        if len(members):
+            labels, first = np.unique(ids[members], return_index=True)
+            anchor = np.empty(labels.max() + 1, np.int64)
+            anchor[labels] = members[first]
+            firsts.append(members)
+            seconds.append(anchor[ids[members]])
+    if not firsts:
+        return np.full(count, NO_GROUP, np.int64)
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
+    graph = coo_matrix((np.ones(len(first), np.int8), (first, second)), shape=(count, count))
+    _, component = connected_components(graph, directed=False)
+    return _number_largest_first(component)
+
+
+def _exact_ids(checksums: Iterable, count: int) -> np.ndarray:
+    """A label per image shared by identical checksums; NO_GROUP where missing or unique."""
+    if isinstance(checksums, np.ndarray) and checksums.dtype.kind == "S":
+        values = checksums  # fixed-size digests (compact for millions); b"" is missing
+        present = values != b""
+    else:
+        values = np.array([str(v) if _is_present(v) else "" for v in checksums], dtype=object)
+        present = values != ""
+    if len(values) != count:
+        raise ValueError(f"need one checksum per hash: {len(values)} checksums for {count} hashes")
+    ids = np.full(count, NO_GROUP, np.int64)
+    if present.any():
+        _, inverse, sizes = np.unique(values[present], return_inverse=True, return_counts=True)
+        ids[present] = np.where(sizes[inverse] > 1, inverse, NO_GROUP)
     return ids
 
 

@@ -11,9 +11,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .analyze import Record
+from .dupes import DEFAULT_RADIUS
 from .exif import EXIF_COLUMNS
+from .grouping import GroupCounts, GroupingWriter, folder_of
 
-CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format")
+# dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see grouping.py.
+CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
 COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,6 +36,8 @@ def record_values(record: Record) -> dict:
         "width": record.width,
         "height": record.height,
         "format": record.format,
+        "sha256": record.sha256,
+        "dup_group": None,  # known only when every image has been seen
     }
     values.update({column: record.exif.get(column, "") for column in EXIF_COLUMNS})
     values.update(exif_ok=record.exif_ok, exif_issues=record.exif_issues, error=record.error)
@@ -110,7 +115,9 @@ class CsvWriter:
         self.writer.writerow(columns)
 
     def write(self, record: Record) -> None:
-        values = self.values(record)
+        self.write_values(self.values(record))
+
+    def write_values(self, values: dict) -> None:
         self.writer.writerow([csv_cell(values[c]) for c in self.columns])
 
     def finish(self, blurry_counts: int) -> None:
@@ -128,7 +135,10 @@ class JsonWriter:
         handle.write(json.dumps(head, indent=4)[:-2] + ',\n    "results": [')
 
     def write(self, record: Record) -> None:
-        values = {k: _json_value(v) for k, v in self.values(record).items()}
+        self.write_values(self.values(record))
+
+    def write_values(self, values: dict) -> None:
+        values = {k: _json_value(v) for k, v in values.items()}
         self.handle.write(("\n        " if self.first else ",\n        ") + json.dumps(values))
         self.first = False
 
@@ -140,13 +150,20 @@ class Report:
     """A report being written: to a file that appears only when complete, or to stdout."""
 
     def __init__(self, path: str | None, output_format: str, images: list[str], threshold: float,
-                 fix_size: bool = True, columns=COLUMNS, values=record_values):
+                 fix_size: bool = True, columns=COLUMNS, values=record_values, dup_radius: int = DEFAULT_RADIUS):
         self.file = AtomicFile(path) if path else None
         handle = self.file.handle if self.file else sys.stdout
         if output_format == "json":
             self.writer = JsonWriter(handle, values, images, threshold, fix_size)
         else:
             self.writer = CsvWriter(handle, columns, values)
+        if "dup_group" in columns:
+            self.writer = GroupingWriter(self.writer, dup_radius, folder_of(path))
+
+    @property
+    def duplicates(self) -> GroupCounts:
+        """Duplicate groups found (sha256 or pHash within dup_radius); known after close()."""
+        return getattr(self.writer, "counts", GroupCounts())
 
     def write(self, record: Record) -> None:
         self.writer.write(record)
@@ -157,6 +174,8 @@ class Report:
             self.file.commit()
 
     def discard(self) -> None:
+        if isinstance(self.writer, GroupingWriter):
+            self.writer.discard()
         if self.file:
             self.file.discard()
 
