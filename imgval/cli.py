@@ -224,6 +224,7 @@ def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Rec
             for folder, reason in found.unlistable:
                 _add(Record(folder, error=reason), report, summary, head)
             report.close(blurry_counts=summary.blurry)
+            summary.duplicates = report.duplicates.images
             finished = True
     except KeyboardInterrupt:
         click.echo(f"Interrupted: no report written; {summary.analysed} result(s) are kept in the cache "

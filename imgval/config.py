@@ -29,7 +29,8 @@ else:  # pragma: no cover - Python 3.10
 STEP_ORDER = ("sync", "scan", "report")
 TABLES = ("run",) + STEP_ORDER
 RUN_KEYS = ("quiet", "log_file", "verbose")  # [run]: passed to every step that has the option
-REPORT_KEYS = ("save_path", "output_format", "fail_on")  # [report]: the scan's output and verdict
+# [report]: the scan options (by parameter name) that say what is written and what fails the run
+REPORT_PARAMS = ("save_path", "output_format", "fail_on", "html_path", "dup_radius")
 NOT_CONFIGURABLE = ("help",)
 # Arguments and text options that name local paths (click.Path options are found by their type).
 PATH_PARAMS = {"scan": ("inputs",), "sync": ("source", "destinations")}
@@ -134,7 +135,7 @@ def _step(path, base, name, command, tables, run_options) -> Step:
     by_key = _params_by_key(command)
     given: dict[str, tuple[str, str, object]] = {}  # param name -> (table, key, value)
     for table, options in tables.items():
-        allowed = [k for k in by_key if (k in REPORT_KEYS) == (table == "report")]
+        allowed = [k for k, p in by_key.items() if (p.name in REPORT_PARAMS) == (table == "report")]
         for key, value in options.items():
             param = by_key.get(_key(key))
             if param is None or _key(key) not in allowed:

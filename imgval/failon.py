@@ -7,7 +7,7 @@ from .report import Summary
 FAIL_KINDS = {
     "blurry": (lambda s: s.blurry, "blurry"),
     "exif": (lambda s: s.exif_failed, "failing the EXIF rules"),
-    "duplicate": (lambda s: s.duplicates, "duplicates (identical pHash)"),
+    "duplicate": (lambda s: s.duplicates, "duplicates (images with a dup_group)"),
     "error": (lambda s: s.errors, "unreadable or broken"),
 }
 

@@ -7,8 +7,7 @@ import math
 import os
 import sys
 import tempfile
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .analyze import Record
 from .dupes import DEFAULT_RADIUS
@@ -59,7 +58,7 @@ class Summary:
     errors: int = 0
     exif_failed: int = 0
     reused: int = 0  # records taken from the cache rather than analysed in this run
-    hashes: Counter = field(default_factory=Counter, repr=False)
+    duplicates: int = 0  # images in a dup_group: known when the report is complete (Report.duplicates)
 
     def add(self, record: Record, reused: bool = False) -> None:
         self.count += 1
@@ -67,17 +66,10 @@ class Summary:
         self.errors += bool(record.error)
         self.exif_failed += record.exif_ok is False
         self.reused += reused
-        if record.hash:
-            self.hashes[record.hash] += 1
 
     @property
     def analysed(self) -> int:
         return self.count - self.reused
-
-    @property
-    def duplicates(self) -> int:
-        """Images whose pHash another image of this run shares (identical pixels, give or take)."""
-        return sum(n for n in self.hashes.values() if n > 1)
 
     @property
     def percent_blurry(self) -> float:

@@ -72,6 +72,7 @@ def test_check_prints_the_commands_and_runs_nothing(project):
         threshold = 80.5
         [report]
         fail_on = ["blurry", "error"]
+        html = "out/report.html"
     """)
     result = imgval("run", "--config", str(path), "--check")
     assert result.exit_code == exitcodes.OK
@@ -79,6 +80,7 @@ def test_check_prints_the_commands_and_runs_nothing(project):
     assert line.startswith(f"imgval scan --images={project / 'incoming'} --images={Path.home() / 'elsewhere'} "
                            "--images=s3://bucket/batch")
     assert "--threshold=80.5" in line and "--fail-on=blurry,error" in line
+    assert f"--html={project / 'out' / 'report.html'}" in line
     assert f"--save-path={project / 'results.csv'}" in line  # the default report sits beside the config
     assert not (project / "results.csv").exists()
 
