@@ -151,9 +151,11 @@ def analyze_path(filepath: str, settings: Settings) -> Record:
     try:
         return analyze_bytes(filepath, data, settings)
     except MemoryError:
-        return Record(filepath, error="not enough memory to decode this image")
+        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
+                      error="not enough memory to decode this image")
     except Exception as exc:  # a decoder bug must cost one row, not the run
-        return Record(filepath, error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
+                      error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")
 
 
 def _check_exif(record: Record, exif: ExifData, header: decode.Header, profile: Profile) -> None:

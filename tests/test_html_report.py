@@ -207,3 +207,23 @@ def test_the_browser_check_does_catch_console_errors(tmp_path):
         errors = page.console_errors()
         page.close()
     assert errors and any("Content Security Policy" in e or "boom" in e for e in errors)
+
+
+def test_thumbnails_fit_160px_upright_from_16_bit_cmyk_and_rotated_files(tmp_path):
+    from PIL import Image
+
+    from imgval.thumbnails import file_preview
+
+    write_image(tmp_path / "master16.tif", (np.arange(300 * 400, dtype=np.uint32) % 65536)
+                .astype(np.uint16).reshape(300, 400))
+    Image.new("CMYK", (400, 300), (10, 200, 30, 0)).save(tmp_path / "print.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown rotated 90 degrees: a portrait
+    Image.new("RGB", (400, 300), (200, 10, 10)).save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    sizes = {name: file_preview(str(tmp_path / name)) for name in ("master16.tif", "print.jpg", "phone.jpg")}
+    assert (sizes["master16.tif"].width, sizes["master16.tif"].height) == (160, 120)
+    assert (sizes["print.jpg"].width, sizes["print.jpg"].height) == (160, 120)
+    assert (sizes["phone.jpg"].width, sizes["phone.jpg"].height) == (120, 160)
+    assert all(p.uri.startswith("data:image/jpeg;base64,") for p in sizes.values())
+    (tmp_path / "half.jpg").write_bytes((tmp_path / "phone.jpg").read_bytes()[:200])
+    assert file_preview(str(tmp_path / "half.jpg")) is None and file_preview(str(tmp_path / "gone.jpg")) is None
