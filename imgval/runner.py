@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-import cv2
-
 from .analyze import Record, Settings, analyze_path
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
@@ -99,13 +97,10 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
     window = WINDOW_PER_WORKER * jobs
     todo = iter(paths)
     pending: deque[tuple[str, Future]] = deque()
-    # The processes are the parallelism; OpenCV threads on top only contend. One thread is set
-    # here in the parent, before the workers are forked, and inherited: a worker must not call
-    # cv2.setNumThreads itself, as an OpenCV thread pool the parent had running (a test process,
-    # any caller that used OpenCV first) is copied without its threads and the call then waits
-    # for them forever. The parent's setting is restored at the end.
-    opencv_threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
+    # OpenCV's thread count is deliberately left alone: cv2.setNumThreads hangs in any process
+    # forked from one whose OpenCV thread pool was running (the pool is copied without its
+    # threads and the call waits for them forever), and neither a worker nor run()'s caller
+    # can know it was not forked so. Using the pool after a fork is safe; resizing it is not.
     pool = _new_pool(jobs, settings, analyze)
     finished = False
     try:
@@ -135,7 +130,6 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
     finally:
         # idle workers exit at once after a complete run; an abandoned one is not waited for
         pool.shutdown(wait=finished, cancel_futures=not finished)
-        cv2.setNumThreads(opencv_threads)
 
 
 def _recover(pending: deque, jobs: int, settings: Settings, analyze: Analyze) -> list[tuple[str, Future | None]]:

@@ -80,3 +80,29 @@ def test_real_analysis_through_the_pool(image_dir):
     records = list(runner.run(paths, Settings(), jobs=2))
     assert [r.filepath for r in records] == paths
     assert all(r.error == "" and r.score > 0 for r in records)
+
+
+def _run_in_child(paths, conn):
+    conn.send([r.filepath for r in runner.run(paths, Settings(), jobs=2, analyze=fake_analyze)])
+
+
+def test_runs_in_a_process_forked_after_opencv_used_its_threads(tmp_path):
+    """A caller that is itself a fork of a process with a running OpenCV thread pool (a
+    benchmark harness, a multiprocessing job) must not hang: nothing may resize OpenCV's pool."""
+    import multiprocessing
+
+    import cv2
+    import numpy as np
+    big = np.zeros((3000, 3000), np.uint8)
+    for _ in range(3):
+        cv2.resize(big, (0, 0), fx=0.3, fy=0.3)  # starts OpenCV's thread pool in this process
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    paths = [str(tmp_path / f"f{i}") for i in range(4)]
+    process = ctx.Process(target=_run_in_child, args=(paths, child))
+    process.start()
+    finished = parent.poll(30)
+    if not finished:
+        process.kill()
+    process.join()
+    assert finished and parent.recv() == paths
