@@ -1,7 +1,8 @@
 """A SQLite cache of analysis results, so a re-run analyses only new and changed files.
 
 A cached result is reused when the file's absolute path, size and modification time (ns) are
-unchanged and it was produced by the same analysis settings and tool version (the
+unchanged (for a remote file: its URL, size and the content hashes or modified time its
+storage lists) and it was produced by the same analysis settings and tool version (the
 fingerprint). Results are checkpointed as they arrive and committed in small batches (WAL
 mode), so a run killed with SIGKILL loses at most the last batch: the next run picks up
 from there.
@@ -25,7 +26,8 @@ from .storage import is_remote
 
 log = logging.getLogger("imgval")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+TABLE = f"results_v{SCHEMA_VERSION}"  # a new layout gets a new table; old rows are simply never read
 CACHE_FILE_NAME = "results.sqlite"
 COMMIT_EVERY_SECONDS = 1.0  # SIGKILL loses at most about this much finished work
 COMMIT_EVERY_RECORDS = 500  # ...or this many records, whichever comes first
@@ -90,21 +92,34 @@ def record_from_json(text: str, filepath: str) -> Record:
 class FileState:
     """What identifies one version of a file: a touch or rewrite changes it."""
 
-    key: str  # absolute path
+    key: str  # absolute path, or the remote URL
     size: int
-    mtime_ns: int
+    version: str  # local: the modification time in ns; remote: content hashes, else modified time
 
 
-def file_state(path: str) -> FileState | None:
-    """The file's state now, or None when it cannot be stat'ed (its analysis will say why) or
-    lives in remote storage (not cached yet: its listing would have to supply size and mtime)."""
+def file_state(path: str, entry=None) -> FileState | None:
+    """The file's state now, or None when it cannot be known (its analysis will say why).
+
+    A remote file's state comes from its storage listing (`entry`, an imgval.storage.Entry),
+    so an unchanged file is reused without being downloaded."""
     if is_remote(path):
-        return None
+        version = _remote_version(entry) if entry is not None else None
+        return FileState(path, entry.size, version) if version else None
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return FileState(os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    return FileState(os.path.abspath(path), st.st_size, str(st.st_mtime_ns))
+
+
+def _remote_version(entry) -> str | None:
+    """The content hashes the storage reports (they change exactly when the content does), else
+    its modified time; None when it reports neither (such files are analysed every time)."""
+    if entry.hashes:
+        return ";".join(f"{kind}={value}" for kind, value in sorted(entry.hashes.items()))
+    if entry.modified is not None:
+        return entry.modified.isoformat()
+    return None
 
 
 class ResultCache:
@@ -128,9 +143,9 @@ class ResultCache:
             # power cut can lose the last commits), and commits need no fsync each.
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute(
-                "CREATE TABLE IF NOT EXISTS results ("
+                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
                 " path TEXT NOT NULL, fingerprint TEXT NOT NULL, size INTEGER NOT NULL,"
-                " mtime_ns INTEGER NOT NULL, record TEXT NOT NULL, used_at INTEGER NOT NULL,"
+                " version TEXT NOT NULL, record TEXT NOT NULL, used_at INTEGER NOT NULL,"
                 " PRIMARY KEY (path, fingerprint))"
             )
         except (OSError, sqlite3.Error) as exc:
@@ -142,12 +157,12 @@ class ResultCache:
         if state is None or self.broken:
             return False
         try:
-            row = self.db.execute("SELECT size, mtime_ns FROM results WHERE path = ? AND fingerprint = ?",
+            row = self.db.execute(f"SELECT size, version FROM {TABLE} WHERE path = ? AND fingerprint = ?",
                                   (state.key, self.fingerprint)).fetchone()
         except sqlite3.Error as exc:
             self._give_up(exc)
             return False
-        return row is not None and (row[0], row[1]) == (state.size, state.mtime_ns)
+        return row is not None and (row[0], row[1]) == (state.size, state.version)
 
     def lookup(self, filepath: str, state: FileState | None) -> Record | None:
         """The cached record for this version of the file, or None when it must be analysed."""
@@ -155,13 +170,13 @@ class ResultCache:
             return None
         try:
             row = self.db.execute(
-                "SELECT size, mtime_ns, record FROM results WHERE path = ? AND fingerprint = ?",
+                f"SELECT size, version, record FROM {TABLE} WHERE path = ? AND fingerprint = ?",
                 (state.key, self.fingerprint),
             ).fetchone()
         except sqlite3.Error as exc:
             self._give_up(exc)
             return None
-        if row is None or (row[0], row[1]) != (state.size, state.mtime_ns):
+        if row is None or (row[0], row[1]) != (state.size, state.version):
             return None
         try:
             record = record_from_json(row[2], filepath)
@@ -175,7 +190,7 @@ class ResultCache:
         changed during its analysis has a newer mtime than stored and is analysed again."""
         if state is None:
             return
-        self._pending.append((state.key, self.fingerprint, state.size, state.mtime_ns,
+        self._pending.append((state.key, self.fingerprint, state.size, state.version,
                               record_to_json(record), self.now))
         if (len(self._pending) >= COMMIT_EVERY_RECORDS
                 or time.monotonic() - self._last_commit >= COMMIT_EVERY_SECONDS):
@@ -188,7 +203,7 @@ class ResultCache:
             return
         try:
             with self._transaction():
-                self.db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?)", self._pending)
+                self.db.executemany(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?)", self._pending)
         except sqlite3.Error as exc:
             self._give_up(exc)
         self._pending.clear()
@@ -207,9 +222,9 @@ class ResultCache:
         if finished and not self.broken:
             try:
                 with self._transaction():
-                    self.db.executemany("UPDATE results SET used_at = ? WHERE path = ? AND fingerprint = ?",
+                    self.db.executemany(f"UPDATE {TABLE} SET used_at = ? WHERE path = ? AND fingerprint = ?",
                                         self._used)
-                    self.db.execute("DELETE FROM results WHERE used_at < ?",
+                    self.db.execute(f"DELETE FROM {TABLE} WHERE used_at < ?",
                                     (self.now - PRUNE_AFTER_DAYS * 86400,))
             except sqlite3.Error as exc:
                 self._give_up(exc)

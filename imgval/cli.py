@@ -152,7 +152,7 @@ max_pixels_option = click.option(
 @click.option("--no-cache", is_flag=True, help="Analyse every file, and keep no results for the next run.")
 @click.option("--fail-on", default="", metavar="KINDS", callback=lambda ctx, param, value: _fail_on_option(value),
               help="Exit with code 3 when the run finds images of these kinds (comma-separated): "
-                   "blurry, exif, duplicate, error.")
+                   "blurry, exif, duplicate, error.  [default: none; findings never change the exit code]")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a self-contained HTML report (thumbnails, blur maps, duplicate groups) here.")
 @click.option("--dup-radius", type=click.IntRange(min=0, max=64), default=DEFAULT_RADIUS, show_default=True,
@@ -218,7 +218,7 @@ def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Rec
     finished = False
     try:
         with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
-            for outcome in run_incremental(found.paths, settings, jobs, cache):
+            for outcome in run_incremental(found.paths, settings, jobs, cache, found.remote_entries):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
             for folder, reason in found.unlistable:

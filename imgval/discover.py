@@ -23,6 +23,7 @@ class Discovery:
 
     paths: list[str] = field(default_factory=list)
     unlistable: list[tuple[str, str]] = field(default_factory=list)  # (folder, reason)
+    remote_entries: dict = field(default_factory=dict)  # remote URL -> its storage Entry from the listing
 
 
 def missing_inputs(inputs: list[str]) -> list[str]:
@@ -62,17 +63,18 @@ def discover(inputs: list[str]) -> Discovery:
 
 def _discover_remote(url: str, found: Discovery, seen: set) -> None:
     """Remote image files, as URLs (the report's filepath); a listing failure becomes a row."""
-    from .storage import StorageError, list_image_urls
+    from .storage import StorageError, list_image_entries
 
     try:
-        urls = list_image_urls(url, is_image_name)
+        listed = list_image_entries(url, is_image_name)
     except StorageError as exc:
         found.unlistable.append((url, f"could not list: {exc}"))
         return
-    for file_url in urls:
+    for file_url, entry in listed:
         if file_url not in seen:
             seen.add(file_url)
             found.paths.append(file_url)
+            found.remote_entries[file_url] = entry
 
 
 def _identity(path: str) -> tuple[int, int] | None:

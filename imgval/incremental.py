@@ -16,15 +16,18 @@ class Outcome:
     reused: bool  # True when the record came from the cache, False when analysed in this run
 
 
-def run_incremental(paths: list[str], settings: Settings, jobs: int, cache: ResultCache | None) -> Iterator[Outcome]:
-    """One Outcome per path, in the order given (cached and fresh results interleaved)."""
+def run_incremental(paths: list[str], settings: Settings, jobs: int, cache: ResultCache | None,
+                    remote_entries: dict | None = None) -> Iterator[Outcome]:
+    """One Outcome per path, in the order given (cached and fresh results interleaved).
+    `remote_entries` maps remote URLs to their listing's Entry (discover.Discovery)."""
     if cache is None:
         for record in run(paths, settings, jobs):
             yield Outcome(record, False)
         return
     # Each file's state is taken before it is read: a file rewritten while it is analysed is
     # stored with its old mtime and so analysed again next time.
-    states = [file_state(path) for path in paths]
+    remote_entries = remote_entries or {}
+    states = [file_state(path, remote_entries.get(path)) for path in paths]
     cached = [cache.has(state) for state in states]
     fresh = run([p for p, hit in zip(paths, cached) if not hit], settings, jobs)
     try:

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from imgval import exitcodes
+from imgval.cache import TABLE
 from imgval.cli import scan
 from imgval.synthetic import blurred, natural_image
 
@@ -249,7 +250,7 @@ def stop_mid_run(run: subprocess.Popen, cache: Path, report: Path) -> None:
 def cached_results(cache: Path) -> int:
     try:
         with sqlite3.connect(cache, timeout=5) as db:
-            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            return db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]
     except sqlite3.OperationalError:  # not created yet
         return 0
 

@@ -38,6 +38,7 @@ __all__ = [
     "join_url",
     "read_url",
     "list_image_urls",
+    "list_image_entries",
 ]
 
 REMOTE_SCHEMES = ("s3://", "box:", "dropbox:")
@@ -223,14 +224,21 @@ def list_image_urls(url: str, is_image_name) -> list[str]:
 
     Raises StorageError (CredentialsError, NotFound...) with a message meant for the user.
     """
+    return [file_url for file_url, _ in list_image_entries(url, is_image_name)]
+
+
+def list_image_entries(url: str, is_image_name) -> list[tuple[str, Entry]]:
+    """list_image_urls, with each file's Entry (size, hashes, modified time) from the listing:
+    what the result cache needs to know a remote file is unchanged without reading it."""
     folder_error = None
     try:
         storage = open_storage(url)
         storage.check()
         entries = list(storage.list())
-        urls = sorted(storage.url_for(e.path) for e in entries if is_image_name(e.path.rsplit("/", 1)[-1]))
-        if urls:
-            return urls
+        found = sorted(((storage.url_for(e.path), e) for e in entries if is_image_name(e.path.rsplit("/", 1)[-1])),
+                       key=lambda pair: pair[0])
+        if found:
+            return found
         if not entries and storage.scheme == "s3":
             # S3 has no folders: an empty prefix is nothing at all, unless it names a file
             folder_error = NotFound(f"{url}: nothing there")
@@ -241,8 +249,9 @@ def list_image_urls(url: str, is_image_name) -> list[str]:
     root, path = split_file_url(url)
     if path:
         try:
-            if storage_for(root).stat(path) is not None:
-                return [url]
+            entry = storage_for(root).stat(path)
+            if entry is not None:
+                return [(url, entry)]
         except CredentialsError:
             raise
         except StorageError:
