@@ -24,6 +24,12 @@ radius_option = click.option(
          "[default: the report's dup_group column, as the scan grouped it]")
 
 
+def printable(path: str) -> str:
+    """A file name as safe terminal text: control characters (newlines, escape sequences that
+    would move the cursor or recolour the terminal) shown as Python escapes."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
+
+
 def load_or_fail(path: str) -> Results:
     try:
         return load_results(path)
@@ -65,7 +71,7 @@ def dupes_command(results_path, dup_radius, max_groups):
             score = f"  score {row.score:.2f}" if row.score is not None else ""
             note = "  (best copy)" if i == group.best else ""
             error = f"  error: {row.error}" if row.error else ""
-            click.echo(f"  {'*' if i == group.best else ' '} {row.filepath}  {size}{score}{note}{error}")
+            click.echo(f"  {'*' if i == group.best else ' '} {printable(row.filepath)}  {size}{score}{note}{error}")
     images = sum(len(g.members) for g in groups)
     shown = f"the largest {len(groups)} of " if len(groups) < total else ""
     click.echo(f"--- {shown}{total} duplicate groups ({images} files listed) ---")

@@ -227,3 +227,18 @@ def test_thumbnails_fit_160px_upright_from_16_bit_cmyk_and_rotated_files(tmp_pat
     assert all(p.uri.startswith("data:image/jpeg;base64,") for p in sizes.values())
     (tmp_path / "half.jpg").write_bytes((tmp_path / "phone.jpg").read_bytes()[:200])
     assert file_preview(str(tmp_path / "half.jpg")) is None and file_preview(str(tmp_path / "gone.jpg")) is None
+
+
+def test_names_read_back_as_they_are_on_disk_and_print_safely(tmp_path):
+    from imgval.analyze import Record
+    from imgval.cli_report import printable
+    from imgval.report import Report
+
+    names = ["=cmd.jpg", "+1.jpg", "plain.jpg", "bell\x07\x1b[31m.jpg"]
+    report = Report(str(tmp_path / "r.csv"), "csv", [], 100.0)
+    for name in names:
+        report.write(Record(name, hash="0" * 16, sha256="ab" * 32))
+    report.close(0)
+    assert "'=cmd.jpg" in (tmp_path / "r.csv").read_text()  # neutralised for spreadsheets...
+    assert [r.filepath for r in load_results(str(tmp_path / "r.csv")).rows] == names  # ...not for us
+    assert printable(names[3]) == "bell\\x07\\x1b[31m.jpg"
