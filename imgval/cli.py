@@ -229,7 +229,7 @@ def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Rec
     except KeyboardInterrupt:
         click.echo(f"Interrupted: no report written; {summary.analysed} result(s) are kept in the cache "
                    "for the next run." if cache else "Interrupted: no report written.", err=True)
-        sys.exit(exitcodes.FAILED)
+        sys.exit(exitcodes.INTERRUPTED)
     finally:
         if not finished:
             report.discard()
@@ -408,7 +408,7 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     except KeyboardInterrupt:
         report.discard()
         click.echo("Interrupted: no results written.", err=True)
-        sys.exit(exitcodes.FAILED)
+        sys.exit(exitcodes.INTERRUPTED)
     report.close(blurry_counts=summary.blurry)
     log.info("%d images, %d blurry, %d errors", summary.count, summary.blurry, summary.errors)
 

@@ -14,8 +14,7 @@ from .config import ConfigError, Step, load_config
 from .lock import Locked, RunLock
 
 log = logging.getLogger("imgval")
-INTERRUPTED = 130  # what `imgval sync` exits with on Ctrl-C
-STOPPING_CODES = (exitcodes.USAGE, exitcodes.LOCKED, INTERRUPTED)  # later steps must not run
+STOPPING_CODES = (exitcodes.USAGE, exitcodes.LOCKED, exitcodes.INTERRUPTED)  # later steps must not run
 
 
 def step_commands() -> dict[str, click.Command]:
@@ -59,7 +58,7 @@ def execute(step: Step) -> int:
 
 @click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-c", "--config", "config_path", required=True, metavar="FILE.toml",
-              help="The steps to run and their options (see docs/cron.md).")
+              help="The steps to run and their options (see the README's Unattended runs section).")
 @click.option("--check", is_flag=True, help="Check the config and print the command each step would run; run nothing.")
 def run_command(config_path, check):
     """Run the steps of a config file in order: sync, then scan, which writes the report.

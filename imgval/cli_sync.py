@@ -63,7 +63,7 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     Example:   imgval sync dropbox:/Scans/2026 s3://archive/scans/2026 box:123456789
 
     A file already at a destination with the same content (by hash) is skipped; nothing is
-    ever deleted. Credentials come from the environment (see docs/sync.md).
+    ever deleted. Credentials come from the environment (see the README's Sync section).
     Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials.
     """
     from imgval.cli import setup_logging
@@ -108,7 +108,7 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     except KeyboardInterrupt:
         bar.close()
         click.echo("imgval sync: interrupted; nothing partial is visible, run again to finish", err=True)
-        sys.exit(130)
+        sys.exit(exitcodes.INTERRUPTED)
     finally:
         syncer.hash_pairs.close()
     bar.close()

@@ -75,7 +75,7 @@ def load_config(path: str, commands: dict[str, click.Command]) -> Plan:
         raise ConfigError(f"{path}: [report] needs a [scan] table: the report is what the scan writes")
     if "sync" not in document and "scan" not in document:
         raise ConfigError(f"{path}: nothing to do; add a [scan] table (and [sync], [report] if wanted), "
-                          f"see docs/cron.md")
+                          f"see the README's Unattended runs section")
 
     steps = []
     for name in ("sync", "scan"):
@@ -106,7 +106,7 @@ def _read(path: str) -> dict:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the config as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}; see docs/cron.md for the format") from None
+        raise ConfigError(f"{path}: not valid TOML: {exc}; see the README's Unattended runs section for the format") from None
 
 
 def _key(key: str) -> str:

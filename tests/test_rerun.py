@@ -314,7 +314,7 @@ def test_sigterm_stops_the_run_keeps_finished_results_and_writes_no_report(slow_
     run.send_signal(signal.SIGTERM)
     run.send_signal(signal.SIGCONT)
     _, stderr = run.communicate(timeout=30)
-    assert run.returncode == exitcodes.FAILED, stderr
+    assert run.returncode == exitcodes.INTERRUPTED, stderr
     assert "Interrupted: no report written" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "results.csv").exists() and not (tmp_path / "results.csv.lock").exists()
     assert not list(tmp_path.glob(".imgval-*.part"))
