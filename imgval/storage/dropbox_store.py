@@ -25,7 +25,7 @@ from imgval.storage import (
     safe_relative_path,
 )
 from imgval.storage.hashing import HashingReader, check_expected, read_exactly
-from imgval.storage.retry import RetryPolicy, call_with_retries
+from imgval.storage.retry import RetryPolicy, call_translated
 from imgval.storage.tls import ca_bundle
 
 MIB = 1024 * 1024
@@ -120,16 +120,7 @@ class DropboxStorage:
         return exc
 
     def _call(self, what: str, fn, *args, **kwargs):
-        def attempt():
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:
-                translated = self._translate(exc, what)
-                if translated is exc:
-                    raise
-                raise translated from exc
-
-        return call_with_retries(attempt, self.retry, what)
+        return call_translated(what, lambda: fn(*args, **kwargs), self._translate, self.retry)
 
     # -- interface ------------------------------------------------------------------------
     def check(self) -> None:

@@ -53,3 +53,20 @@ def call_with_retries(
             log.info("%s: %s; retry %d/%d in %.1fs", what, exc, attempt, policy.attempts - 1, wait)
             sleep(wait)
             attempt += 1
+
+
+def call_translated(
+    what: str, fn: Callable[[], T], translate: Callable[[Exception, str], Exception], policy: RetryPolicy | None = None
+) -> T:
+    """Run ``fn``, turning an SDK's exception into imgval's with ``translate(exc, what)`` (which
+    returns ``exc`` itself for one to re-raise unchanged); with a policy, transient ones are retried."""
+    def attempt() -> T:
+        try:
+            return fn()
+        except Exception as exc:
+            translated = translate(exc, what)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    return call_with_retries(attempt, policy, what) if policy else attempt()

@@ -25,6 +25,7 @@ from imgval.storage import (
     safe_relative_path,
 )
 from imgval.storage.hashing import ALL_KINDS, HashingReader, check_expected, read_exactly
+from imgval.storage.retry import call_translated
 from imgval.storage.tls import ca_bundle
 
 MIB = 1024 * 1024
@@ -119,13 +120,7 @@ class S3Storage:
         return exc
 
     def _call(self, what: str, fn, **kwargs):
-        try:
-            return fn(**kwargs)
-        except Exception as exc:
-            translated = self._translate(exc, what)
-            if translated is exc:
-                raise
-            raise translated from exc
+        return call_translated(what, lambda: fn(**kwargs), self._translate)  # boto3 retries itself
 
     # -- interface ------------------------------------------------------------------------
     def check(self) -> None:
