@@ -15,7 +15,6 @@ import fnmatch
 import io
 import logging
 import os
-import tempfile
 import threading
 from typing import BinaryIO, Callable, Iterable
 
@@ -268,22 +267,17 @@ def _lookup(index: dict[str, Entry], path: str) -> Entry | None:
 
 def write_manifest(result: SyncResult, path: str) -> None:
     """The manifest CSV, written atomically (a reader never sees half of it)."""
-    from imgval.report import neutralise
+    from imgval.report import AtomicFile, neutralise
 
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=".manifest-", suffix=".csv", dir=folder)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    manifest = AtomicFile(path)
     try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(MANIFEST_COLUMNS)
-            for o in result.outcomes:
-                writer.writerow([neutralise(o.path), o.size, o.source_hash, neutralise(o.destination), o.action,
-                                 neutralise(o.error)])
-        os.replace(partial, path)
+        writer = csv.writer(manifest.handle)
+        writer.writerow(MANIFEST_COLUMNS)
+        for o in result.outcomes:
+            writer.writerow([neutralise(o.path), o.size, o.source_hash, neutralise(o.destination), o.action,
+                             neutralise(o.error)])
+        manifest.commit()
     except BaseException:
-        try:
-            os.unlink(partial)
-        except OSError:
-            pass
+        manifest.discard()
         raise
