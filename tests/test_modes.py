@@ -187,3 +187,57 @@ def test_process_blur_runs_exact_by_default_and_fast_on_request(tmp_path, image_
         scores[label] = float(row.split(",")[1])
     assert scores["exact"] == pytest.approx(analyze_path(sharp, Settings(mode="exact")).score, rel=1e-9)
     assert scores["fast"] == pytest.approx(analyze_path(sharp, Settings(mode="fast")).score, rel=1e-9)
+
+
+def write_plain_tiff(path, bgr, bits, gray=False, **options):
+    """An uncompressed TIFF as scanners write masters (tifffile; OpenCV would write LZW)."""
+    import tifffile
+    pixels = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if gray else np.ascontiguousarray(bgr[:, :, ::-1])
+    if bits == 16:  # spread 8-bit values over 16 bits with low-byte detail, as a 16-bit scan has
+        noise = np.random.default_rng(3).integers(0, 256, pixels.shape, dtype=np.uint16)
+        pixels = pixels.astype(np.uint16) * 256 + noise
+    if options.get("planarconfig") == "separate":
+        pixels = np.moveaxis(pixels, -1, 0)  # tifffile takes planar data as (samples, rows, columns)
+    tifffile.imwrite(path, pixels, photometric="minisblack" if gray else "rgb", **options)
+    return path
+
+
+@pytest.mark.parametrize("bits,gray,options", [(8, False, {}), (16, False, {}), (8, True, {}),
+                                               (16, True, {}), (16, False, {"rowsperstrip": 7})])
+def test_uncompressed_tiff_is_read_in_place_with_the_scores_of_exact(tmp_path, photo, monkeypatch,
+                                                                     bits, gray, options):
+    path = str(write_plain_tiff(tmp_path / "master.tif", photo, bits, gray, **options))
+    exact = analyze_path(path, Settings(mode="exact"))
+    opencv_reads = []
+    real = decode.cv2.imdecode
+    monkeypatch.setattr(decode.cv2, "imdecode", lambda *a: opencv_reads.append(1) or real(*a))
+    default = analyze_path(path, Settings())
+    assert default.error == "" and opencv_reads == []  # the pixels were viewed, not decoded
+    assert within_default_tolerance(default.score, exact.score), (default.score, exact.score)
+    assert default.blurry == exact.blurry
+    data = open(path, "rb").read()
+    opencv_gray = real(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    ours = decode.decode_gray(data, *decode.probe(data))
+    assert ours.dtype == np.uint8 and ours.shape == opencv_gray.shape
+    assert np.abs(ours.astype(int) - opencv_gray).max() <= 1  # OpenCV's luminance up to rounding
+
+
+@pytest.mark.parametrize("options", [{"compression": "zlib"}, {"tile": (256, 256)}, {"byteorder": ">"},
+                                     {"planarconfig": "separate"}])
+def test_unusual_tiff_layouts_fall_back_to_opencv(tmp_path, photo, options):
+    path = write_plain_tiff(tmp_path / "odd.tif", photo, 16, **options)
+    data = path.read_bytes()
+    assert decode._plain_tiff_gray(data) is None
+    record = analyze_path(str(path), Settings())
+    exact = analyze_path(str(path), Settings(mode="exact"))
+    assert record.error == "" and within_default_tolerance(record.score, exact.score)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bits", [8, 16])
+def test_truncated_uncompressed_tiff_is_an_error_in_every_mode(tmp_path, photo, mode, bits):
+    data = write_plain_tiff(tmp_path / "full.tif", photo, bits).read_bytes()
+    path = tmp_path / "cut.tif"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    record = analyze_path(str(path), Settings(mode=mode))
+    assert record.error and record.score is None and record.blurry is None
