@@ -14,17 +14,13 @@ from __future__ import annotations
 import difflib
 import os
 import shlex
-import sys
 from dataclasses import dataclass
 
 import click
 
 from .storage import is_remote
+from .tomlfile import read_toml
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 STEP_ORDER = ("sync", "scan", "report")
 TABLES = ("run",) + STEP_ORDER
@@ -92,21 +88,8 @@ def load_config(path: str, commands: dict[str, click.Command]) -> Plan:
 
 
 def _read(path: str) -> dict:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist; check the --config path") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config {path} is a folder; give the .toml file") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the config as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}; see the README's Unattended runs section for the format") from None
+    return read_toml(path, "config", "--config", ConfigError,
+                     "see the README's Unattended runs section for the format")
 
 
 def _key(key: str) -> str:

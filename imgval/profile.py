@@ -15,7 +15,6 @@ import difflib
 import functools
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
@@ -31,10 +30,9 @@ from imgval.exif import (
     unnamed_tag_alias,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from imgval.tomlfile import parse_toml, read_toml
+
+FORMAT_HINT = "see examples/profile.toml for the format"
 
 UNITS = ("none", "inch", "cm")
 COLOR_SPACES = ("sRGB", "AdobeRGB", "Uncalibrated")
@@ -119,31 +117,13 @@ def default_profile() -> Profile:
 def load_profile(path: str | os.PathLike) -> Profile:
     """Read a profile file; any problem is a ProfileError with a message a user can act on."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ProfileError(f"profile file {path} does not exist; check the --profile path") from None
-    except IsADirectoryError:
-        raise ProfileError(f"profile {path} is a directory; give a .toml file") from None
-    except OSError as err:
-        raise ProfileError(f"cannot read profile file {path}: {err.strerror or err}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ProfileError(
-            f"{path}: not UTF-8 text (byte {err.start}); save the profile as UTF-8"
-        ) from None
-    return parse_profile(text, source=str(path), default_name=path.stem)
+    document = read_toml(path, "profile", "--profile", ProfileError, FORMAT_HINT)
+    return _Reader(str(path)).profile(document, path.stem)
 
 
 def parse_profile(text: str, source: str, default_name: str) -> Profile:
     """TOML text -> Profile. ``source`` names the text in error messages."""
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ProfileError(
-            f"{source}: not valid TOML: {err}; see examples/profile.toml for the format"
-        ) from None
+    document = parse_toml(text, source, ProfileError, FORMAT_HINT)
     return _Reader(source).profile(document, default_name)
 
 
