@@ -165,8 +165,9 @@ def _plain_tiff_gray(data: bytes) -> np.ndarray | None:
     20 MP 16-bit master). Luminance as OpenCV's read gives it, within one level (16-bit: the
     high byte of the 16-bit luminance). Truncated pixel data raises DecodeError, as OpenCV's
     read would refuse it."""
+    stream = io.BytesIO(data)
     try:
-        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        with tifffile.TiffFile(stream) as tif:
             page = tif.pages.first
             spp, bits = page.samplesperpixel, page.bitspersample
             if not (tif.byteorder == "<" and page.compression == 1 and not page.is_tiled
@@ -179,6 +180,10 @@ def _plain_tiff_gray(data: bytes) -> np.ndarray | None:
             offsets, counts = page.dataoffsets, page.databytecounts
     except Exception:
         return None  # tifffile cannot parse it: OpenCV gives the verdict
+    finally:
+        # tifffile's objects refer to each other (freed only by the cycle collector) and to the
+        # stream; closing it lets go of the file's bytes now, not a few images later
+        stream.close()
     dtype = np.dtype(np.uint8) if bits == 8 else np.dtype("<u2")
     size = height * width * spp * dtype.itemsize
     if (height <= 0 or width <= 0 or not offsets or len(offsets) != len(counts)

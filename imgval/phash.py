@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import imagehash
 import numpy as np
+# imagehash.phash imports scipy.fftpack on first use (0.1-0.4 s): imported here, it is loaded
+# once in the parent process instead of again in every forked worker of every run.
+import scipy.fftpack  # noqa: F401
 from PIL import Image
 
 
