@@ -32,13 +32,6 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
 
 
-def normalise_size_smooth(image: np.ndarray, target_pixels: float) -> np.ndarray:
-    """Resize to about target_pixels like normalise_size, but averaging (INTER_AREA) when
-    shrinking, so the result does not depend on which pixels a bilinear sample happens to hit."""
-    ratio = np.sqrt(target_pixels / (image.shape[0] * image.shape[1]))
-    return cv2.resize(image, (0, 0), fx=ratio, fy=ratio, interpolation=cv2.INTER_AREA if ratio < 1 else cv2.INTER_LINEAR)
-
-
 def laplacian(gray: np.ndarray) -> np.ndarray:
     """Second-derivative response (float64): large where edges are sharp."""
     return cv2.Laplacian(gray, cv2.CV_64F)
