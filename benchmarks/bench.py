@@ -139,13 +139,17 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--modes", nargs="+", default=["default", "fast", "exact"],
                         choices=["default", "fast", "exact"])
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="list every file this many times: a longer batch, so a run's fixed costs "
+                             "(forking the pool, the report's finishing pass) weigh as in a real one")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
 
     files = sorted(str(p) for p in args.corpus.iterdir() if p.is_file())
     if not files:
         sys.exit(f"no files in {args.corpus}: run benchmarks/make_corpus.py first")
-    sets = {"20+ MP JPEG": [f for f in files if f.lower().endswith((".jpg", ".jpeg"))], "mixed": files}
+    sets = {"20+ MP JPEG": [f for f in files if f.lower().endswith((".jpg", ".jpeg"))] * args.repeat,
+            "mixed": files * args.repeat}
     commands = {"floor": run_floor}
     if _reference:
         commands["reference"] = run_reference
@@ -171,7 +175,8 @@ def main() -> None:
                           f"{cpu:6.2f} s CPU", file=sys.stderr)
 
     lines = [f"Machine: {machine()}", "",
-             f"Command: `python benchmarks/bench.py --rounds {args.rounds}` (median of {args.rounds} alternating "
+             f"Command: `python benchmarks/bench.py --rounds {args.rounds} --repeat {args.repeat}` "
+             f"(median of {args.rounds} alternating "
              f"rounds; idle process RSS {idle_mb:.0f} MB)", ""]
     for set_name, paths in sets.items():
         size_mb = sum(os.path.getsize(p) for p in paths) / 1e6
