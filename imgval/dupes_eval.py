@@ -309,14 +309,20 @@ def choose_radius(evaluation: Evaluation, min_recall: float = 0.95,
     return None
 
 
+def _radius_header(first: str, radii, last: str | None = None) -> list[str]:
+    """The two header lines of a markdown table with one column per radius."""
+    extra = [last] if last else []
+    cells = [first, *(str(r) for r in radii), *extra]
+    return ["| " + " | ".join(cells) + " |", "|" + " --- |" * len(cells)]
+
+
 def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str) -> str:
     radii = evaluation.radii
     lines = [f"Labelled set: {originals} originals (seed {seed}), each a TIFF master plus one file "
              f"per variant type; hashes as a scan in `--mode {mode}` stores them.", ""]
     lines.append("Recall of (master, variant) pairs by radius:")
     lines.append("")
-    lines.append("| variant | " + " | ".join(str(r) for r in radii) + " | median / p95 / max distance |")
-    lines.append("| --- | " + " | ".join("---" for _ in radii) + " | --- |")
+    lines += _radius_header("variant", radii, "median / p95 / max distance")
     for name, values in evaluation.recall.items():
         p50, p95, top = evaluation.distance_percentiles[name]
         lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values)
@@ -325,8 +331,7 @@ def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str
     lines.append("Precision of pairs within the radius that involve a file of each kind "
                  "(true pairs / all pairs; a pair with any other file of the set counts):")
     lines.append("")
-    lines.append("| variant | " + " | ".join(str(r) for r in radii) + " |")
-    lines.append("| --- | " + " | ".join("---" for _ in radii) + " |")
+    lines += _radius_header("variant", radii)
     for name, values in evaluation.precision.items():
         lines.append(f"| {name} | " + " | ".join("-" if math.isnan(v) else f"{v:.3f}"
                                                  for v in values) + " |")
@@ -334,16 +339,14 @@ def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str
     lines.append("Share of each variant put in its master's group by `group_ids` (transitive: a "
                  "variant can join through another variant):")
     lines.append("")
-    lines.append("| variant | " + " | ".join(str(r) for r in radii) + " |")
-    lines.append("| --- | " + " | ".join("---" for _ in radii) + " |")
+    lines += _radius_header("variant", radii)
     for name, values in evaluation.grouped.items():
         lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
     lines.append("")
     lines.append("Pairs and groups over all files of matchable kinds (master and the first six "
                  "variants):")
     lines.append("")
-    lines.append("| measure | " + " | ".join(str(r) for r in radii) + " |")
-    lines.append("| --- | " + " | ".join("---" for _ in radii) + " |")
+    lines += _radius_header("measure", radii)
     lines.append("| **recall of true pairs** (any two files of one original, matchable kinds) | "
                  + " | ".join(f"{v:.3f}" for v in evaluation.pair_recall) + " |")
     lines.append("| false-pair rate, distinct masters | "

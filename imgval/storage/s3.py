@@ -162,20 +162,19 @@ class S3Storage:
         if size <= self.chunk_size:
             data = read_exactly(reader, size + 1)  # +1: notice a source longer than announced
             computed = check_expected(reader.hasher, size, hashes, what)
-            md5 = hashlib.md5(data)
-            response = self._call(
-                what,
-                self.client.put_object,
-                Bucket=self.bucket,
-                Key=key,
-                Body=data,
-                ContentMD5=base64.b64encode(md5.digest()).decode(),  # S3 checks it
-                Metadata=_metadata(computed),
-            )
-            _check_etag(response.get("ETag", ""), md5.hexdigest(), what)
+            self._send_checked(what, self.client.put_object, data, Bucket=self.bucket, Key=key,
+                               Metadata=_metadata(computed))
         else:
             computed = self._multipart(key, reader, size, hashes, what)
         return Entry(path, size, computed, None)
+
+    def _send_checked(self, what: str, send, data: bytes, **kwargs):
+        """Upload one body with its MD5 (S3 refuses it if the bytes arrive changed) and check the
+        ETag it answers; returns the response and the body's MD5 digest."""
+        md5 = hashlib.md5(data)
+        response = self._call(what, send, Body=data, ContentMD5=base64.b64encode(md5.digest()).decode(), **kwargs)
+        _check_etag(response.get("ETag", ""), md5.hexdigest(), what)
+        return response, md5.digest()
 
     def _multipart(self, key, reader: HashingReader, size, expected, what) -> dict[str, str]:
         # Metadata is fixed when the upload starts, before we have read anything, so only
@@ -196,20 +195,11 @@ class S3Storage:
                 data = read_exactly(reader, self.chunk_size)
                 if not data:
                     break
-                md5 = hashlib.md5(data)
-                response = self._call(
-                    what,
-                    self.client.upload_part,
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=data,
-                    ContentMD5=base64.b64encode(md5.digest()).decode(),
-                )
-                _check_etag(response["ETag"], md5.hexdigest(), f"{what} part {number}")
+                response, md5 = self._send_checked(f"{what} part {number}", self.client.upload_part, data,
+                                                   Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                   PartNumber=number)
                 parts.append({"PartNumber": number, "ETag": response["ETag"]})
-                part_md5s.append(md5.digest())
+                part_md5s.append(md5)
                 number += 1
             computed = check_expected(reader.hasher, size, expected, what)
             response = self._call(
