@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,8 +9,8 @@ import numpy as np
 from . import blur, decode
 from .exif import ExifData, extract_exif
 from .phash import phash_hex
+from .filedata import read_input
 from .profile import ImageFacts, Profile, check, default_profile
-from .storage import is_remote, read_url
 
 DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
 
@@ -66,19 +64,6 @@ class BlurResult:
     score: float
     image: np.ndarray  # the (normalised) image that was scored
     blur_map: np.ndarray | None  # its Laplacian (only with Settings.keep_pixels)
-
-
-def read_input(path: str) -> bytes:
-    """The file's bytes. Only regular files are read (a FIFO named x.jpg would block forever)."""
-    if is_remote(path):  # s3://, box:, dropbox: streamed from the storage, no local copy
-        return read_url(path)
-    st = os.stat(path)
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(21, "is a directory", path)
-    if not stat.S_ISREG(st.st_mode):
-        raise OSError(0, "not a regular file (device, pipe or socket)", path)
-    with open(path, "rb") as handle:
-        return handle.read()
 
 
 def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) -> BlurResult:
@@ -144,10 +129,11 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
     return record
 
 
-def analyze_path(filepath: str, settings: Settings) -> Record:
-    """Analyse one file; whatever goes wrong is written into the record, never raised."""
+def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False) -> Record:
+    """Analyse one file; whatever goes wrong is written into the record, never raised.
+    mapped: read a local file through a memory map (filedata.read_input says when that is safe)."""
     try:
-        data = read_input(filepath)
+        data = read_input(filepath, mapped=mapped)
     except OSError as exc:
         return Record(filepath, error=f"cannot read file: {exc.strerror or exc}")
     try:
@@ -158,6 +144,11 @@ def analyze_path(filepath: str, settings: Settings) -> Record:
     except Exception as exc:  # a decoder bug must cost one row, not the run
         return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
                       error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+
+
+def analyze_mapped(filepath: str, settings: Settings) -> Record:
+    """analyze_path for the runner's worker processes, which may map the files they read."""
+    return analyze_path(filepath, settings, mapped=True)
 
 
 def _check_exif(record: Record, exif: ExifData, header: decode.Header, profile: Profile) -> None:

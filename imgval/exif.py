@@ -10,7 +10,6 @@ Nothing here raises on bad input: corrupt or absent EXIF gives empty tags and fi
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import re
@@ -23,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import exifread
 from exifread.tags import exif as _exifread_tags
+
+from .filedata import byte_stream
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -126,7 +127,7 @@ def clean_text(text: str) -> str:
 
 def _read_with_exifread(data: bytes) -> dict[str, tuple[str, Any]]:
     try:
-        found = exifread.process_file(io.BytesIO(data), details=False, extract_thumbnail=False)
+        found = exifread.process_file(byte_stream(data), details=False, extract_thumbnail=False)
     except Exception:  # exifread can fail on any malformed structure; "no EXIF" is the answer
         return {}
     raw: dict[str, tuple[str, Any]] = {}

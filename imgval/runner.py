@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from .analyze import Record, Settings, analyze_path
+from .analyze import Record, Settings, analyze_mapped
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
 CRASH_ERROR = ("the analysing process died while reading this file (a decoder crash or out of memory); "
@@ -33,7 +33,7 @@ PARENT_CHECK_SECONDS = 0.5  # how soon an orphaned worker notices and exits
 Analyze = Callable[[str, Settings], Record]
 
 _settings: Settings | None = None  # each worker's copy, set once by _init_worker
-_analyze_fn: Analyze = analyze_path
+_analyze_fn: Analyze = analyze_mapped
 
 
 def default_jobs() -> int:
@@ -87,7 +87,7 @@ def _new_pool(workers: int, settings: Settings, analyze: Analyze) -> ProcessPool
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings, analyze))
 
 
-def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = analyze_path) -> Iterator[Record]:
+def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = analyze_mapped) -> Iterator[Record]:
     """Analyse every path in `jobs` worker processes, yielding one Record each, in the order given.
 
     `analyze` is the per-file step (a module-level function, so workers can find it); tests

@@ -224,7 +224,7 @@ def test_uncompressed_tiff_is_read_in_place_with_the_scores_of_exact(tmp_path, p
 
 @pytest.mark.parametrize("options", [{"compression": "zlib"}, {"tile": (256, 256)}, {"byteorder": ">"},
                                      {"planarconfig": "separate"}])
-def test_unusual_tiff_layouts_fall_back_to_opencv(tmp_path, photo, options):
+def test_unusual_tiff_layouts_are_decoded_not_viewed_with_the_scores_of_exact(tmp_path, photo, options):
     path = write_plain_tiff(tmp_path / "odd.tif", photo, 16, **options)
     data = path.read_bytes()
     assert decode._plain_tiff_gray(data) is None

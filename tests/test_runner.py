@@ -7,7 +7,11 @@ import time
 from pathlib import Path
 
 from imgval import runner
-from imgval.analyze import Record, Settings
+from imgval.analyze import Record, Settings, analyze_bytes, analyze_mapped
+from imgval.filedata import read_input
+from imgval.synthetic import natural_image
+
+from .conftest import write_image
 
 
 def fake_analyze(path: str, settings: Settings) -> Record:
@@ -30,6 +34,30 @@ def fake_analyze(path: str, settings: Settings) -> Record:
     if name == "last-small":
         (Path(path).parent / "all-small-done").touch()
     return Record(path, score=float(len(name)), error="", format=str(os.getpid()))
+
+
+def truncate_while_mapped(path: str, settings: Settings) -> Record:
+    """The first attempt maps the file, and then another program truncates it before it is read
+    (as `cp` onto an existing file does): reading the lost pages faults (SIGBUS), killing the
+    worker. Later attempts analyse the file as the runner's workers do."""
+    marker = Path(path + ".mapped-once")
+    if not path.endswith("cut.jpg") or marker.exists():
+        return analyze_mapped(path, settings)
+    marker.touch()
+    data = read_input(path, mapped=True)
+    os.truncate(path, len(data) // 3)
+    faulthandler.disable()
+    return analyze_bytes(path, data, settings)
+
+
+def test_a_file_truncated_while_mapped_is_read_again_as_it_now_is(tmp_path):
+    paths = [str(write_image(tmp_path / name, natural_image(900, 600, seed=i)))
+             for i, name in enumerate(["a.jpg", "cut.jpg", "b.jpg"])]
+    records = list(runner.run(paths, Settings(), jobs=2, analyze=truncate_while_mapped))
+    assert [r.filepath for r in records] == paths
+    assert Path(paths[1] + ".mapped-once").exists()  # the first attempt did map and truncate it
+    assert "truncated" in records[1].error and records[1].error != runner.CRASH_ERROR
+    assert records[0].error == records[2].error == ""
 
 
 def test_records_come_back_in_input_order(tmp_path):
