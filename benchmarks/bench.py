@@ -8,8 +8,9 @@ workers:
              multiprocessing.Pool, chunksize 1: the least any scorer must do;
   reference  ../shared/reference/clirdlf_pipeline.py's score_image in the same pool (the
              original tool's work), when that file exists;
-  imgval-*   imgval's runner with the full per-image step (read, header probe, EXIF and its
-             profile check, decode, score, pHash) in each mode, records written to a CSV.
+  imgval-*   imgval's runner with the full per-image step (the file mapped, header probe, EXIF
+             and its profile check, SHA-256, decode, score, pHash) in each mode, records
+             written to a CSV.
 
 The commands run alternately (round after round, starting with a different one each round) so
 drifts in machine speed hit all of them alike; the table gives the median of the rounds. Every

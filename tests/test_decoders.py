@@ -3,6 +3,7 @@ luminance (within one level) and its integrity verdicts; and that a mapped file 
 exactly as a read one."""
 import io
 import mmap
+import os
 
 import cv2
 import numpy as np
@@ -182,3 +183,23 @@ def test_byte_stream_over_a_mapping_reads_and_seeks_as_bytesio_does(tmp_path):
         ours.seek(-1)
     ours.close()
     assert ours.closed
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux's /proc/self/maps")
+def test_a_mapped_file_is_unmapped_when_its_analysis_ends(tmp_path, photo):
+    # a view left behind (a parser's stream, a pixel array over the bytes) would keep every
+    # analysed file mapped in a long-lived worker, even with the cycle collector off
+    import gc
+    files = {"a.jpg": cv2.imencode(".jpg", photo)[1].tobytes(), "b.png": png_cases(photo)["rgb8"],
+             "c.tif": tiff_cases(photo)["rgb16-lzw"], "d.tif": tiff_bytes(rgb16(photo), photometric="rgb"),
+             "e.tif": tiff_bytes(cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY), photometric="minisblack")}
+    gc.disable()
+    try:
+        for name, data in files.items():
+            path = tmp_path / name
+            path.write_bytes(data)
+            assert analyze_path(str(path), Settings(fix_size=False), mapped=True).error == ""
+            with open("/proc/self/maps") as maps:
+                assert str(path) not in maps.read(), name
+    finally:
+        gc.enable()
