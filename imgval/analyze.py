@@ -8,8 +8,8 @@ import numpy as np
 
 from . import blur, decode
 from .exif import ExifData, extract_exif
-from .phash import phash_hex
 from .filedata import read_input
+from .phash import phash_hex
 from .profile import ImageFacts, Profile, check, default_profile
 
 DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs

@@ -39,6 +39,12 @@ def png_bytes(pixels: np.ndarray, mode: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def gif_bytes(bgr: np.ndarray) -> bytes:  # decoded through Pillow, from the probe's stream
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(bgr[:, :, ::-1])).save(buffer, "GIF")
+    return buffer.getvalue()
+
+
 def tiff_bytes(pixels: np.ndarray, **options) -> bytes:
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, pixels, **options)
@@ -146,7 +152,7 @@ def test_a_mapped_file_gives_the_same_row_as_a_read_one(tmp_path, photo, mode):
     files = {"a.jpg": cv2.imencode(".jpg", photo)[1].tobytes(), "b.png": png_cases(photo)["rgb8"],
              "c.tif": tiff_cases(photo)["rgb16-lzw"], "d.webp": cv2.imencode(".webp", photo)[1].tobytes(),
              "e.tif": tiff_bytes(rgb16(photo), photometric="rgb"),  # read in place
-             "empty.jpg": b"", "text.png": b"not a picture at all"}
+             "f.gif": gif_bytes(photo), "empty.jpg": b"", "text.png": b"not a picture at all"}
     for name, data in files.items():
         path = tmp_path / name
         path.write_bytes(data)
