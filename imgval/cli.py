@@ -17,7 +17,7 @@ from . import __version__, exitcodes
 from .analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
 from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
 from .cache import CacheError, ResultCache, default_cache_path
-from .discover import discover, missing_inputs
+from .discover import Discovery, discover, missing_inputs, sorted_extensions
 from .dupes import DEFAULT_RADIUS
 from .failon import findings, parse_fail_on
 from .incremental import run_incremental
@@ -25,7 +25,7 @@ from .lock import Locked, RunLock
 from .profile import ProfileError, default_profile, load_profile
 from .report import Report, Summary
 from .runner import default_jobs
-from .cli_report import check_html_path, dupes_command, html_after_scan, report_command
+from .cli_report import check_html_path, dupes_command, html_after_scan, printable, report_command
 
 log = logging.getLogger("imgval")
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -81,6 +81,21 @@ def check_inputs(inputs: tuple[str, ...]) -> None:
         raise click.BadParameter(
             "no such file or folder: " + ", ".join(repr(p) for p in missing), param_hint="-i/--images"
         )
+
+
+def discover_or_fail(inputs: tuple[str, ...]) -> Discovery:
+    """The files to check; exit USAGE before anything is written when an input could not be
+    listed or nothing was found: a run that checked nothing must not pass, nor replace the
+    previous report."""
+    found = discover(list(inputs))
+    if found.failed_inputs:
+        raise click.BadParameter("; ".join(f"{printable(url)}: {reason}" for url, reason in found.failed_inputs)
+                                 + ". Nothing was checked.", param_hint="-i/--images")
+    if not found.paths and not found.unlistable:
+        raise click.BadParameter(f"no image files found in {', '.join(map(printable, inputs))}; nothing was "
+                                 f"checked (images are found by extension: {' '.join(sorted_extensions())}).",
+                                 param_hint="-i/--images")
+    return found
 
 
 def open_report_or_fail(path: str, *args, **kwargs):
@@ -179,11 +194,12 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     save_path = save_path or f"results.{output_format}"
     if html_path:
         check_html_path(html_path)
+    found = discover_or_fail(inputs)
     report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, dup_radius=dup_radius)
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs)
+        summary, head = _scan_into(report, cache, found, settings, jobs)
     finally:
         lock.release()
 
@@ -208,12 +224,9 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Record]]:
-    """Discover, analyse (or reuse) and write every row; the report appears only when complete.
+def _scan_into(report, cache, found: Discovery, settings, jobs) -> tuple[Summary, list[Record]]:
+    """Analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
-    found = discover(list(inputs))
-    if not found.paths and not found.unlistable:
-        click.echo(f"No image files found in {', '.join(inputs)}; the report is empty.", err=True)
     summary, head = Summary(), []
     finished = False
     try:
@@ -382,13 +395,10 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     if not fix_size:
         log.warning("not normalising image size: scores are not comparable across image sizes")
     settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels, keep_pixels=True)
+    found = discover_or_fail(inputs)
     report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, fix_size,
                                  BLUR_COLUMNS, blur_values)
-
-    found = discover(list(inputs))
     paths = sorted(found.paths)
-    if not paths and not found.unlistable:
-        click.echo(f"No image files found in {', '.join(inputs)}; the results are empty.", err=True)
     summary = Summary()
     try:
         for path in paths:

@@ -12,6 +12,10 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
+def sorted_extensions() -> list[str]:
+    return sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
+
+
 def is_image_name(name: str) -> bool:
     """True when the name ends in an image extension, whatever its case."""
     return PurePath(name).suffix.lower() in IMAGE_EXTENSIONS
@@ -22,7 +26,8 @@ class Discovery:
     """What discovery found: image paths in report order, and folders it could not list."""
 
     paths: list[str] = field(default_factory=list)
-    unlistable: list[tuple[str, str]] = field(default_factory=list)  # (folder, reason)
+    unlistable: list[tuple[str, str]] = field(default_factory=list)  # (folder inside an input, reason)
+    failed_inputs: list[tuple[str, str]] = field(default_factory=list)  # (input given, reason): nothing listed
     remote_entries: dict = field(default_factory=dict)  # remote URL -> its storage Entry from the listing
 
 
@@ -48,7 +53,10 @@ def discover(inputs: list[str]) -> Discovery:
             continue
         path = os.path.normpath(raw)
         if os.path.isdir(path):
+            before = len(found.unlistable)
             files = sorted(_walk(path, seen_dirs, found.unlistable))
+            if found.unlistable[before:before + 1] and found.unlistable[before][0] == path:
+                found.failed_inputs.append(found.unlistable.pop(before))  # the input itself
         else:
             files = [path]
         for file in files:
@@ -62,13 +70,13 @@ def discover(inputs: list[str]) -> Discovery:
 
 
 def _discover_remote(url: str, found: Discovery, seen: set) -> None:
-    """Remote image files, as URLs (the report's filepath); a listing failure becomes a row."""
+    """Remote image files, as URLs (the report's filepath); a listing failure fails the input."""
     from .storage import StorageError, list_image_entries
 
     try:
         listed = list_image_entries(url, is_image_name)
     except StorageError as exc:
-        found.unlistable.append((url, f"could not list: {exc}"))
+        found.failed_inputs.append((url, f"could not list: {exc}"))
         return
     for file_url, entry in listed:
         if file_url not in seen:

@@ -63,15 +63,6 @@ def test_relative_formula_path_gets_a_quote(tmp_path, sharp_image):
     assert read_csv(tmp_path / "results.csv")[0]["filepath"] == "'=cmd.jpg"
 
 
-def test_empty_folder_gives_a_message_and_an_empty_report(tmp_path):
-    (tmp_path / "empty").mkdir()
-    result = run_script(str(ROOT / "process.py"), "-i", "empty", cwd=tmp_path)
-    assert result.returncode == 0
-    assert "No image files found" in result.stderr
-    assert read_csv(tmp_path / "results.csv") == []
-    assert "--- Image count: 0 ---" in result.stdout
-
-
 def test_bad_options_give_one_clear_message_and_exit_2(tmp_path, image_dir):
     bad_profile = tmp_path / "bad.toml"
     bad_profile.write_text("required_tags = [\n")

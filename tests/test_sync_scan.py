@@ -57,8 +57,11 @@ def test_scan_in_place_equals_scan_on_disk(synced, tmp_path):
         remote = by_relative_path(scan_rows(tmp_path, kind, synced[kind]), synced[kind])
         assert remote == on_disk, kind
 
-    # a remote file named directly is scanned; a missing one gets a row saying why
-    one = scan_rows(tmp_path, "one", synced["s3"] + "/sharp.jpg", synced["s3"] + "/no-such.jpg")
-    assert [r["filepath"] for r in one] == [synced["s3"] + "/sharp.jpg", synced["s3"] + "/no-such.jpg"]
+    # a remote file named directly is scanned; a missing one is refused, as a missing local file
+    one = scan_rows(tmp_path, "one", synced["s3"] + "/sharp.jpg")
+    assert [r["filepath"] for r in one] == [synced["s3"] + "/sharp.jpg"]
     assert one[0]["error"] == "" and one[0]["score"]
-    assert one[1]["error"]  # a row that says why, not a crash
+    missing = CliRunner().invoke(main, ["scan", "--no-cache", "-s", str(tmp_path / "m.csv"),
+                                        "-i", synced["s3"] + "/no-such.jpg"])
+    assert missing.exit_code == 2 and "no-such.jpg" in missing.output
+    assert not (tmp_path / "m.csv").exists()
