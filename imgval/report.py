@@ -7,7 +7,8 @@ import math
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, fields
 
 from .analyze import Record
 from .dupes import DEFAULT_RADIUS
@@ -16,8 +17,40 @@ from .grouping import GroupCounts, GroupingWriter, folder_of
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see grouping.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
-COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
+COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_status", "exif_issues", "error")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _columns_of_type(kind: type) -> tuple[str, ...]:
+    hints = typing.get_type_hints(Record)
+    return tuple(f.name for f in fields(Record) if hints[f.name] in (kind, kind | None))
+
+
+# Pandas-safe reports (pd.read_csv, pd.DataFrame(json["results"])): a boolean column holds only
+# True/False, so df[df.blurry] and df[~df.exif_ok] work on every report; a verdict that could not
+# be made is False, and its status column (exif_status) or the error column says so. An integer
+# column is never empty (pandas would read it as float): 0 stands for unknown or none.
+BOOLEAN_COLUMNS = _columns_of_type(bool)
+INTEGER_COLUMNS = _columns_of_type(int) + ("dup_group",)
+# EXIF values that are numbers: numbers in JSON (null when absent); the CSV's text reads as numbers.
+NUMERIC_EXIF_COLUMNS = ("x_resolution", "y_resolution", "bits_per_sample", "orientation")
+
+
+def plain_values(values: dict) -> dict:
+    """The writers' rule for every report: booleans never empty, integers never empty."""
+    out = dict(values)
+    for column in BOOLEAN_COLUMNS:
+        if column in out and out[column] is None:
+            out[column] = False
+    for column in INTEGER_COLUMNS:
+        if column in out and out[column] is None:
+            out[column] = 0
+    return out
+
+
+def exif_status(ok: bool | None) -> str:
+    """exif_ok in words: pass, fail, or empty when the file could not be checked (see error)."""
+    return "" if ok is None else "pass" if ok else "fail"
 
 
 def neutralise(cell: str) -> str:
@@ -39,7 +72,8 @@ def record_values(record: Record) -> dict:
         "dup_group": None,  # known only when every image has been seen
     }
     values.update({column: record.exif.get(column, "") for column in EXIF_COLUMNS})
-    values.update(exif_ok=record.exif_ok, exif_issues=record.exif_issues, error=record.error)
+    values.update(exif_ok=record.exif_ok, exif_status=exif_status(record.exif_ok), exif_issues=record.exif_issues,
+                  error=record.error)
     return values
 
 
@@ -110,6 +144,7 @@ class CsvWriter:
         self.write_values(self.values(record))
 
     def write_values(self, values: dict) -> None:
+        values = plain_values(values)
         self.writer.writerow([csv_cell(values[c]) for c in self.columns])
 
     def finish(self, blurry_counts: int) -> None:
@@ -130,7 +165,7 @@ class JsonWriter:
         self.write_values(self.values(record))
 
     def write_values(self, values: dict) -> None:
-        values = {k: _json_value(v) for k, v in values.items()}
+        values = {k: _json_value(k, v) for k, v in plain_values(values).items()}
         self.handle.write(("\n        " if self.first else ",\n        ") + json.dumps(values))
         self.first = False
 
@@ -172,7 +207,21 @@ class Report:
             self.file.discard()
 
 
-def _json_value(value):
+def _json_value(column: str, value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if column in NUMERIC_EXIF_COLUMNS and isinstance(value, str):
+        return _number(value)
     return value
+
+
+def _number(text: str):
+    """An EXIF number as JSON: 300 or 299.5; None when absent; the text when it is not one
+    number (bits_per_sample "5 6 5")."""
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text else number

@@ -80,17 +80,21 @@ def _unneutralise(cell: str | None) -> str:
 
 
 def _row(values: dict) -> Row:
+    score = _float(values.get("score"))
+    # Reports write False for a verdict that could not be made (pandas-safe booleans) and 0 for
+    # an unknown size or no group; read back, they are unknown again.
+    judged_exif = values.get("exif_status", "pass") not in ("", None)
     return Row(
         filepath=str(values["filepath"]),
-        score=_float(values.get("score")),
-        blurry=_bool(values.get("blurry")),
+        score=score,
+        blurry=_bool(values.get("blurry")) if score is not None else None,
         hash=_text(values.get("hash")),
-        width=_int(values.get("width")),
-        height=_int(values.get("height")),
+        width=_int(values.get("width")) or None,
+        height=_int(values.get("height")) or None,
         format=_text(values.get("format")),
         sha256=_text(values.get("sha256")),
-        dup_group=_int(values.get("dup_group")),
-        exif_ok=_bool(values.get("exif_ok")),
+        dup_group=_int(values.get("dup_group")) or None,
+        exif_ok=_bool(values.get("exif_ok")) if judged_exif else None,
         exif_issues=_text(values.get("exif_issues")),
         error=_text(values.get("error")),
     )

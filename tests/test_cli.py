@@ -18,7 +18,7 @@ def test_process_writes_results_csv_in_cwd_and_prints_the_summary(tmp_path, imag
     assert result.returncode == exitcodes.OK, result.stderr
     rows = read_csv(tmp_path / "results.csv")
     assert list(rows[0])[:7] == ["filepath", "score", "blurry", "hash", "width", "height", "format"]
-    assert list(rows[0])[-3:] == ["exif_ok", "exif_issues", "error"]
+    assert list(rows[0])[-4:] == ["exif_ok", "exif_status", "exif_issues", "error"]
     by_name = {row["filepath"].rsplit("/", 1)[-1]: row for row in rows}
     assert set(by_name) == {"sharp.jpg", "blurry.jpg", "lossless.png", "master.tif", "notes.jpg"}
     assert by_name["blurry.jpg"]["blurry"] == "True" and by_name["sharp.jpg"]["blurry"] == "False"

@@ -152,7 +152,7 @@ def test_scan_html_writes_every_section_with_thumbnails_and_blur_maps(scanned_ba
     # The resized copy and the blurred one keep sharp.jpg's pHash: one group, sharp.jpg best.
     groups = {Path(r["filepath"]).name: r["dup_group"] for r in rows}
     assert groups["sharp.jpg"] == groups["access copy.jpg"] == groups["blurry.jpg"] == "1"
-    assert groups["truncated.jpg"] == groups[f"{HOSTILE}.png"] == ""
+    assert groups["truncated.jpg"] == groups[f"{HOSTILE}.png"] == "0"
     duplicates = page[page.index('<section id="duplicates"'):]
     duplicates = duplicates[:duplicates.index("</section>")]
     assert duplicates.index("best copy") < duplicates.index("sharp.jpg") < duplicates.index("access copy.jpg")

@@ -58,7 +58,7 @@ def read_rows(path):
 def test_columns_keep_the_original_four_first_then_sha256_and_dup_group_after_format():
     assert COLUMNS[:4] == ("filepath", "score", "blurry", "hash")
     assert COLUMNS[6:9] == ("format", "sha256", "dup_group")
-    assert COLUMNS[-3:] == ("exif_ok", "exif_issues", "error")
+    assert COLUMNS[-4:] == ("exif_ok", "exif_status", "exif_issues", "error")
 
 
 def test_csv_groups_near_and_exact_copies_largest_first_in_row_order(tmp_path):
@@ -68,7 +68,7 @@ def test_csv_groups_near_and_exact_copies_largest_first_in_row_order(tmp_path):
     groups = {r["filepath"]: r["dup_group"] for r in rows}
     assert groups == {"a.jpg": "1", "a-resized.png": "1", "a-crop.jpg": "1",  # 3 near copies
                       "broken1.jpg": "2", "broken2.jpg": "2",  # byte-identical, no pHash
-                      "unique.jpg": "", "unreadable.jpg": "", "also-unreadable.jpg": ""}
+                      "unique.jpg": "0", "unreadable.jpg": "0", "also-unreadable.jpg": "0"}  # 0: no group
     assert rows[0]["sha256"] == digest("a")
     assert report.duplicates.groups == 2 and report.duplicates.images == 5
 
@@ -80,7 +80,7 @@ def test_radius_decides_which_near_copies_join_and_groups_chain(tmp_path):
     assert groups["a.jpg"] == groups["a-resized.png"] == groups["a-crop.jpg"] == "1"
     write_report(tmp_path / "r2.csv", radius=2)
     groups = {r["filepath"]: r["dup_group"] for r in read_rows(tmp_path / "r2.csv")}
-    assert groups["a.jpg"] == groups["a-resized.png"] == groups["a-crop.jpg"] == ""
+    assert groups["a.jpg"] == groups["a-resized.png"] == groups["a-crop.jpg"] == "0"
     assert groups["broken1.jpg"] == groups["broken2.jpg"] == "1"  # exact copies regardless
 
 
@@ -89,7 +89,7 @@ def test_json_report_has_the_groups_too(tmp_path):
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["blurry_counts"] == 3
     groups = {r["filepath"]: r["dup_group"] for r in data["results"]}
-    assert groups["a.jpg"] == 1 and groups["broken2.jpg"] == 2 and groups["unique.jpg"] is None
+    assert groups["a.jpg"] == 1 and groups["broken2.jpg"] == 2 and groups["unique.jpg"] == 0
 
 
 def test_a_discarded_report_leaves_no_files(tmp_path):
@@ -121,7 +121,7 @@ def test_scan_groups_a_resized_derivative_and_documents_the_radius(tmp_path, sha
     result = run_script(str(ROOT / "process.py"), "-i", str(folder), "-s", str(tmp_path / "r.csv"),
                         "--no-cache", cwd=tmp_path, check=True)
     groups = {r["filepath"].rsplit("/", 1)[-1]: r["dup_group"] for r in read_rows(tmp_path / "r.csv")}
-    assert groups == {"master.png": "1", "copy.png": "1", "access.jpg": "1", "other.jpg": ""}, result.stderr
+    assert groups == {"master.png": "1", "copy.png": "1", "access.jpg": "1", "other.jpg": "0"}, result.stderr
     help_text = run_script(str(ROOT / "process.py"), "--help", cwd=tmp_path, check=True).stdout
     assert "--dup-radius" in help_text and "default: 8" in help_text
 
