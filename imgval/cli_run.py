@@ -12,6 +12,7 @@ import platformdirs
 from . import exitcodes
 from .config import ConfigError, Step, load_config
 from .lock import Locked, RunLock
+from .preflight import check_plan
 
 log = logging.getLogger("imgval")
 STOPPING_CODES = (exitcodes.USAGE, exitcodes.LOCKED, exitcodes.INTERRUPTED)  # later steps must not run
@@ -50,8 +51,8 @@ def execute(step: Step) -> int:
         return exc.code if isinstance(exc.code, int) else exitcodes.FAILED
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # named as the user typed it, not as `Usage: imgval scan`
+        click.echo(f"imgval run: step {step.name}: {exc.format_message()}", err=True)
         return exc.exit_code
     return exitcodes.OK
 
@@ -59,7 +60,9 @@ def execute(step: Step) -> int:
 @click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-c", "--config", "config_path", required=True, metavar="FILE.toml",
               help="The steps to run and their options (see the README's Unattended runs section).")
-@click.option("--check", is_flag=True, help="Check the config and print the command each step would run; run nothing.")
+@click.option("--check", is_flag=True,
+              help="Check the config and everything the run needs (output folders, inputs, credentials), "
+                   "print the command each step would run; run nothing.")
 def run_command(config_path, check):
     """Run the steps of a config file in order: sync, then scan, which writes the report.
 
@@ -67,7 +70,8 @@ def run_command(config_path, check):
     One line for a crontab:
         30 2 * * *  imgval run --config /srv/scans/imgval.toml
 
-    The whole config is checked before the first step starts. A step that fails (exit 1)
+    The whole config, the output folders (created when their parent exists), the inputs and the
+    storages' credentials are checked before the first step starts. A step that fails (exit 1)
     does not stop the steps after it; a usage error (2) or a run already in progress (4)
     stops at once. The exit code is the first failure's, else the scan's (0, or 3 when
     [report] fail_on found images).
@@ -77,10 +81,23 @@ def run_command(config_path, check):
     except ConfigError as exc:
         click.echo(f"imgval run: {exc}", err=True)
         sys.exit(exitcodes.USAGE)
+    needs = check_plan(plan, list_inputs=check or any(step.name == "sync" for step in plan.steps))
+    if needs.problems:
+        for problem in needs.problems:
+            click.echo(f"imgval run: {config_path}: {problem}", err=True)
+        sys.exit(exitcodes.USAGE)
     if check:
+        for folder in needs.create:
+            click.echo(f"# would create the folder {folder}")
         for step in plan.steps:
             click.echo(step.describe())
         return
+    for folder in needs.create:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            click.echo(f"imgval run: {config_path}: cannot create the folder {folder}: {exc.strerror or exc}", err=True)
+            sys.exit(exitcodes.USAGE)
     try:
         lock = run_lock(config_path).acquire()
     except Locked as exc:

@@ -16,7 +16,7 @@ MIB = 1024 * 1024
 CREATABLE = ("local", "dropbox")  # destinations whose folder a copy creates
 
 
-def _open(url: str, role: str, chunk_size: int | None):
+def open_checked(url: str, role: str, chunk_size: int | None = None):
     """Open a storage and check its credentials; any problem is a usage error (exit 2)."""
     options = {"chunk_size": chunk_size * MIB} if chunk_size else {}
     try:
@@ -73,8 +73,8 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     setup_logging(verbose, log_file)
     started = time.monotonic()
     # every storage is opened and its credentials checked before any transfer starts
-    src = _open(source, "source", chunk_size)
-    dests = [_open(url, "destination", chunk_size) for url in destinations]
+    src = open_checked(source, "source", chunk_size)
+    dests = [open_checked(url, "destination", chunk_size) for url in destinations]
 
     selection = Selection(tuple(include), tuple(exclude))
     try:
