@@ -24,6 +24,7 @@ from .incremental import run_incremental
 from .lock import Locked, RunLock
 from .profile import ProfileError, default_profile, load_profile
 from .report import Report, Summary
+from .runmeta import scan_meta
 from .runner import default_jobs
 from .cli_report import check_html_path, dupes_command, html_after_scan, printable, report_command
 
@@ -195,7 +196,8 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     if html_path:
         check_html_path(html_path)
     found = discover_or_fail(inputs)
-    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, dup_radius=dup_radius)
+    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, dup_radius=dup_radius,
+                                 meta=scan_meta(settings, list(inputs), dup_radius, save_path))
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)

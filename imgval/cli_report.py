@@ -97,8 +97,9 @@ def report_command(results_path, html_path, threshold, dup_radius, jobs):
     """
     check_html_path(html_path)
     results = load_or_fail(results_path)
+    inferred = threshold is None and results.threshold is None  # neither given nor recorded
     sections = write_html_report(results, html_path, threshold if threshold is not None else threshold_of(results),
-                                 source=results_path, radius=dup_radius, jobs=jobs)
+                                 source=results_path, radius=dup_radius, jobs=jobs, threshold_inferred=inferred)
     click.echo(f"Wrote {html_path}: {len(sections.rows)} images, {sections.blurry_total} blurry, "
                f"{sections.groups_total} duplicate groups, {sections.exif_total} failing EXIF, "
                f"{sections.errors_total} errors.")

@@ -51,7 +51,7 @@ def list_groups(results: Results, radius: int | None = None, limit: int | None =
     for number, indices in enumerate(members[:limit] if limit is not None else members, start=1):
         rows = [results.rows[i] for i in indices]
         best = dupes.best_copy([r.pixels for r in rows], [r.score for r in rows])
-        groups.append(Group(number, [Member(r, _size(r.filepath) if file_sizes else None) for r in rows], best))
+        groups.append(Group(number, [Member(r, _size(results.locate(r.filepath)) if file_sizes else None) for r in rows], best))
     return groups, total
 
 

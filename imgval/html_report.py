@@ -12,6 +12,7 @@ thumbnails shown.
 from __future__ import annotations
 
 import html
+import logging
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -23,6 +24,8 @@ from .analyze import Settings
 from .dupe_listing import Group, group_numbers, list_groups
 from .results import Results, Row
 from .thumbnails import Preview, blur_map_preview, file_preview
+
+log = logging.getLogger("imgval")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Sections:
     exif_total: int
     errors: list[Row]
     errors_total: int
+    missing_previews: int = 0  # readable files that could not be previewed (see warn_missing_previews)
 
     def preview_paths(self) -> list[str]:
         paths = [r.filepath for r in self.blurry]
@@ -77,26 +81,38 @@ def choose(results: Results, radius: int | None, limits: Limits) -> Sections:
                     exif[:limits.exif], len(exif), errors[:limits.errors], len(errors))
 
 
-def make_previews(paths: Iterable[str], blur_paths: Iterable[str], jobs: int,
-                  settings: Settings) -> tuple[dict[str, Preview | None], dict[str, Preview | None]]:
-    """Thumbnails of `paths` and blur maps of `blur_paths`, read in parallel (decoders release
-    the GIL)."""
+def make_previews(paths: Iterable[str], blur_paths: Iterable[str], jobs: int, settings: Settings,
+                  locate: Callable[[str], str] = str) -> tuple[dict[str, Preview | None], dict[str, Preview | None]]:
+    """Thumbnails of `paths` and blur maps of `blur_paths` (report filepaths, read from
+    locate(path)), in parallel (decoders release the GIL)."""
     paths, blur_paths = list(paths), list(blur_paths)
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        previews = dict(zip(paths, pool.map(file_preview, paths)))
-        maps = dict(zip(blur_paths, pool.map(lambda p: blur_map_preview(p, settings), blur_paths)))
+        previews = dict(zip(paths, pool.map(lambda p: file_preview(locate(p)), paths)))
+        maps = dict(zip(blur_paths, pool.map(lambda p: blur_map_preview(locate(p), settings), blur_paths)))
     return previews, maps
+
+
+def warn_missing_previews(sections: Sections, previews: dict, base: str | None) -> int:
+    """Files the scan read but that cannot be shown now (moved, renamed, or the report was
+    opened from elsewhere): a page of "no preview" boxes must not pass in silence."""
+    readable = [r.filepath for r in sections.rows if not r.error and r.filepath in previews]
+    missing = [p for p in readable if previews[p] is None]
+    if missing:
+        log.warning("%d of %d images could not be previewed (first: %s); relative paths were looked up "
+                    "from %s", len(missing), len(readable), missing[0], base or os.getcwd())
+    return len(missing)
 
 
 def write_html_report(results: Results, out_path: str, threshold: float, *, source: str = "results.csv",
                       radius: int | None = None, limits: Limits = Limits(), jobs: int = 2,
-                      settings: Settings | None = None) -> Sections:
+                      settings: Settings | None = None, threshold_inferred: bool = False) -> Sections:
     """Render and write the page atomically (temp file, then rename). Returns what it shows."""
     sections = choose(results, radius, limits)
     settings = settings or Settings(keep_pixels=True)
     previews, maps = make_previews(sections.preview_paths(), [r.filepath for r in sections.blurry], jobs,
-                                   settings)
-    page = render(sections, threshold, previews.get, maps.get, source)
+                                   settings, results.locate)
+    sections.missing_previews = warn_missing_previews(sections, previews, results.base)
+    page = render(sections, threshold, previews.get, maps.get, source, results.meta, threshold_inferred)
     folder = os.path.dirname(os.path.abspath(out_path))
     tmp = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.part")
     try:
@@ -146,6 +162,8 @@ th, td { text-align: left; vertical-align: top; border-bottom: 1px solid var(--l
 td.thumb { width: 84px; } td.thumb img { max-width: 80px; max-height: 80px; width: auto; height: auto; }
 td.file { overflow-wrap: anywhere; max-width: 28rem; }
 svg text { font-size: 11px; fill: var(--muted); }
+dl.run { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .9rem; margin: .5rem 0; }
+dl.run dt { color: var(--muted); } dl.run dd { margin: 0; overflow-wrap: anywhere; }
 """
 
 
@@ -154,9 +172,10 @@ def esc(value) -> str:
 
 
 def render(sections: Sections, threshold: float, preview: PreviewOf, blur_map: PreviewOf,
-           source: str = "results.csv") -> str:
+           source: str = "results.csv", meta: dict | None = None, threshold_inferred: bool = False) -> str:
     body = "\n".join([
-        _summary(sections, threshold, source),
+        _run_block(meta or {}),
+        _summary(sections, threshold, source, threshold_inferred),
         _histogram_section(sections.rows, threshold),
         _blurry_section(sections, preview, blur_map, source),
         _duplicates_section(sections, preview, source),
@@ -176,14 +195,39 @@ def render(sections: Sections, threshold: float, preview: PreviewOf, blur_map: P
 </head>
 <body>
 <h1>imgval report</h1>
-<p class="muted">From {esc(source)} &middot; imgval {esc(__version__)}</p>
+<p class="muted">From {esc(source)} &middot; page made by imgval {esc(__version__)}</p>
 {body}
 </body>
 </html>
 """
 
 
-def _summary(s: Sections, threshold: float, source: str) -> str:
+RUN_FIELDS = (("created", "Scanned"), ("imgval", "imgval version"), ("mode", "Scoring mode"),
+              ("threshold", "Blur threshold"), ("profile", "EXIF profile"), ("dup_radius", "Duplicate radius"),
+              ("inputs", "Inputs"))
+
+
+def _run_block(meta: dict) -> str:
+    """What the scan was made with, from the report's metadata (runmeta)."""
+    if not meta:
+        return ('<dl id="run" class="muted">The scan\'s settings (date, mode, threshold, profile, inputs) '
+                'were not recorded with this report: it was made by an older imgval, or its '
+                'results.meta.json was not kept beside it.</dl>')
+    items = []
+    for key, label in RUN_FIELDS:
+        value = meta.get(key)
+        if key == "inputs" and isinstance(value, list):
+            value = ", ".join(map(str, value))
+        elif key == "profile" and meta.get("profile_file"):
+            value = f"{value} ({meta['profile_file']})"
+        elif key == "threshold" and isinstance(value, (int, float)):
+            value = f"{value:g}"
+        if value not in (None, ""):
+            items.append(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>")
+    return f'<dl id="run" class="run">{"".join(items)}</dl>'
+
+
+def _summary(s: Sections, threshold: float, source: str, threshold_inferred: bool = False) -> str:
     count, in_groups = len(s.rows), s.grouped_images
     items = [
         ("", count, "images"),
@@ -195,24 +239,35 @@ def _summary(s: Sections, threshold: float, source: str) -> str:
     ]
     cells = "".join(f'<li class="{cls}"><b>{number}</b>{esc(label)}</li>' for cls, number, label in items)
     return (f'<section id="summary"><h2>Summary</h2><ul class="counts">{cells}</ul>'
-            f'<p class="muted">Blurry means a blur score below {threshold:g}. '
+            f'<p class="muted">{_threshold_text(threshold, threshold_inferred)} '
             f'Every row is in {esc(source)}.</p></section>')
 
 
+def _threshold_text(threshold: float, inferred: bool) -> str:
+    if inferred:
+        return (f"Blurry means a blur score below the scan's threshold, which this report does not record; "
+                f"its scores put it at or below {threshold:.4g}.")
+    return f"Blurry means a blur score below {threshold:g}."
+
+
 def _histogram_section(rows: list[Row], threshold: float) -> str:
-    scores = [r.score for r in rows if r.score is not None]
-    if not scores:
+    scored = [r for r in rows if r.score is not None]
+    if not scored:
         return '<section id="histogram"><h2>Blur scores</h2><p class="muted">No scores.</p></section>'
     return ('<section id="histogram"><h2>Blur scores</h2>'
-            f'{histogram_svg(scores, threshold)}'
-            '<p class="muted">Number of images per blur score (log scale); images left of the red line '
-            'are flagged blurry.</p></section>')
+            f'{histogram_svg([r.score for r in scored], threshold, [bool(r.blurry) for r in scored])}'
+            '<p class="muted">Number of images per blur score (log scale): the orange part of a bar counts '
+            'its images flagged blurry, the blue part the others; the red line is the threshold.</p></section>')
 
 
-def histogram_svg(scores: list[float], threshold: float, bins: int = 48, width: int = 760,
-                  height: int = 230) -> str:
-    """Counts per log10(score) bin as bars, with the threshold as a red line. Scores of 0 or
-    below (flat images) fall in the first bin."""
+def histogram_svg(scores: list[float], threshold: float, blurry: list[bool] | None = None, bins: int = 48,
+                  width: int = 760, height: int = 230) -> str:
+    """Counts per log10(score) bin as bars, with the threshold as a red line. Each bar is split
+    into its blurry images (orange, below) and the others (blue, above), by the rows' own flags
+    (default: score < threshold), so a bar the threshold cuts shows both. Scores of 0 or below
+    (flat images) fall in the first bin."""
+    if blurry is None:
+        blurry = [score < threshold for score in scores]
     logs = [math.log10(s) for s in scores if s > 0]
     marks = logs + ([math.log10(threshold)] if threshold > 0 else [])
     low = math.floor(min(marks)) if marks else 0
@@ -220,10 +275,12 @@ def histogram_svg(scores: list[float], threshold: float, bins: int = 48, width: 
     if threshold > 0:  # room right of the threshold line for its label and the sharp side
         high = max(high, math.floor(math.log10(threshold)) + 1)
     high = max(high, low + 1)
-    counts = [0] * bins
-    for value in scores:
+    counts, blurry_counts = [0] * bins, [0] * bins
+    for value, flagged in zip(scores, blurry):
         position = (math.log10(value) - low) / (high - low) if value > 0 else 0.0
-        counts[min(bins - 1, max(0, int(position * bins)))] += 1
+        index = min(bins - 1, max(0, int(position * bins)))
+        counts[index] += 1
+        blurry_counts[index] += flagged
     left, right, top, bottom = 44, 24, 14, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max(counts) or 1
@@ -239,11 +296,16 @@ def histogram_svg(scores: list[float], threshold: float, bins: int = 48, width: 
             continue
         lo = 10 ** (low + (high - low) * i / bins)
         hi = 10 ** (low + (high - low) * (i + 1) / bins)
-        h = n / peak * plot_h
-        colour = "#d68910" if threshold > 0 and hi <= threshold else "#2e6db4"
-        parts.append(f'<rect class="bar" x="{left + i * bar_w + 0.5:.1f}" y="{top + plot_h - h:.1f}" '
-                     f'width="{max(bar_w - 1, 1):.1f}" height="{h:.1f}" fill="{colour}">'
-                     f'<title>{n} image(s) scoring {lo:.3g} to {hi:.3g}</title></rect>')
+        title = f"{n} image(s) scoring {lo:.3g} to {hi:.3g}, {blurry_counts[i]} flagged blurry"
+        base_y = top + plot_h
+        for kind, count, colour in (("blurry", blurry_counts[i], "#d68910"), ("sharp", n - blurry_counts[i], "#2e6db4")):
+            if not count:
+                continue
+            h = count / peak * plot_h
+            base_y -= h
+            parts.append(f'<rect class="bar {kind}" x="{left + i * bar_w + 0.5:.1f}" y="{base_y:.1f}" '
+                         f'width="{max(bar_w - 1, 1):.1f}" height="{h:.1f}" fill="{colour}">'
+                         f'<title>{title}</title></rect>')
     axis_y = top + plot_h
     parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w}" y2="{axis_y}" stroke="#5b6477"/>')
     for decade in range(low, high + 1):

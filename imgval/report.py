@@ -14,6 +14,7 @@ from .analyze import Record
 from .dupes import DEFAULT_RADIUS
 from .exif import EXIF_COLUMNS
 from .grouping import GroupCounts, GroupingWriter, folder_of
+from .runmeta import companion_path
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see grouping.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
@@ -155,10 +156,13 @@ class JsonWriter:
     """A JSON object with the original tool's keys: images, threshold, fix_size, results,
     blurry_counts. Results are streamed into the array as they arrive."""
 
-    def __init__(self, handle, values, images: list[str], threshold: float, fix_size: bool):
+    def __init__(self, handle, values, images: list[str], threshold: float, fix_size: bool,
+                 meta: dict | None = None):
         self.handle, self.values = handle, values
         self.first = True
         head = {"images": images, "threshold": threshold, "fix_size": fix_size}
+        if meta is not None:
+            head["meta"] = meta
         handle.write(json.dumps(head, indent=4)[:-2] + ',\n    "results": [')
 
     def write(self, record: Record) -> None:
@@ -177,11 +181,15 @@ class Report:
     """A report being written: to a file that appears only when complete, or to stdout."""
 
     def __init__(self, path: str | None, output_format: str, images: list[str], threshold: float,
-                 fix_size: bool = True, columns=COLUMNS, values=record_values, dup_radius: int = DEFAULT_RADIUS):
+                 fix_size: bool = True, columns=COLUMNS, values=record_values, dup_radius: int = DEFAULT_RADIUS,
+                 meta: dict | None = None):
+        """meta: the run's metadata (runmeta.scan_meta): JSON's `meta` key, or for a CSV its
+        companion file, written with the report."""
         self.file = AtomicFile(path) if path else None
         handle = self.file.handle if self.file else sys.stdout
+        self.companion = meta if output_format != "json" and path else None
         if output_format == "json":
-            self.writer = JsonWriter(handle, values, images, threshold, fix_size)
+            self.writer = JsonWriter(handle, values, images, threshold, fix_size, meta)
         else:
             self.writer = CsvWriter(handle, columns, values)
         if "dup_group" in columns:
@@ -197,6 +205,15 @@ class Report:
 
     def close(self, blurry_counts: int) -> None:
         self.writer.finish(blurry_counts)
+        if self.companion is not None:
+            companion = AtomicFile(companion_path(self.file.path))
+            try:
+                json.dump(self.companion, companion.handle, indent=2)
+                companion.handle.write("\n")
+            except BaseException:
+                companion.discard()
+                raise
+            companion.commit()
         if self.file:
             self.file.commit()
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 from .report import FORMULA_PREFIXES
+from .runmeta import read_companion
+from .storage import is_remote
 
 
 class ResultsError(Exception):
@@ -37,20 +40,33 @@ class Row:
 @dataclass
 class Results:
     rows: list[Row]
-    threshold: float | None  # stored in JSON reports; a CSV does not say
+    threshold: float | None  # stored in JSON reports and CSV companions; an older CSV does not say
     has_groups: bool  # the report has a dup_group column (older reports do not)
+    meta: dict = field(default_factory=dict)  # what the scan was made with (runmeta.scan_meta), {} if unknown
+    base: str | None = None  # the folder the report's relative filepaths start from
+
+    def locate(self, filepath: str) -> str:
+        """Where a row's file is, seen from here: relative paths are taken from the folder the
+        scan ran in (recorded in its metadata), else from the report's own folder."""
+        if is_remote(filepath) or os.path.isabs(filepath) or not self.base:
+            return filepath
+        return os.path.join(self.base, filepath)
 
 
 def load_results(path: str) -> Results:
     try:
-        if path.lower().endswith(".json"):
-            return _load_json(path)
-        return _load_csv(path)
+        results = _load_json(path) if path.lower().endswith(".json") else _load_csv(path)
     except OSError as exc:
         raise ResultsError(f"cannot read {path!r}: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError, csv.Error) as exc:
         raise ResultsError(f"{path!r} is not an imgval report ({exc}); give the results.csv or "
                            f"results.json that `imgval scan` wrote") from None
+    if results.threshold is None and isinstance(results.meta.get("threshold"), (int, float)):
+        results.threshold = float(results.meta["threshold"])
+    folder = os.path.dirname(os.path.abspath(path))
+    base = results.meta.get("base")
+    results.base = os.path.normpath(os.path.join(folder, base)) if isinstance(base, str) else folder
+    return results
 
 
 def _load_csv(path: str) -> Results:
@@ -60,7 +76,7 @@ def _load_csv(path: str) -> Results:
         if "filepath" not in columns:
             raise ValueError("no filepath column")
         rows = [_row({k: _unneutralise(v) for k, v in values.items()}) for values in reader]
-    return Results(rows, None, "dup_group" in columns)
+    return Results(rows, None, "dup_group" in columns, read_companion(path))
 
 
 def _load_json(path: str) -> Results:
@@ -68,7 +84,8 @@ def _load_json(path: str) -> Results:
         data = json.load(handle)
     results = data["results"]
     rows = [_row(values) for values in results]
-    return Results(rows, data.get("threshold"), bool(results) and "dup_group" in results[0])
+    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    return Results(rows, data.get("threshold"), bool(results) and "dup_group" in results[0], meta)
 
 
 def _unneutralise(cell: str | None) -> str:
