@@ -51,7 +51,9 @@ def open_checked(url: str, role: str, chunk_size: int | None = None):
 @click.option("--hash-cache", type=click.Path(dir_okay=False), default=None,
               help="SQLite file remembering content_hash/SHA-1 pairs, so Dropbox and Box files can be "
                    "compared without downloads.  [default: $IMGVAL_HASH_CACHE or the user cache folder]")
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print nothing when every file was copied or up to date; only errors and, when a file "
+                   "failed, the summary (for cron).")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None, help="Also write a full log here.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every file to stderr.")
 def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest_path, chunk_size, hash_cache,
@@ -64,7 +66,8 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
 
     A file already at a destination with the same content (by hash) is skipped; nothing is
     ever deleted. Credentials come from the environment (see the README's Sync section).
-    Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials.
+    Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials,
+    130 interrupted (Ctrl-C or SIGTERM).
     """
     from imgval.cli import setup_logging
     from imgval.hashpairs import HashPairs

@@ -27,7 +27,8 @@ TABLES = ("run",) + STEP_ORDER
 RUN_KEYS = ("quiet", "log_file", "verbose")  # [run]: passed to every step that has the option
 # [report]: the scan options (by parameter name) that say what is written and what fails the run
 REPORT_PARAMS = ("save_path", "output_format", "fail_on", "html_path", "dup_radius")
-NOT_CONFIGURABLE = ("help",)
+NOT_CONFIGURABLE = ("help", "paths")  # scan's PATH arguments: the config names them `images`
+REQUIRED_PARAMS = {"scan": ("inputs",)}  # needed though optional on the command line (PATH... or -i)
 # Arguments and text options that name local paths (click.Path options are found by their type).
 PATH_PARAMS = {"scan": ("inputs",), "sync": ("source", "destinations")}
 
@@ -136,7 +137,7 @@ def _step(path, base, name, command, tables, run_options) -> Step:
             given[param.name] = ("run", key, value)
 
     for param in command.params:
-        if param.required and param.name not in given:
+        if (param.required or param.name in REQUIRED_PARAMS.get(name, ())) and param.name not in given:
             raise ConfigError(f"{path}: [{name}] needs {_key_for(param)} = ... ({_describe(param)})")
 
     options: list[str] = []

@@ -72,7 +72,8 @@ def test_bad_options_give_one_clear_message_and_exit_2(tmp_path, image_dir):
         (["-i", str(image_dir), "-o", "xml"], "'xml' is not one of"),
         (["-i", str(image_dir), "--profile", str(bad_profile)], "bad.toml"),
         (["-i", str(image_dir), "-j", "0"], "-j"),
-        ([], "Missing option '-i'"),
+        ([], "give the folders or files to check: process.py PATH..."),
+        (["-i", str(image_dir), "-s", ""], "an empty path is not a file name"),
     ]
     for args, message in cases:
         result = run_script(str(ROOT / "process.py"), *args, cwd=tmp_path)
