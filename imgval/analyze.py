@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import blur, decode
+from . import blur, decode, fileinfo
 from .exif import ExifData, extract_exif
 from .filedata import read_input
 from .phash import phash_hex
@@ -50,6 +50,12 @@ class Record:
     height: int | None = None
     format: str = ""
     sha256: str = ""  # of the file's bytes: byte-identical copies share it, readable or not
+    file_size: int | None = None  # bytes
+    mode: str = ""  # Pillow's colour mode: RGB, L, CMYK, I;16, P, ...
+    channels: int | None = None  # samples per pixel
+    bit_depth: int | None = None  # bits per sample
+    compression: str = ""  # as the format names it: JPEG baseline, LZW, Deflate, none, ...
+    icc_profile: str = ""  # the embedded ICC profile's description
     exif: dict[str, str] = field(default_factory=dict)
     exif_ok: bool | None = None
     exif_issues: str = ""
@@ -107,13 +113,15 @@ def enforce_pixel_limit(header: decode.Header, max_pixels: int) -> None:
 def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
     # Hashed from the bytes already in memory (no second read); set before decoding, so
     # byte-identical broken files are still found as exact duplicates.
-    record = Record(filepath, sha256=hashlib.sha256(data).hexdigest())
+    record = Record(filepath, sha256=hashlib.sha256(data).hexdigest(), file_size=len(data))
     try:
         header, image = decode.probe(data)
     except decode.DecodeError as exc:
         record.error = str(exc)
         return record
     record.width, record.height, record.format = header.width, header.height, header.format
+    record.mode, record.channels, record.bit_depth = header.mode, fileinfo.channels(header.mode), header.bit_depth
+    record.compression, record.icc_profile = fileinfo.compression(image, data), fileinfo.icc_description(image)
     _check_exif(record, extract_exif(data, image), header, settings.profile)
     try:
         enforce_pixel_limit(header, settings.max_pixels)
@@ -139,10 +147,10 @@ def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False) -> 
     try:
         return analyze_bytes(filepath, data, settings)
     except MemoryError:
-        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
+        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(), file_size=len(data),
                       error="not enough memory to decode this image")
     except Exception as exc:  # a decoder bug must cost one row, not the run
-        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
+        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(), file_size=len(data),
                       error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")
 
 

@@ -17,7 +17,7 @@ from . import __version__, exitcodes
 from .analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
 from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
 from .cache import CacheError, ResultCache, default_cache_path
-from .discover import Discovery, discover, missing_inputs, sorted_extensions
+from .discover import IMAGE_EXTENSIONS, Discovery, discover, missing_inputs, sorted_extensions, with_extensions
 from .dupes import DEFAULT_RADIUS
 from .failon import findings, parse_fail_on
 from .incremental import run_incremental
@@ -84,17 +84,18 @@ def check_inputs(inputs: tuple[str, ...]) -> None:
         )
 
 
-def discover_or_fail(inputs: tuple[str, ...]) -> Discovery:
+def discover_or_fail(inputs: tuple[str, ...], extensions=IMAGE_EXTENSIONS) -> Discovery:
     """The files to check; exit USAGE before anything is written when an input could not be
     listed or nothing was found: a run that checked nothing must not pass, nor replace the
     previous report."""
-    found = discover(list(inputs))
+    found = discover(list(inputs), extensions)
     if found.failed_inputs:
         raise click.BadParameter("; ".join(f"{printable(url)}: {reason}" for url, reason in found.failed_inputs)
                                  + ". Nothing was checked.", param_hint="-i/--images")
     if not found.paths and not found.unlistable:
         raise click.BadParameter(f"no image files found in {', '.join(map(printable, inputs))}; nothing was "
-                                 f"checked (images are found by extension: {' '.join(sorted_extensions())}).",
+                                 f"checked (images are found by extension: {' '.join(sorted_extensions(extensions))}; "
+                                 f"add others with --include-ext).",
                                  param_hint="-i/--images")
     return found
 
@@ -168,6 +169,11 @@ def mode_options(default: str):
                             )(resolved)
     return decorate
 verbose_option = click.option("-v", "--verbose", is_flag=True, help="Log every image to stderr.")
+include_ext_option = click.option(
+    "--include-ext", multiple=True, metavar="EXT",
+    help="Also take files with this extension from folders (repeatable or comma-separated, e.g. pgm,ppm); "
+         "a file named directly is always taken.  [default: "
+         + " ".join(sorted_extensions()) + "]")
 max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
     help="Refuse images with more pixels than this (decompression bombs).",
@@ -187,6 +193,7 @@ max_pixels_option = click.option(
 @click.option("--profile", "profile_path", type=file_path(exists=True), default=None,
               help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
 @max_pixels_option
+@include_ext_option
 @click.option("--cache", "cache_path", type=file_path(), default=None,
               help="SQLite file of earlier results; unchanged files are not analysed again.  "
                    "[default: results.sqlite in the user's cache folder]")
@@ -204,8 +211,8 @@ max_pixels_option = click.option(
 @click.option("--log-file", type=file_path(), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
-def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
-         fail_on, html_path, dup_radius, quiet, log_file, verbose):
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, include_ext, cache_path,
+         no_cache, fail_on, html_path, dup_radius, quiet, log_file, verbose):
     """Check every image under each PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -220,15 +227,18 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     save_path = save_path or f"results.{output_format}"
     if html_path:
         check_html_path(html_path)
-    found = discover_or_fail(inputs)
+    found = discover_or_fail(inputs, with_extensions(include_ext))
+    meta = scan_meta(settings, list(inputs), dup_radius, save_path)
+    meta["skipped"] = dict(sorted(found.skipped.items()))  # files not taken, by extension
     report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, dup_radius=dup_radius,
-                                 meta=scan_meta(settings, list(inputs), dup_radius, save_path))
+                                 meta=meta)
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
         summary, head = _scan_into(report, cache, found, settings, jobs)
     finally:
         lock.release()
+    summary.skipped = found.skipped
 
     if not quiet:
         for record in head:
@@ -359,7 +369,17 @@ def _summary_line(summary: Summary, save_path: str, seconds: float) -> str:
     """The run in one line, for cron mail and logs."""
     return (f"imgval: {summary.count} images, {summary.blurry} blurry, {summary.exif_failed} failing EXIF, "
             f"{summary.duplicates} duplicates, {summary.errors} errors; {summary.analysed} analysed, "
-            f"{summary.reused} reused; report {save_path} ({seconds:.1f} s)")
+            f"{summary.reused} reused; {_skipped_text(summary.skipped)}report {save_path} ({seconds:.1f} s)")
+
+
+def _skipped_text(skipped) -> str:
+    """'3 other files skipped (.xmp 2, .cr2 1); ' for the files folders held that are not images."""
+    total = sum(skipped.values())
+    if not total:
+        return ""
+    kinds = ", ".join(f"{ext or '(no extension)'} {n}" for ext, n in skipped.most_common(5))
+    more = ", ..." if len(skipped) > 5 else ""
+    return f"{total} other file{'s' if total != 1 else ''} skipped ({kinds}{more}); "
 
 
 def _fmt_score(score) -> str:
@@ -403,8 +423,9 @@ def display_problem() -> str | None:
 @click.option("--blur-map-dir", type=click.Path(file_okay=False), default=None,
               help="Save each image's blur map as a PNG in this folder.")
 @max_pixels_option
+@include_ext_option
 def process_blur(inputs, save_path, output_format, threshold, mode, variable_size, log_file, verbose, display_image,
-                 blur_map_dir, max_pixels):
+                 blur_map_dir, max_pixels, include_ext):
     """Score images for blur one at a time, with more control than process.py (slower).
 
     Rows are input_path, score, blurry (and error), sorted by path.
@@ -422,7 +443,7 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     if not fix_size:
         log.warning("not normalising image size: scores are not comparable across image sizes")
     settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels, keep_pixels=True)
-    found = discover_or_fail(inputs)
+    found = discover_or_fail(inputs, with_extensions(include_ext))
     report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, fix_size,
                                  BLUR_COLUMNS, blur_values)
     paths = sorted(found.paths)

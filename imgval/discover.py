@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -12,13 +13,23 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
-def sorted_extensions() -> list[str]:
-    return sorted(ext.lstrip(".") for ext in IMAGE_EXTENSIONS)
+def sorted_extensions(extensions=IMAGE_EXTENSIONS) -> list[str]:
+    return sorted(ext.lstrip(".") for ext in extensions)
 
 
-def is_image_name(name: str) -> bool:
+def extension_of(name: str) -> str:
+    return PurePath(name).suffix.lower()
+
+
+def is_image_name(name: str, extensions=IMAGE_EXTENSIONS) -> bool:
     """True when the name ends in an image extension, whatever its case."""
-    return PurePath(name).suffix.lower() in IMAGE_EXTENSIONS
+    return extension_of(name) in extensions
+
+
+def with_extensions(extra) -> frozenset[str]:
+    """IMAGE_EXTENSIONS plus `--include-ext` values ("pgm", ".PGM" and "pgm,ppm" alike)."""
+    added = {"." + e.strip().lstrip(".").lower() for value in extra for e in value.split(",") if e.strip(" .")}
+    return IMAGE_EXTENSIONS | added
 
 
 @dataclass
@@ -28,6 +39,7 @@ class Discovery:
     paths: list[str] = field(default_factory=list)
     unlistable: list[tuple[str, str]] = field(default_factory=list)  # (folder inside an input, reason)
     failed_inputs: list[tuple[str, str]] = field(default_factory=list)  # (input given, reason): nothing listed
+    skipped: Counter = field(default_factory=Counter)  # files in the folders not taken, by extension ("" for none)
     remote_entries: dict = field(default_factory=dict)  # remote URL -> its storage Entry from the listing
 
 
@@ -36,25 +48,33 @@ def missing_inputs(inputs: list[str]) -> list[str]:
     return [p for p in inputs if not is_remote(p) and not os.path.lexists(p)]
 
 
-def discover(inputs: list[str]) -> Discovery:
+def discover(inputs: list[str], extensions=IMAGE_EXTENSIONS) -> Discovery:
     """Find image files under each input.
 
     A folder is walked recursively (following symlinks, each real folder visited once, so a
     symlink loop ends); only files with an image extension are taken. A file named directly is
     always taken, whatever its extension: the user asked for it, so it gets a row. Each input's
     files are sorted by path; a file reached twice (two inputs, or a symlink) is listed once.
+    Files in the folders without an image extension are counted in `skipped`.
     """
     found = Discovery()
+
+    def wanted(name: str) -> bool:
+        if is_image_name(name, extensions):
+            return True
+        found.skipped[extension_of(name)] += 1
+        return False
+
     seen_files: set[tuple[int, int]] = set()
     seen_dirs: set[tuple[int, int]] = set()
     for raw in inputs:
         if is_remote(raw):  # s3://, box:, dropbox: are listed by imgval.storage
-            _discover_remote(raw, found, seen_files)
+            _discover_remote(raw, found, seen_files, wanted)
             continue
         path = os.path.normpath(raw)
         if os.path.isdir(path):
             before = len(found.unlistable)
-            files = sorted(_walk(path, seen_dirs, found.unlistable))
+            files = sorted(_walk(path, seen_dirs, found.unlistable, wanted))
             if found.unlistable[before:before + 1] and found.unlistable[before][0] == path:
                 found.failed_inputs.append(found.unlistable.pop(before))  # the input itself
         else:
@@ -69,12 +89,12 @@ def discover(inputs: list[str]) -> Discovery:
     return found
 
 
-def _discover_remote(url: str, found: Discovery, seen: set) -> None:
+def _discover_remote(url: str, found: Discovery, seen: set, wanted) -> None:
     """Remote image files, as URLs (the report's filepath); a listing failure fails the input."""
     from .storage import StorageError, list_image_entries
 
     try:
-        listed = list_image_entries(url, is_image_name)
+        listed = list_image_entries(url, wanted)
     except StorageError as exc:
         found.failed_inputs.append((url, f"could not list: {exc}"))
         return
@@ -93,7 +113,7 @@ def _identity(path: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
-def _walk(top: str, seen_dirs: set, unlistable: list) -> list[str]:
+def _walk(top: str, seen_dirs: set, unlistable: list, wanted) -> list[str]:
     """Image files below top; each real directory entered once (stops symlink loops)."""
     files: list[str] = []
     stack = [top]
@@ -116,6 +136,6 @@ def _walk(top: str, seen_dirs: set, unlistable: list) -> list[str]:
                 is_dir = False
             if is_dir:
                 stack.append(entry.path)
-            elif is_image_name(entry.name):
+            elif wanted(entry.name):
                 files.append(entry.path)
     return files

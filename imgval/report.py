@@ -8,7 +8,8 @@ import os
 import sys
 import tempfile
 import typing
-from dataclasses import dataclass, fields
+from collections import Counter
+from dataclasses import dataclass, field, fields
 
 from .analyze import Record
 from .dupes import DEFAULT_RADIUS
@@ -18,7 +19,8 @@ from .runmeta import companion_path
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see grouping.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
-COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_status", "exif_issues", "error")
+FILE_COLUMNS = ("file_size", "mode", "channels", "bit_depth", "compression", "icc_profile")  # from the header
+COLUMNS = CORE_COLUMNS + FILE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_status", "exif_issues", "error")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -72,6 +74,7 @@ def record_values(record: Record) -> dict:
         "sha256": record.sha256,
         "dup_group": None,  # known only when every image has been seen
     }
+    values.update({column: getattr(record, column) for column in FILE_COLUMNS})
     values.update({column: record.exif.get(column, "") for column in EXIF_COLUMNS})
     values.update(exif_ok=record.exif_ok, exif_status=exif_status(record.exif_ok), exif_issues=record.exif_issues,
                   error=record.error)
@@ -94,6 +97,7 @@ class Summary:
     exif_failed: int = 0
     reused: int = 0  # records taken from the cache rather than analysed in this run
     duplicates: int = 0  # images in a dup_group: known when the report is complete (Report.duplicates)
+    skipped: Counter = field(default_factory=Counter)  # files in the folders not taken, by extension
 
     def add(self, record: Record, reused: bool = False) -> None:
         self.count += 1
