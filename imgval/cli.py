@@ -18,6 +18,7 @@ from .analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
 from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
 from .cache import CacheError, ResultCache, default_cache_path
 from .discover import IMAGE_EXTENSIONS, Discovery, discover, missing_inputs, sorted_extensions, with_extensions
+from .display import display_problem
 from .dupes import DEFAULT_RADIUS
 from .failon import findings, parse_fail_on
 from .incremental import run_incremental
@@ -111,6 +112,26 @@ def open_report_or_fail(path: str, *args, **kwargs):
 def progress(total: int):
     """A progress bar with rate and ETA, only when a person is watching a terminal."""
     return tqdm(total=total, unit="img", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+
+
+@contextlib.contextmanager
+def logs_above_the_bar(bar):
+    """While a bar is drawn, log lines to the terminal go through tqdm (tqdm.write) so they are
+    printed above the bar instead of into it; the console handler keeps its level."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    root = logging.getLogger()
+    console = [h for h in root.handlers if _is_console(h)]
+    if bar.disable or not console:
+        yield
+        return
+    with logging_redirect_tqdm([root]):
+        root.handlers[-1].setLevel(console[0].level)  # the redirecting handler, added last
+        yield
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    return type(handler) is logging.StreamHandler and handler.stream in (sys.stdout, sys.stderr)
 
 
 class NonEmptyPath(click.Path):
@@ -267,7 +288,7 @@ def _scan_into(report, cache, found: Discovery, settings, jobs) -> tuple[Summary
     summary, head = Summary(), []
     finished = False
     try:
-        with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
+        with _terminate_as_interrupt(), progress(len(found.paths)) as bar, logs_above_the_bar(bar):
             for outcome in run_incremental(found.paths, settings, jobs, cache, found.remote_entries):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
@@ -397,14 +418,6 @@ def blur_values(record: Record) -> dict:
     return {"input_path": record.filepath, "score": record.score, "blurry": record.blurry, "error": record.error}
 
 
-def display_problem() -> str | None:
-    """Why windows cannot be opened here, or None when a display looks available."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return ("--display-image needs a graphical display and none was found (DISPLAY is not set). "
-                "Use --blur-map-dir DIR to save the blur maps as PNG files instead.")
-    return None
-
-
 @click.command("process_blur.py", cls=MultiValueCommand, context_settings=HELP)
 @images_option
 @click.option("-s", "--save-path", type=file_path(), default=None,
@@ -432,8 +445,9 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     """
     setup_logging(verbose, log_file)
     check_inputs(inputs)
-    if display_image and display_problem():
-        raise click.UsageError(display_problem())
+    problem = display_problem() if display_image else None
+    if problem:
+        raise click.UsageError(problem)
     if blur_map_dir:
         try:
             os.makedirs(blur_map_dir, exist_ok=True)
@@ -471,9 +485,16 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     log.info("%d images, %d blurry, %d errors", summary.count, summary.blurry, summary.errors)
 
 
+def blur_map_name(filepath: str) -> str:
+    """<path with separators as __>.blurmap.png, never a hidden name: `..` becomes `up`, `.` is
+    dropped (so ../data/a.jpg -> up__data__a.jpg.blurmap.png)."""
+    parts = [{"..": "up"}.get(p, p) for p in filepath.replace(os.sep, "/").split("/") if p not in ("", ".")]
+    return "__".join(parts).replace(":", "_").lstrip(".") + ".blurmap.png"
+
+
 def save_blur_map(record: Record, folder: str) -> None:
-    """Write the record's blur map as FOLDER/<path with separators as __>.blurmap.png."""
-    name = record.filepath.strip(os.sep).replace(os.sep, "__").replace(":", "_") + ".blurmap.png"
+    """Write the record's blur map as FOLDER/blur_map_name(path)."""
+    name = blur_map_name(record.filepath)
     target = os.path.join(folder, name)
     if not cv2.imwrite(target, pretty_blur_map(record.pixels.blur_map)):
         log.warning("could not write the blur map %s", target)

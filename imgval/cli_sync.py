@@ -69,7 +69,7 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials,
     130 interrupted (Ctrl-C or SIGTERM).
     """
-    from imgval.cli import setup_logging
+    from imgval.cli import logs_above_the_bar, setup_logging
     from imgval.hashpairs import HashPairs
     from imgval.sync import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer, write_manifest
 
@@ -107,7 +107,8 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     syncer = Syncer(src, dests, selection, jobs=jobs, dry_run=dry_run, hash_pairs=HashPairs(hash_cache),
                     on_bytes=bar.update, on_done=done)
     try:
-        result = syncer.run(files)
+        with logs_above_the_bar(bar):
+            result = syncer.run(files)
     except KeyboardInterrupt:
         bar.close()
         click.echo("imgval sync: interrupted; nothing partial is visible, run again to finish", err=True)
