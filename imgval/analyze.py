@@ -7,17 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import blur, decode, fileinfo
+from .defaults import DEFAULT_MAX_PIXELS, MODE_THRESHOLDS, MODES  # noqa: F401  (shown by --help)
 from .exif import ExifData, extract_exif
 from .filedata import read_input
 from .phash import phash_hex
 from .profile import ImageFacts, Profile, check, default_profile
-
-DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
-
-
-MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see measure_blur
-MODE_THRESHOLDS = {"default": blur.DEFAULT_THRESHOLD, "exact": blur.DEFAULT_THRESHOLD,
-                   "fast": blur.FAST_DEFAULT_THRESHOLD}
 
 
 @dataclass(frozen=True)

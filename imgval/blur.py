@@ -10,15 +10,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-TARGET_PIXELS = 2e6  # the original's "expected_pixels": scores are comparable across image sizes
-DEFAULT_THRESHOLD = 100.0
+from .defaults import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD  # noqa: F401  (thresholds live with the CLI defaults)
 
-# The fast mode scores a smaller picture, so its scores are on their own scale: a sharp edge
-# spans fewer pixels, and box reduction averages noise away. Its threshold is calibrated so its
-# blurry flags agree with the default mode's (benchmarks/calibrate.py; docs/performance.md).
-FAST_TARGET_PIXELS = 0.5e6
+TARGET_PIXELS = 2e6  # the original's "expected_pixels": scores are comparable across image sizes
+FAST_TARGET_PIXELS = 0.5e6  # the fast mode's size (its own score scale: see defaults.FAST_DEFAULT_THRESHOLD)
 FAST_MIN_DECODED_PIXELS = FAST_TARGET_PIXELS  # decode at the smallest DCT scale keeping this many
-FAST_DEFAULT_THRESHOLD = 431.0  # labelled corpus: 98.6% agreement for 424..437; the middle
 
 
 def normalise_size(image: np.ndarray, target_pixels: float = TARGET_PIXELS) -> np.ndarray:

@@ -10,24 +10,19 @@ import sys
 import time
 
 import click
-import cv2
-from tqdm import tqdm
 
 from . import __version__, exitcodes
-from .analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
-from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
-from .cache import CacheError, ResultCache, default_cache_path
+from .cli_report import check_html_path, dupes_command, printable, report_command
+from .defaults import (DEFAULT_MAX_PIXELS, DEFAULT_RADIUS, DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, MODES,
+                       default_jobs)
 from .discover import IMAGE_EXTENSIONS, Discovery, discover, missing_inputs, sorted_extensions, with_extensions
 from .display import display_problem
-from .dupes import DEFAULT_RADIUS
-from .failon import findings, parse_fail_on
-from .incremental import run_incremental
 from .lock import Locked, RunLock
-from .profile import ProfileError, default_profile, load_profile
-from .report import Report, Summary
 from .runmeta import scan_meta
-from .runner import default_jobs
-from .cli_report import check_html_path, dupes_command, html_after_scan, printable, report_command
+
+# Modules that load OpenCV, NumPy, SciPy, Pillow or tqdm (analyze, cache, report, profile, ...)
+# are imported inside the commands that use them: `imgval --help` and option errors stay fast
+# (benchmarks/startup.py).
 
 log = logging.getLogger("imgval")
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -71,6 +66,8 @@ def setup_logging(verbose: bool, log_file: str | None = None) -> None:
 
 
 def resolve_profile(path: str | None):
+    from .profile import ProfileError, default_profile, load_profile
+
     try:
         return load_profile(path) if path else default_profile()
     except ProfileError as exc:
@@ -103,6 +100,8 @@ def discover_or_fail(inputs: tuple[str, ...], extensions=IMAGE_EXTENSIONS) -> Di
 
 def open_report_or_fail(path: str, *args, **kwargs):
     """Create the report's temporary file now, so an unwritable path fails before any work."""
+    from .report import Report
+
     try:
         return Report(path, *args, **kwargs)
     except OSError as exc:
@@ -111,6 +110,8 @@ def open_report_or_fail(path: str, *args, **kwargs):
 
 def progress(total: int):
     """A progress bar with rate and ETA, only when a person is watching a terminal."""
+    from tqdm import tqdm
+
     return tqdm(total=total, unit="img", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
 
 
@@ -239,6 +240,11 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     Writes one row per file to results.csv in the current folder and prints a summary.
     Results of unchanged files are reused from the cache (see --cache, --no-cache).
     """
+    from .analyze import Settings
+    from .cache import default_cache_path
+    from .cli_report import html_after_scan
+    from .failon import findings
+
     _setup_logging_or_fail(verbose, log_file)
     start = time.perf_counter()
     check_inputs(inputs)
@@ -285,6 +291,10 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
 def _scan_into(report, cache, found: Discovery, settings, jobs) -> tuple[Summary, list[Record]]:
     """Analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
+    from .analyze import Record
+    from .incremental import run_incremental
+    from .report import Summary
+
     summary, head = Summary(), []
     finished = False
     try:
@@ -332,6 +342,8 @@ def _setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:
 
 
 def _fail_on_option(value: str) -> tuple[str, ...]:
+    from .failon import parse_fail_on
+
     try:
         return parse_fail_on(value)
     except ValueError as exc:
@@ -354,6 +366,8 @@ def _lock_or_exit(save_path: str, report: Report) -> RunLock:
 
 def _open_cache(path: str, settings: Settings) -> ResultCache | None:
     """The result cache, or None with a warning: a broken cache costs speed, never the nightly run."""
+    from .cache import CacheError, ResultCache
+
     try:
         return ResultCache(path, settings)
     except CacheError as exc:
@@ -443,6 +457,9 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
 
     Rows are input_path, score, blurry (and error), sorted by path.
     """
+    from .analyze import Record, Settings, analyze_path
+    from .report import Summary
+
     setup_logging(verbose, log_file)
     check_inputs(inputs)
     problem = display_problem() if display_image else None
@@ -494,6 +511,10 @@ def blur_map_name(filepath: str) -> str:
 
 def save_blur_map(record: Record, folder: str) -> None:
     """Write the record's blur map as FOLDER/blur_map_name(path)."""
+    import cv2
+
+    from .blur import pretty_blur_map
+
     name = blur_map_name(record.filepath)
     target = os.path.join(folder, name)
     if not cv2.imwrite(target, pretty_blur_map(record.pixels.blur_map)):
@@ -502,6 +523,10 @@ def save_blur_map(record: Record, folder: str) -> None:
 
 def show(record: Record) -> bool:
     """Show the image and its blur map; False when the user pressed q (or windows failed)."""
+    import cv2
+
+    from .blur import pretty_blur_map
+
     try:
         cv2.imshow("input", record.pixels.image)
         cv2.imshow("result", pretty_blur_map(record.pixels.blur_map))

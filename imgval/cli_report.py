@@ -7,11 +7,10 @@ import os
 
 import click
 
-from .analyze import Settings
-from .dupe_listing import list_groups
-from .html_report import write_html_report
-from .results import Results, ResultsError, load_results, threshold_of
-from .runner import default_jobs
+from .defaults import default_jobs
+
+# The report modules (NumPy, Pillow, OpenCV) are imported inside the commands: `imgval --help`
+# must not load them.
 
 log = logging.getLogger("imgval")
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -30,7 +29,10 @@ def printable(path: str) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
 
 
-def load_or_fail(path: str) -> Results:
+def load_or_fail(path: str):
+    """The report as results.Results, or a usage error saying why it cannot be read."""
+    from .results import ResultsError, load_results
+
     try:
         return load_results(path)
     except ResultsError as exc:
@@ -57,6 +59,8 @@ def dupes_command(results_path, dup_radius, max_groups):
     there); `*` marks the copy that looks best: the most pixels, then the sharpest.
     RESULTS is a results.csv or results.json written by `imgval scan`.
     """
+    from .dupe_listing import list_groups
+
     results = load_or_fail(results_path)
     groups, total = list_groups(results, dup_radius, max_groups)
     if not total:
@@ -95,6 +99,9 @@ def report_command(results_path, html_path, threshold, dup_radius, jobs):
     Images are read again only for the thumbnails shown; each section shows its first images
     and says how many more RESULTS has.
     """
+    from .html_report import write_html_report
+    from .results import threshold_of
+
     check_html_path(html_path)
     results = load_or_fail(results_path)
     inferred = threshold is None and results.threshold is None  # neither given nor recorded
@@ -105,9 +112,13 @@ def report_command(results_path, html_path, threshold, dup_radius, jobs):
                f"{sections.errors_total} errors.")
 
 
-def html_after_scan(results_path: str, html_path: str, settings: Settings, jobs: int) -> None:
+def html_after_scan(results_path: str, html_path: str, settings, jobs: int) -> None:
     """`scan --html`: the page from the report just written (its groups, the run's threshold
-    and scoring mode). A failure here costs the page, not the scan's report."""
+    and scoring mode; settings: analyze.Settings). A failure here costs the page, not the scan's report."""
+    from .analyze import Settings
+    from .html_report import write_html_report
+    from .results import ResultsError, load_results
+
     try:
         results = load_results(results_path)
         write_html_report(results, html_path, settings.threshold, source=results_path, jobs=jobs,

@@ -23,13 +23,10 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .defaults import DEFAULT_RADIUS  # noqa: F401  (chosen by the shipped evaluation: see defaults.py)
+
 HASH_BITS = 64
 NO_GROUP = -1
-# Chosen from the shipped evaluation (python -m imgval.dupes_eval; docs/duplicates.md): the
-# smallest radius with >= 0.95 recall of true pairs on resized, recompressed, derivative,
-# cropped and brightened copies. An imagehash pHash has 32 ones of 64 (bits above the median)
-# unless the median ties, so distances are even and radius 9 behaves as 8.
-DEFAULT_RADIUS = 8
 
 # Rough per-item costs on numpy (seconds), measured on the 2-core CI machine; they only steer
 # the choice of strategy, so being off by 2x costs speed, never correctness.

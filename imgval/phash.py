@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import imagehash
 import numpy as np
-# imagehash.phash imports scipy.fftpack on first use (0.1-0.4 s): imported here, it is loaded
-# once in the parent process instead of again in every forked worker of every run.
-import scipy.fftpack  # noqa: F401
 from PIL import Image
+
+
+def load_dct() -> None:
+    """imagehash.phash imports scipy.fftpack on first use (0.1-0.4 s). The runner calls this
+    before forking its workers, so it is loaded once in the parent instead of in every worker;
+    commands that hash nothing (dupes, report, --help) never load it."""
+    import scipy.fftpack  # noqa: F401
 
 
 def phash_hex(gray: np.ndarray) -> str:

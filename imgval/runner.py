@@ -23,6 +23,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from .analyze import Record, Settings, analyze_mapped
+from .defaults import default_jobs  # noqa: F401  (shown by --help)
+from .phash import load_dct
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
 CRASH_ERROR = ("the analysing process died while reading this file (a decoder crash or out of memory); "
@@ -34,10 +36,6 @@ Analyze = Callable[[str, Settings], Record]
 
 _settings: Settings | None = None  # each worker's copy, set once by _init_worker
 _analyze_fn: Analyze = analyze_mapped
-
-
-def default_jobs() -> int:
-    return os.cpu_count() or 1
 
 
 def _init_worker(settings: Settings, analyze: Analyze) -> None:
@@ -83,6 +81,7 @@ def _analyze(path: str) -> Record:
 
 
 def _new_pool(workers: int, settings: Settings, analyze: Analyze) -> ProcessPoolExecutor:
+    load_dct()  # inherited by the forked workers
     context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings, analyze))
 

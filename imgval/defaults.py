@@ -1,0 +1,25 @@
+"""The defaults the command line shows, in a module that imports nothing heavy: `imgval --help`
+and option parsing must not load OpenCV, SciPy or the cloud SDKs (docs: README, Performance)."""
+from __future__ import annotations
+
+import os
+
+DEFAULT_THRESHOLD = 100.0  # the original tool's blur threshold
+# The fast mode scores a smaller picture, so its scores are on their own scale: a sharp edge
+# spans fewer pixels, and box reduction averages noise away. Its threshold is calibrated so its
+# blurry flags agree with the default mode's (benchmarks/calibrate.py; docs/performance.md).
+FAST_DEFAULT_THRESHOLD = 431.0  # labelled corpus: 98.6% agreement for 424..437; the middle
+
+MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see analyze.measure_blur
+MODE_THRESHOLDS = {"default": DEFAULT_THRESHOLD, "exact": DEFAULT_THRESHOLD, "fast": FAST_DEFAULT_THRESHOLD}
+DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
+
+# Chosen from the shipped evaluation (python -m imgval.dupes_eval; docs/duplicates.md): the
+# smallest radius with >= 0.95 recall of true pairs on resized, recompressed, derivative,
+# cropped and brightened copies. An imagehash pHash has 32 ones of 64 (bits above the median)
+# unless the median ties, so distances are even and radius 9 behaves as 8.
+DEFAULT_RADIUS = 8
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1
