@@ -38,9 +38,9 @@ import cv2
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from imgval import runner  # noqa: E402
-from imgval.analyze import Settings  # noqa: E402
-from imgval.report import Report  # noqa: E402
+from imgval.batch import pool as runner  # noqa: E402
+from imgval.analysis.analyze import Settings  # noqa: E402
+from imgval.report.writers import Report  # noqa: E402
 
 REFERENCE = HERE.parent.parent / "shared" / "reference" / "clirdlf_pipeline.py"
 

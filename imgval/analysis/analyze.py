@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import blur, decode
-from .exif import ExifData, extract_exif
-from .filedata import read_input
-from .phash import phash_hex
-from .profile import ImageFacts, Profile, check, default_profile
+from imgval.analysis import blur, decode
+from imgval.analysis.exif import ExifData, extract_exif
+from imgval.analysis.filedata import read_input
+from imgval.analysis.phash import phash_hex
+from imgval.analysis.profile import ImageFacts, Profile, check, default_profile
 
 DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
 

@@ -19,7 +19,7 @@ import simplejpeg  # noqa: E402
 import tifffile  # noqa: E402
 from PIL import Image, UnidentifiedImageError  # noqa: E402
 
-from .filedata import byte_stream  # noqa: E402
+from imgval.analysis.filedata import byte_stream  # noqa: E402
 
 pillow_heif.register_heif_opener()
 # imagecodecs loads each codec's extension on first use: load them here, once, in the parent,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import exifread
 from exifread.tags import exif as _exifread_tags
 
-from .filedata import byte_stream
+from imgval.analysis.filedata import byte_stream
 
 if TYPE_CHECKING:
     from PIL import Image

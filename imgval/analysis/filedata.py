@@ -7,7 +7,7 @@ import mmap
 import os
 import stat
 
-from .storage import is_remote, read_url
+from imgval.storage import is_remote, read_url
 
 
 def read_input(path: str, *, mapped: bool = False) -> bytes | mmap.mmap:

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from imgval.exif import (
+from imgval.analysis.exif import (
     ExifData,
     clean_text,
     is_blank_exif_date,
@@ -110,7 +110,7 @@ DEFAULT_PROFILE_RESOURCE = "default_profile.toml"
 @functools.cache  # immutable, and every Settings() asks for it
 def default_profile() -> Profile:
     """The built-in profile (imgval/default_profile.toml)."""
-    text = resources.files("imgval").joinpath(DEFAULT_PROFILE_RESOURCE).read_text("utf-8")
+    text = resources.files("imgval.analysis").joinpath(DEFAULT_PROFILE_RESOURCE).read_text("utf-8")
     return parse_profile(text, source="built-in default profile", default_name="default")
 
 
@@ -316,7 +316,7 @@ class _Reader:
 
 
 def _tag_names() -> list[str]:
-    from imgval.exif import KNOWN_TAG_NAMES
+    from imgval.analysis.exif import KNOWN_TAG_NAMES
 
     return sorted(KNOWN_TAG_NAMES)
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import platformdirs
 
-from . import __version__
-from .analyze import Record, Settings
-from .storage import is_remote
+from imgval import __version__
+from imgval.analysis.analyze import Record, Settings
+from imgval.storage import is_remote
 
 log = logging.getLogger("imgval")
 

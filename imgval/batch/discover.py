@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from .storage import is_remote
+from imgval.storage import is_remote
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".webp", ".bmp", ".gif", ".heic", ".heif"}
@@ -63,7 +63,7 @@ def discover(inputs: list[str]) -> Discovery:
 
 def _discover_remote(url: str, found: Discovery, seen: set) -> None:
     """Remote image files, as URLs (the report's filepath); a listing failure becomes a row."""
-    from .storage import StorageError, list_image_entries
+    from imgval.storage import StorageError, list_image_entries
 
     try:
         listed = list_image_entries(url, is_image_name)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .analyze import Record, Settings, analyze_path
-from .cache import ResultCache, file_state
-from .runner import run
+from imgval.analysis.analyze import Record, Settings, analyze_path
+from imgval.batch.cache import ResultCache, file_state
+from imgval.batch.pool import run
 
 
 @dataclass

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from .analyze import Record, Settings, analyze_mapped
+from imgval.analysis.analyze import Record, Settings, analyze_mapped
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
 CRASH_ERROR = ("the analysing process died while reading this file (a decoder crash or out of memory); "

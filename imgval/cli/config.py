@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import click
 
-from .storage import is_remote
-from .tomlfile import read_toml
+from imgval.storage import is_remote
+from imgval.tomlfile import read_toml
 
 
 STEP_ORDER = ("sync", "scan", "report")

@@ -7,11 +7,11 @@ import os
 
 import click
 
-from .analyze import Settings
-from .dupe_listing import list_groups
-from .html_report import write_html_report
-from .results import Results, ResultsError, load_results, threshold_of
-from .runner import default_jobs
+from imgval.analysis.analyze import Settings
+from imgval.report.dupe_listing import list_groups
+from imgval.report.html import write_html_report
+from imgval.report.reader import Results, ResultsError, load_results, threshold_of
+from imgval.batch.pool import default_jobs
 
 log = logging.getLogger("imgval")
 HELP = {"help_option_names": ["-h", "--help"]}

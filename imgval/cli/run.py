@@ -9,9 +9,9 @@ import sys
 import click
 import platformdirs
 
-from . import exitcodes
-from .config import ConfigError, Step, load_config
-from .lock import Locked, RunLock
+from imgval.cli import exitcodes
+from imgval.cli.config import ConfigError, Step, load_config
+from imgval.batch.lock import Locked, RunLock
 
 log = logging.getLogger("imgval")
 STOPPING_CODES = (exitcodes.USAGE, exitcodes.LOCKED, exitcodes.INTERRUPTED)  # later steps must not run
@@ -19,11 +19,11 @@ STOPPING_CODES = (exitcodes.USAGE, exitcodes.LOCKED, exitcodes.INTERRUPTED)  # l
 
 def step_commands() -> dict[str, click.Command]:
     """The commands a config's steps run; a step whose command is missing is a config error."""
-    from .cli import scan
+    from imgval.cli.scan import scan
 
     commands = {"scan": scan}
     try:
-        from .cli_sync import sync_command
+        from imgval.cli.sync import sync_command
     except ImportError:  # pragma: no cover - a build without the sync module
         pass
     else:
@@ -89,7 +89,7 @@ def run_command(config_path, check):
     except OSError as exc:
         click.echo(f"imgval run: cannot create the lock file in the cache folder: {exc}", err=True)
         sys.exit(exitcodes.FAILED)
-    from .cli import setup_logging
+    from imgval.cli.scan import setup_logging
 
     try:
         setup_logging(False, plan.log_file)  # each step sets up its own logging again, appending

@@ -13,19 +13,20 @@ import click
 import cv2
 from tqdm import tqdm
 
-from . import __version__, exitcodes
-from .analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
-from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
-from .cache import CacheError, ResultCache, default_cache_path
-from .discover import discover, missing_inputs
-from .dupes import DEFAULT_RADIUS
-from .failon import findings, parse_fail_on
-from .incremental import run_incremental
-from .lock import Locked, RunLock
-from .profile import ProfileError, default_profile, load_profile
-from .report import Report, Summary
-from .runner import default_jobs
-from .cli_report import check_html_path, dupes_command, html_after_scan, report_command
+from imgval import __version__
+from imgval.cli import exitcodes
+from imgval.analysis.analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
+from imgval.analysis.blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
+from imgval.batch.cache import CacheError, ResultCache, default_cache_path
+from imgval.batch.discover import discover, missing_inputs
+from imgval.dupes.index import DEFAULT_RADIUS
+from imgval.report.failon import findings, parse_fail_on
+from imgval.batch.incremental import run_incremental
+from imgval.batch.lock import Locked, RunLock
+from imgval.analysis.profile import ProfileError, default_profile, load_profile
+from imgval.report.writers import Report, Summary
+from imgval.batch.pool import default_jobs
+from imgval.cli.report import check_html_path, dupes_command, html_after_scan, report_command
 
 log = logging.getLogger("imgval")
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -440,9 +441,9 @@ def main():
 
 
 main.add_command(scan)
-from .cli_sync import sync_command  # noqa: E402  (sync owns its module)
+from imgval.cli.sync import sync_command  # noqa: E402  (sync owns its module)
 main.add_command(sync_command)
-from .cli_run import run_command  # noqa: E402  (the cron workflow owns its module)
+from imgval.cli.run import run_command  # noqa: E402  (the cron workflow owns its module)
 main.add_command(run_command)
 main.add_command(dupes_command)  # both work from a finished report: cli_report.py
 main.add_command(report_command)

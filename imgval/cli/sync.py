@@ -8,7 +8,7 @@ import time
 
 import click
 
-from imgval import exitcodes
+from imgval.cli import exitcodes
 from imgval.storage import NotFound, StorageError, open_storage
 
 log = logging.getLogger("imgval.sync")
@@ -66,9 +66,9 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     ever deleted. Credentials come from the environment (see the README's Sync section).
     Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials.
     """
-    from imgval.cli import setup_logging
-    from imgval.hashpairs import HashPairs
-    from imgval.sync import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer, write_manifest
+    from imgval.cli.scan import setup_logging
+    from imgval.sync.hashpairs import HashPairs
+    from imgval.sync.syncer import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer, write_manifest
 
     setup_logging(verbose, log_file)
     started = time.monotonic()

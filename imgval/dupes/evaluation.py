@@ -25,8 +25,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from imgval.analyze import MODES, Settings, analyze_bytes
-from imgval.dupes import group_ids, hashes_to_uint64
+from imgval.analysis.analyze import MODES, Settings, analyze_bytes
+from imgval.dupes.index import group_ids, hashes_to_uint64
 
 
 WORDS = (

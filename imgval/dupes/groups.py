@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import dupes
+from imgval.dupes import index as dupes
 
 
 @dataclass(frozen=True)

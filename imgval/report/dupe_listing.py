@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import dupes
-from .results import Results, Row
-from .storage import is_remote
+from imgval.dupes import index as dupes
+from imgval.report.reader import Results, Row
+from imgval.storage import is_remote
 
 
 @dataclass

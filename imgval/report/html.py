@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import __version__
-from .analyze import Settings
-from .dupe_listing import Group, group_numbers, list_groups
-from .results import Results, Row
-from .thumbnails import Preview, blur_map_preview, file_preview
+from imgval import __version__
+from imgval.analysis.analyze import Settings
+from imgval.report.dupe_listing import Group, group_numbers, list_groups
+from imgval.report.reader import Results, Row
+from imgval.report.thumbnails import Preview, blur_map_preview, file_preview
 
 
 @dataclass(frozen=True)

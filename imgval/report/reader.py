@@ -7,7 +7,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from .report import FORMULA_PREFIXES
+from imgval.report.writers import FORMULA_PREFIXES
 
 
 class ResultsError(Exception):
@@ -129,7 +129,7 @@ def threshold_of(results: Results) -> float:
     """The blur threshold the report was made with: stored in JSON; for a CSV, the default of
     the scan mode whose threshold agrees with every row's blurry flag, else the lowest score
     not flagged blurry (the threshold lies between the blurry and the sharp scores)."""
-    from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD
+    from imgval.analysis.blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD
 
     if results.threshold is not None:
         return float(results.threshold)

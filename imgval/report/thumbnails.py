@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from . import blur, decode
-from .analyze import DEFAULT_MAX_PIXELS, Settings, enforce_pixel_limit, measure_blur
-from .filedata import read_input
+from imgval.analysis import blur, decode
+from imgval.analysis.analyze import DEFAULT_MAX_PIXELS, Settings, enforce_pixel_limit, measure_blur
+from imgval.analysis.filedata import read_input
 
 THUMB_SIDE = 160  # px, the longer side: ~3-8 KB each as JPEG, so hundreds stay light
 JPEG_QUALITY = 70

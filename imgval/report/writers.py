@@ -9,10 +9,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-from .analyze import Record
-from .dupes import DEFAULT_RADIUS
-from .exif import EXIF_COLUMNS
-from .grouping import GroupCounts, GroupingWriter, folder_of
+from imgval.analysis.analyze import Record
+from imgval.dupes.index import DEFAULT_RADIUS
+from imgval.analysis.exif import EXIF_COLUMNS
+from imgval.dupes.groups import GroupCounts, GroupingWriter, folder_of
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see grouping.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")

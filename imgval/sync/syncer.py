@@ -18,7 +18,7 @@ import os
 import threading
 from typing import BinaryIO, Callable, Iterable
 
-from imgval.hashpairs import HashPairs
+from imgval.sync.hashpairs import HashPairs
 from imgval.storage import Entry, Storage, StorageError, TransientError
 from imgval.storage.hashing import hash_stream
 from imgval.storage.retry import RetryPolicy, call_with_retries
@@ -45,7 +45,7 @@ class Selection:
         if self.include:
             selected = any(_glob(path, name, p) for p in self.include)
         else:
-            from imgval.discover import is_image_name
+            from imgval.batch.discover import is_image_name
 
             selected = is_image_name(name)
         return selected and not any(_glob(path, name, p) for p in self.exclude)
@@ -267,7 +267,7 @@ def _lookup(index: dict[str, Entry], path: str) -> Entry | None:
 
 def write_manifest(result: SyncResult, path: str) -> None:
     """The manifest CSV, written atomically (a reader never sees half of it)."""
-    from imgval.report import AtomicFile, neutralise
+    from imgval.report.writers import AtomicFile, neutralise
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     manifest = AtomicFile(path)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgval.analyze import Settings, analyze_path
+from imgval.analysis.analyze import Settings, analyze_path
 from imgval.synthetic import natural_image
 
-from .conftest import write_image
+from tests.conftest import write_image
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from imgval import blur
-from imgval.analyze import Settings, analyze_path
+from imgval.analysis import blur
+from imgval.analysis.analyze import Settings, analyze_path
 from imgval.synthetic import natural_image
 
-from .conftest import write_image
+from tests.conftest import write_image
 
 EXACT = Settings(mode="exact")  # the original's decode path; the default mode is tested in test_modes.py
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "clirdlf_pipeline.py"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "clirdlf_pipeline.py"
 
 
 def original_score(path: Path) -> float:

@@ -11,9 +11,9 @@ import pytest
 import tifffile
 from PIL import Image
 
-from imgval import decode
-from imgval.analyze import MODES, Settings, analyze_path
-from imgval.filedata import byte_stream, read_input
+from imgval.analysis import decode
+from imgval.analysis.analyze import MODES, Settings, analyze_path
+from imgval.analysis.filedata import byte_stream, read_input
 from imgval.synthetic import natural_image
 
 

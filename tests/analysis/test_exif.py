@@ -8,7 +8,7 @@ import pytest
 from PIL import ExifTags, Image, PngImagePlugin
 from PIL.TiffImagePlugin import IFDRational
 
-from imgval.exif import EXIF_COLUMNS, ExifData, extract_exif, parse_exif_datetime
+from imgval.analysis.exif import EXIF_COLUMNS, ExifData, extract_exif, parse_exif_datetime
 
 EXIF_IFD = 0x8769  # pointer to the Exif sub-IFD, where DateTimeOriginal and ColorSpace live
 EXIF_IFD_TAGS = {"DateTimeOriginal", "DateTimeDigitized", "ColorSpace", "ExifImageWidth"}

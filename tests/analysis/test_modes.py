@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imgval import blur, decode
-from imgval.analyze import MODES, Settings, analyze_path
+from imgval.analysis import blur, decode
+from imgval.analysis.analyze import MODES, Settings, analyze_path
 from imgval.synthetic import blurred, natural_image
 
-from .conftest import run_script, write_image, ROOT
+from tests.conftest import run_script, write_image, ROOT
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL.TiffImagePlugin import IFDRational
 
-from imgval.exif import ExifData
-from imgval.profile import (
+from imgval.analysis.exif import ExifData
+from imgval.analysis.profile import (
     ColorRules,
     DateRules,
     DimensionRules,
@@ -24,7 +24,7 @@ from imgval.profile import (
 
 from .test_exif import extract, image_bytes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2024, 5, 1, 12, 0, 0)
 RGB_8 = ImageFacts(width=4000, height=3000, format="JPEG", bit_depth=8, color_mode="RGB")
 
@@ -389,6 +389,6 @@ def test_non_utf8_file_is_a_profile_error(tmp_path):
 def test_default_profile_file_is_a_valid_user_profile(tmp_path):
     # Users copy the default as a starting point; it must load through the same strict path.
     copy = tmp_path / "copy.toml"
-    shutil.copy(ROOT / "imgval" / "default_profile.toml", copy)
+    shutil.copy(ROOT / "imgval" / "analysis" / "default_profile.toml", copy)
     loaded = load_profile(copy)
     assert loaded.datetime_original == default_profile().datetime_original

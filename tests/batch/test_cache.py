@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from imgval.analyze import MODES, Record, Settings
-from imgval.cache import ResultCache, file_state, fingerprint
+from imgval.analysis.analyze import MODES, Record, Settings
+from imgval.batch.cache import ResultCache, file_state, fingerprint
 
 
 def changed(settings: Settings, name: str):

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from imgval.discover import discover, is_image_name
+from imgval.batch.discover import discover, is_image_name
 
 
 def touch(path):

@@ -18,12 +18,12 @@ import cv2
 import pytest
 from click.testing import CliRunner
 
-from imgval import exitcodes
-from imgval.cache import TABLE
-from imgval.cli import scan
+from imgval.cli import exitcodes
+from imgval.batch.cache import TABLE
+from imgval.cli.scan import scan
 from imgval.synthetic import blurred, natural_image
 
-from .conftest import ROOT, write_image
+from tests.conftest import ROOT, write_image
 
 
 def cli_runner() -> CliRunner:
@@ -230,8 +230,8 @@ def slow_batch(tmp_path_factory) -> Path:
 
 # process.py, with checkpoints every 10 ms instead of every second, so that a run of a second
 # has committed results to be caught with mid-way; everything else is the real program.
-CHECKPOINT_OFTEN = ("import sys, imgval.cache; imgval.cache.COMMIT_EVERY_SECONDS = 0.01; "
-                    "sys.argv[0] = 'process.py'; from imgval.cli import process_main; process_main()")
+CHECKPOINT_OFTEN = ("import sys, imgval.batch.cache; imgval.batch.cache.COMMIT_EVERY_SECONDS = 0.01; "
+                    "sys.argv[0] = 'process.py'; from imgval.cli.scan import process_main; process_main()")
 
 
 def start_scan(*args: str, cwd: Path) -> subprocess.Popen:

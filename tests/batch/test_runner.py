@@ -6,12 +6,12 @@ import signal
 import time
 from pathlib import Path
 
-from imgval import runner
-from imgval.analyze import Record, Settings, analyze_bytes, analyze_mapped
-from imgval.filedata import read_input
+from imgval.batch import pool as runner
+from imgval.analysis.analyze import Record, Settings, analyze_bytes, analyze_mapped
+from imgval.analysis.filedata import read_input
 from imgval.synthetic import natural_image
 
-from .conftest import write_image
+from tests.conftest import write_image
 
 
 def fake_analyze(path: str, settings: Settings) -> Record:
@@ -103,7 +103,7 @@ def test_closing_the_stream_early_stops_the_workers(tmp_path):
 
 
 def test_real_analysis_through_the_pool(image_dir):
-    from imgval.discover import discover
+    from imgval.batch.discover import discover
     paths = discover([str(image_dir)]).paths
     records = list(runner.run(paths, Settings(), jobs=2))
     assert [r.filepath for r in records] == paths

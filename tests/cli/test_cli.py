@@ -2,9 +2,9 @@
 import csv
 import json
 
-from imgval import exitcodes
+from imgval.cli import exitcodes
 
-from .conftest import ROOT, run_script, write_image
+from tests.conftest import ROOT, run_script, write_image
 
 
 def read_csv(path):

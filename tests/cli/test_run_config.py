@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from imgval import exitcodes
-from imgval.cli import main
+from imgval.cli import exitcodes
+from imgval.cli.scan import main
 from imgval.synthetic import natural_image
 
-from .conftest import ROOT, write_image
-from .test_rerun import cli_runner, counts, rows
+from tests.conftest import ROOT, write_image
+from tests.batch.test_rerun import cli_runner, counts, rows
 
 
 def imgval(*args: str):
@@ -127,7 +127,7 @@ def test_a_second_run_of_the_same_config_exits_at_once(project):
         images = ["incoming"]
     """)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from imgval.cli_run import run_lock; "
+        [sys.executable, "-c", "import sys, time; from imgval.cli.run import run_lock; "
          "lock = run_lock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)", str(path)],
         stdout=subprocess.PIPE, text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     try:

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from imgval import dupes
-from imgval.dupes import NO_GROUP, best_copy, group_ids, group_members, near_pairs, parse_hashes
+from imgval.dupes import index as dupes
+from imgval.dupes.index import NO_GROUP, best_copy, group_ids, group_members, near_pairs, parse_hashes
 
 
 def random_hashes(rng, count):
@@ -147,8 +147,8 @@ def test_best_copy_prefers_pixels_then_sharpness():
 
 def test_real_variants_group_and_distinct_images_do_not():
     """A few generated scenes, hashed by the scan itself: derivatives join their master."""
-    from imgval.analyze import Settings
-    from imgval.dupes_eval import VARIANTS, build_labelled_set
+    from imgval.analysis.analyze import Settings
+    from imgval.dupes.evaluation import VARIANTS, build_labelled_set
 
     matchable = tuple(v for v in VARIANTS if v.should_match)
     labelled = build_labelled_set(originals=4, seed=11, variants=matchable)

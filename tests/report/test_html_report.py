@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from imgval.blur import FAST_DEFAULT_THRESHOLD
-from imgval.dupe_listing import list_groups
-from imgval.html_report import Limits, choose, histogram_svg, render
-from imgval.results import Results, Row, load_results, threshold_of
+from imgval.analysis.blur import FAST_DEFAULT_THRESHOLD
+from imgval.report.dupe_listing import list_groups
+from imgval.report.html import Limits, choose, histogram_svg, render
+from imgval.report.reader import Results, Row, load_results, threshold_of
 
-from .browser import Chromium, chromium_or_skip
-from .conftest import ROOT, run_script, write_image
+from tests.browser import Chromium, chromium_or_skip
+from tests.conftest import ROOT, run_script, write_image
 from .test_report_groups import write_report
 
 HOSTILE = '<img src=x onerror=alert(1)> & "q".jpg'  # no slash: a real file name
@@ -214,7 +214,7 @@ def test_the_browser_check_does_catch_console_errors(tmp_path):
 def test_thumbnails_fit_160px_upright_from_16_bit_cmyk_and_rotated_files(tmp_path):
     from PIL import Image
 
-    from imgval.thumbnails import file_preview
+    from imgval.report.thumbnails import file_preview
 
     write_image(tmp_path / "master16.tif", (np.arange(300 * 400, dtype=np.uint32) % 65536)
                 .astype(np.uint16).reshape(300, 400))
@@ -232,9 +232,9 @@ def test_thumbnails_fit_160px_upright_from_16_bit_cmyk_and_rotated_files(tmp_pat
 
 
 def test_names_read_back_as_they_are_on_disk_and_print_safely(tmp_path):
-    from imgval.analyze import Record
-    from imgval.cli_report import printable
-    from imgval.report import Report
+    from imgval.analysis.analyze import Record
+    from imgval.cli.report import printable
+    from imgval.report.writers import Report
 
     names = ["=cmd.jpg", "+1.jpg", "plain.jpg", "bell\x07\x1b[31m.jpg"]
     report = Report(str(tmp_path / "r.csv"), "csv", [], 100.0)

@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from imgval.analyze import Record, Settings, analyze_bytes
-from imgval.dupes import duplicate_groups
-from imgval.report import COLUMNS, Report
+from imgval.analysis.analyze import Record, Settings, analyze_bytes
+from imgval.dupes.index import duplicate_groups
+from imgval.report.writers import COLUMNS, Report
 
-from .conftest import ROOT, run_script, write_image
+from tests.conftest import ROOT, run_script, write_image
 
 A = "e54a337264bc8b36"
 
