@@ -3,18 +3,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import PurePath
 
+from imgval.image_names import is_image_name
 from imgval.storage import is_remote
-
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".webp", ".bmp", ".gif", ".heic", ".heif"}
-)
-
-
-def is_image_name(name: str) -> bool:
-    """True when the name ends in an image extension, whatever its case."""
-    return PurePath(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
 @dataclass

@@ -18,6 +18,7 @@ import os
 import threading
 from typing import BinaryIO, Callable, Iterable
 
+from imgval.image_names import is_image_name
 from imgval.sync.hashpairs import HashPairs
 from imgval.storage import Entry, Storage, StorageError, TransientError
 from imgval.storage.hashing import hash_stream
@@ -45,8 +46,6 @@ class Selection:
         if self.include:
             selected = any(_glob(path, name, p) for p in self.include)
         else:
-            from imgval.batch.discover import is_image_name
-
             selected = is_image_name(name)
         return selected and not any(_glob(path, name, p) for p in self.exclude)
 

@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from imgval.batch.discover import discover, is_image_name
+from imgval.batch.discover import discover
+from imgval.image_names import is_image_name
 
 
 def touch(path):

@@ -1,0 +1,141 @@
+"""The package's shape (docs/architecture.md): every module imports on its own, there are no
+import cycles, and each subpackage imports only the layers below it."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "imgval"
+TOP = "imgval"  # the top-level modules: __init__ (the version), tomlfile, synthetic; they import no imgval module
+
+# What each layer may import besides itself; docs/architecture.md has the same table.
+ALLOWED: dict[str, set[str]] = {
+    TOP: set(),
+    "storage": {TOP},
+    "analysis": {"storage", TOP},
+    "dupes": {"analysis", "storage", TOP},
+    "batch": {"analysis", "storage", TOP},
+    "report": {"dupes", "analysis", "storage", TOP},
+    "sync": {"report", "storage", TOP},
+    "cli": {"sync", "report", "batch", "dupes", "analysis", "storage", TOP},
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py")) if p.name != "__main__.py"}
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in ALLOWED) else TOP
+
+
+def imported(module: str, tree: ast.AST, import_time_only: bool) -> set[str]:
+    """The imgval modules `module` imports. import_time_only: skip function bodies and
+    `if TYPE_CHECKING:` blocks, which do not run when the module is imported."""
+    found: set[str] = set()
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+
+    def visit(node: ast.AST) -> None:
+        if import_time_only and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            return
+        if import_time_only and isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "imgval")
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            if base.split(".")[0] == "imgval":
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    found.discard(module)
+    return found
+
+
+TREES = {name: ast.parse(path.read_text("utf-8"), str(path)) for name, path in MODULES.items()}
+
+
+def test_every_module_imports_on_its_own():
+    """Each module imported first, in a clean interpreter state (no imgval module loaded): an
+    import that only works after another module was loaded, or a cycle, fails here."""
+    script = (
+        "import importlib, sys, traceback\n"
+        "failed = []\n"
+        f"for name in {sorted(MODULES)!r}:\n"
+        "    for loaded in [m for m in sys.modules if m == 'imgval' or m.startswith('imgval.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception:\n"
+        "        failed.append(name + ': ' + traceback.format_exc(limit=-3))\n"
+        "print('\\n'.join(failed))\n"
+        "sys.exit(1 if failed else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph as a path [a, b, ..., a], or None."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def walk(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return path[path.index(target):] + [target]
+            if target not in state and (cycle := walk(target)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := walk(node)):
+            return cycle
+    return None
+
+
+def test_no_import_cycles():
+    graph = {name: {m for m in imported(name, tree, import_time_only=True) if m in MODULES}
+             for name, tree in TREES.items()}
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_each_layer_imports_only_downwards():
+    """Every import counts here, also those inside functions: a deferred import is still a dependency."""
+    wrong = [f"{name} imports {target}"
+             for name, tree in TREES.items()
+             for target in sorted(imported(name, tree, import_time_only=False))
+             if layer(target) != layer(name) and layer(target) not in ALLOWED[layer(name)]]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_subpackage_has_a_layer():
+    subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert subpackages == set(ALLOWED) - {TOP}
