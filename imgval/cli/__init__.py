@@ -6,6 +6,6 @@ only when called, so importing any one cli module does not load them all.
 
 
 def main() -> None:
-    from imgval.cli.scan import main as group
+    from imgval.cli.main import main as group
 
     group()

@@ -1,5 +1,5 @@
-"""Commands that work from a finished report: `imgval dupes results.csv` and
-`imgval report results.csv --html report.html` (also what `scan --html` runs)."""
+"""`imgval report results.csv --html report.html`: the HTML page of a finished report (also
+what `scan --html` runs)."""
 from __future__ import annotations
 
 import logging
@@ -8,33 +8,12 @@ import os
 import click
 
 from imgval.analysis.analyze import Settings
-from imgval.report.dupe_listing import list_groups
-from imgval.report.html import write_html_report
-from imgval.report.reader import Results, ResultsError, load_results, threshold_of
 from imgval.batch.pool import default_jobs
+from imgval.cli.options import HELP, load_or_fail, radius_option, results_argument
+from imgval.report.html import write_html_report
+from imgval.report.reader import ResultsError, load_results, threshold_of
 
 log = logging.getLogger("imgval")
-HELP = {"help_option_names": ["-h", "--help"]}
-
-results_argument = click.argument("results_path", metavar="RESULTS", type=click.Path(dir_okay=False),
-                                  default="results.csv")
-radius_option = click.option(
-    "--dup-radius", type=click.IntRange(min=0, max=64), default=None,
-    help="Regroup from the report's hash and sha256 columns with this radius (bits of 64).  "
-         "[default: the report's dup_group column, as the scan grouped it]")
-
-
-def printable(path: str) -> str:
-    """A file name as safe terminal text: control characters (newlines, escape sequences that
-    would move the cursor or recolour the terminal) shown as Python escapes."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
-
-
-def load_or_fail(path: str) -> Results:
-    try:
-        return load_results(path)
-    except ResultsError as exc:
-        raise click.BadParameter(str(exc), param_hint="RESULTS")
 
 
 def check_html_path(path: str) -> None:
@@ -43,38 +22,6 @@ def check_html_path(path: str) -> None:
     if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise click.BadParameter(f"cannot write {path!r}: its folder does not exist or is not writable",
                                  param_hint="--html")
-
-
-@click.command("dupes", context_settings=HELP)
-@results_argument
-@radius_option
-@click.option("-n", "--max-groups", type=click.IntRange(min=1), default=None,
-              help="List only the largest N groups.  [default: all]")
-def dupes_command(results_path, dup_radius, max_groups):
-    """List the duplicate groups of a scan's report, largest first.
-
-    Each group shows its files with their size in pixels and bytes (when the file is still
-    there); `*` marks the copy that looks best: the most pixels, then the sharpest.
-    RESULTS is a results.csv or results.json written by `imgval scan`.
-    """
-    results = load_or_fail(results_path)
-    groups, total = list_groups(results, dup_radius, max_groups)
-    if not total:
-        click.echo(f"No duplicate groups among {len(results.rows)} images.")
-        return
-    for group in groups:
-        click.echo(f"Group {group.number}: {len(group.members)} files")
-        for i, member in enumerate(group.members):
-            row = member.row
-            size = f"{row.width}x{row.height}" if row.width and row.height else "?x?"
-            size += f"  {member.file_bytes} bytes" if member.file_bytes is not None else ""
-            score = f"  score {row.score:.2f}" if row.score is not None else ""
-            note = "  (best copy)" if i == group.best else ""
-            error = f"  error: {row.error}" if row.error else ""
-            click.echo(f"  {'*' if i == group.best else ' '} {printable(row.filepath)}  {size}{score}{note}{error}")
-    images = sum(len(g.members) for g in groups)
-    shown = f"the largest {len(groups)} of " if len(groups) < total else ""
-    click.echo(f"--- {shown}{total} duplicate groups ({images} files listed) ---")
 
 
 @click.command("report", context_settings=HELP)

@@ -9,9 +9,12 @@ import sys
 import click
 import platformdirs
 
+from imgval.batch.lock import Locked, RunLock
 from imgval.cli import exitcodes
 from imgval.cli.config import ConfigError, Step, load_config
-from imgval.batch.lock import Locked, RunLock
+from imgval.cli.options import HELP, setup_logging
+from imgval.cli.scan import scan
+from imgval.cli.sync import sync_command
 
 log = logging.getLogger("imgval")
 STOPPING_CODES = (exitcodes.USAGE, exitcodes.LOCKED, exitcodes.INTERRUPTED)  # later steps must not run
@@ -19,16 +22,7 @@ STOPPING_CODES = (exitcodes.USAGE, exitcodes.LOCKED, exitcodes.INTERRUPTED)  # l
 
 def step_commands() -> dict[str, click.Command]:
     """The commands a config's steps run; a step whose command is missing is a config error."""
-    from imgval.cli.scan import scan
-
-    commands = {"scan": scan}
-    try:
-        from imgval.cli.sync import sync_command
-    except ImportError:  # pragma: no cover - a build without the sync module
-        pass
-    else:
-        commands["sync"] = sync_command
-    return commands
+    return {"scan": scan, "sync": sync_command}
 
 
 def run_lock(config_path: str) -> RunLock:
@@ -56,7 +50,7 @@ def execute(step: Step) -> int:
     return exitcodes.OK
 
 
-@click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("run", context_settings=HELP)
 @click.option("-c", "--config", "config_path", required=True, metavar="FILE.toml",
               help="The steps to run and their options (see the README's Unattended runs section).")
 @click.option("--check", is_flag=True, help="Check the config and print the command each step would run; run nothing.")
@@ -89,8 +83,6 @@ def run_command(config_path, check):
     except OSError as exc:
         click.echo(f"imgval run: cannot create the lock file in the cache folder: {exc}", err=True)
         sys.exit(exitcodes.FAILED)
-    from imgval.cli.scan import setup_logging
-
     try:
         setup_logging(False, plan.log_file)  # each step sets up its own logging again, appending
     except OSError as exc:

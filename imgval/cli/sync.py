@@ -7,9 +7,13 @@ import sys
 import time
 
 import click
+from tqdm import tqdm
 
 from imgval.cli import exitcodes
+from imgval.cli.options import HELP, setup_logging
 from imgval.storage import NotFound, StorageError, open_storage
+from imgval.sync.hashpairs import HashPairs
+from imgval.sync.syncer import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer, write_manifest
 
 log = logging.getLogger("imgval.sync")
 MIB = 1024 * 1024
@@ -33,7 +37,7 @@ def _open(url: str, role: str, chunk_size: int | None):
     return storage
 
 
-@click.command("sync", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("sync", context_settings=HELP)
 @click.argument("source")
 @click.argument("destinations", nargs=-1, required=True, metavar="DEST...")
 @click.option("--include", multiple=True, metavar="GLOB",
@@ -66,10 +70,6 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     ever deleted. Credentials come from the environment (see the README's Sync section).
     Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials.
     """
-    from imgval.cli.scan import setup_logging
-    from imgval.sync.hashpairs import HashPairs
-    from imgval.sync.syncer import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer, write_manifest
-
     setup_logging(verbose, log_file)
     started = time.monotonic()
     # every storage is opened and its credentials checked before any transfer starts
@@ -85,8 +85,6 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     total_bytes = sum(e.size for e in files) * len(dests)
     if not quiet:
         click.echo(f"{len(files)} files ({_human(total_bytes // max(1, len(dests)))}) under {src.url}", err=True)
-
-    from tqdm import tqdm
 
     bar = tqdm(total=total_bytes, unit="B", unit_scale=True, file=sys.stderr,
                disable=quiet or not sys.stderr.isatty(), dynamic_ncols=True)

@@ -231,7 +231,7 @@ def slow_batch(tmp_path_factory) -> Path:
 # process.py, with checkpoints every 10 ms instead of every second, so that a run of a second
 # has committed results to be caught with mid-way; everything else is the real program.
 CHECKPOINT_OFTEN = ("import sys, imgval.batch.cache; imgval.batch.cache.COMMIT_EVERY_SECONDS = 0.01; "
-                    "sys.argv[0] = 'process.py'; from imgval.cli.scan import process_main; process_main()")
+                    "sys.argv[0] = 'process.py'; from imgval.cli.main import process_main; process_main()")
 
 
 def start_scan(*args: str, cwd: Path) -> subprocess.Popen:

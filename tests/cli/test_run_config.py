@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from imgval.cli import exitcodes
-from imgval.cli.scan import main
+from imgval.cli.main import main
 from imgval.synthetic import natural_image
 
 from tests.conftest import ROOT, write_image

@@ -233,7 +233,7 @@ def test_thumbnails_fit_160px_upright_from_16_bit_cmyk_and_rotated_files(tmp_pat
 
 def test_names_read_back_as_they_are_on_disk_and_print_safely(tmp_path):
     from imgval.analysis.analyze import Record
-    from imgval.cli.report import printable
+    from imgval.cli.dupes import printable
     from imgval.report.writers import Report
 
     names = ["=cmd.jpg", "+1.jpg", "plain.jpg", "bell\x07\x1b[31m.jpg"]

@@ -11,7 +11,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from imgval.cli.scan import main
+from imgval.cli.main import main
 from imgval.sync.hashpairs import HashPairs
 from imgval.storage import open_storage
 from imgval.storage.hashing import hash_bytes

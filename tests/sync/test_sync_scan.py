@@ -9,7 +9,7 @@ import csv
 import pytest
 from click.testing import CliRunner
 
-from imgval.cli.scan import main
+from imgval.cli.main import main
 from tests.emulators.fixtures import *  # noqa: F401,F403  (fixtures)
 
 COMPARED = ("score", "blurry", "hash", "width", "height", "format", "error")
