@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from imgval.batch import pool as runner  # noqa: E402
+from imgval.batch.engine import make_engine  # noqa: E402
 from imgval.analysis.analyze import Settings  # noqa: E402
 from imgval.batch.discover import discover  # noqa: E402
 from imgval.report.writers import Report  # noqa: E402
@@ -43,7 +43,7 @@ def _run(paths: list[str], conn) -> None:
     settings = Settings()
     with tempfile.TemporaryDirectory() as folder:
         report = Report(os.path.join(folder, "r.csv"), "csv", [], settings.threshold)
-        for record in runner.run(paths, settings, 2):
+        for record in make_engine(jobs=2).run(paths, settings):
             report.write(record)
         report.close(0)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

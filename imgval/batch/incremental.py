@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from imgval.analysis.analyze import Record, Settings, analyze_path
 from imgval.batch.cache import ResultCache, file_state
-from imgval.batch.pool import run
+from imgval.batch.engine import Engine
 
 
 @dataclass
@@ -16,12 +16,12 @@ class Outcome:
     reused: bool  # True when the record came from the cache, False when analysed in this run
 
 
-def run_incremental(paths: list[str], settings: Settings, jobs: int, cache: ResultCache | None,
+def run_incremental(paths: list[str], settings: Settings, engine: Engine, cache: ResultCache | None,
                     remote_entries: dict | None = None) -> Iterator[Outcome]:
     """One Outcome per path, in the order given (cached and fresh results interleaved).
     `remote_entries` maps remote URLs to their listing's Entry (discover.Discovery)."""
     if cache is None:
-        for record in run(paths, settings, jobs):
+        for record in engine.run(paths, settings):
             yield Outcome(record, False)
         return
     # Each file's state is taken before it is read: a file rewritten while it is analysed is
@@ -29,7 +29,7 @@ def run_incremental(paths: list[str], settings: Settings, jobs: int, cache: Resu
     remote_entries = remote_entries or {}
     states = [file_state(path, remote_entries.get(path)) for path in paths]
     cached = [cache.has(state) for state in states]
-    fresh = run([p for p, hit in zip(paths, cached) if not hit], settings, jobs)
+    fresh = engine.run([p for p, hit in zip(paths, cached) if not hit], settings)
     try:
         for path, state, hit in zip(paths, states, cached):
             record = cache.lookup(path, state) if hit else None

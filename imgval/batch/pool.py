@@ -1,4 +1,5 @@
-"""Fan the per-image step out over worker processes; results come back in input order.
+"""The local engine (batch/engine.py): the per-image step fanned out over worker processes of
+this machine; results come back in input order.
 
 Guarantees a long batch relies on:
   * order and streaming: records are yielded in the order of `paths`, as soon as the head of
@@ -18,26 +19,26 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
+from imgval.batch.engine import CRASH_ERROR, Analyze, Engine
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
-CRASH_ERROR = ("the analysing process died while reading this file (a decoder crash or out of memory); "
-               "the file is probably corrupt: open it in an image viewer to check")
 
 PARENT_CHECK_SECONDS = 0.5  # how soon an orphaned worker notices and exits
-
-Analyze = Callable[[str, Settings], Record]
 
 _settings: Settings | None = None  # each worker's copy, set once by _init_worker
 _analyze_fn: Analyze = analyze_mapped
 
 
-def default_jobs() -> int:
-    return os.cpu_count() or 1
+class LocalPool(Engine):
+    """The engine of one machine: worker processes forked from this one (see `run`)."""
+
+    def run(self, references: Iterable[str], settings: Settings) -> Iterator[Record]:
+        return run(references, settings, self.jobs, self.analyze)
 
 
 def _init_worker(settings: Settings, analyze: Analyze) -> None:

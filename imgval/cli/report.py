@@ -8,7 +8,7 @@ import os
 import click
 
 from imgval.analysis.analyze import Settings
-from imgval.batch.pool import default_jobs
+from imgval.batch.engine import default_jobs
 from imgval.cli.options import HELP, load_or_fail, radius_option, results_argument
 from imgval.report.html import write_html_report
 from imgval.report.reader import ResultsError, load_results, threshold_of

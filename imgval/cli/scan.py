@@ -15,9 +15,9 @@ from tqdm import tqdm
 from imgval.analysis.analyze import Record, Settings
 from imgval.batch.cache import CacheError, ResultCache, default_cache_path
 from imgval.batch.discover import discover
+from imgval.batch.engine import default_jobs, make_engine
 from imgval.batch.incremental import run_incremental
 from imgval.batch.lock import Locked, RunLock
-from imgval.batch.pool import default_jobs
 from imgval.cli import exitcodes
 from imgval.cli.options import (
     HELP, MultiValueCommand, check_inputs, images_option, log_record, max_pixels_option, mode_options,
@@ -121,7 +121,8 @@ def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Rec
     finished = False
     try:
         with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
-            for outcome in run_incremental(found.paths, settings, jobs, cache, found.remote_entries):
+            for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs), cache,
+                                           found.remote_entries):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
             for folder, reason in found.unlistable:
