@@ -10,7 +10,8 @@ from imgval.analysis import blur, decode
 from imgval.analysis.exif import ExifData, extract_exif
 from imgval.analysis.filedata import read_input
 from imgval.analysis.phash import phash_hex
-from imgval.analysis.profile import ImageFacts, Profile, check, default_profile
+from imgval.analysis.profile import ImageFacts, Profile, check
+from imgval.analysis.profile_toml import default_profile
 
 DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
 

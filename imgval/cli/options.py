@@ -10,7 +10,7 @@ import click
 
 from imgval.analysis.analyze import DEFAULT_MAX_PIXELS, MODES, Record
 from imgval.analysis.blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD
-from imgval.analysis.profile import ProfileError, default_profile, load_profile
+from imgval.analysis.profile_toml import ProfileError, default_profile, load_profile
 from imgval.batch.discover import missing_inputs
 from imgval.report.reader import Results, ResultsError, load_results
 from imgval.report.writers import Report

@@ -15,12 +15,10 @@ from imgval.analysis.profile import (
     DimensionRules,
     ImageFacts,
     Profile,
-    ProfileError,
     ResolutionRules,
     check,
-    default_profile,
-    load_profile,
 )
+from imgval.analysis.profile_toml import ProfileError, default_profile, load_profile
 
 from .test_exif import extract, image_bytes
 
