@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does cost grow with the number of files? `python benchmarks/scale.py`.
 
-1. Listing: time imgval.discover over a folder of --listing empty *.jpg files (100 subfolders).
+1. Listing: time imgval.batch.discover over a folder of --listing empty *.jpg files (100 subfolders).
 2. Memory: peak RSS of the parent process and of the largest worker for runs over N small
    images (hard links to one 1.2 MP JPEG), N = --counts. Results are streamed to the report,
    so the parent's peak should not grow with N.

@@ -139,3 +139,21 @@ def test_each_layer_imports_only_downwards():
 def test_every_subpackage_has_a_layer():
     subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
     assert subpackages == set(ALLOWED) - {TOP}
+
+
+def test_the_architecture_doc_lists_every_module_and_the_same_layers():
+    """docs/architecture.md is where a newcomer looks: its table names every module of each
+    layer and the same allowed imports as ALLOWED."""
+    rows = {line.split("|")[1].strip(): line.split("|")[2:4]
+            for line in (ROOT / "docs" / "architecture.md").read_text("utf-8").splitlines()
+            if line.startswith("| `") and line.count("|") == 4}
+    for name in ALLOWED:
+        key = f"`{name}/`" if name != TOP else "`imgval` (top-level modules)"
+        owns, may_import = rows[key]
+        folder = PACKAGE / name if name != TOP else PACKAGE
+        modules = {p.stem for p in folder.glob("*.py")} - {"__init__", "__main__"}
+        missing = [m for m in sorted(modules) if f"`{m}`" not in owns]
+        assert not missing, f"docs/architecture.md, row {key}: modules not listed: {missing}"
+        words = {w.strip() for w in may_import.split(",")} - {"nothing of imgval"}
+        listed = set(ALLOWED) - {name} if words == {"everything"} else {TOP if w == "top" else w for w in words}
+        assert listed == ALLOWED[name], f"docs/architecture.md, row {key}: may import {sorted(listed)}"

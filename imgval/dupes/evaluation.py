@@ -3,15 +3,15 @@
 Builds a labelled set in memory: natural-looking generated originals (1/f noise landscapes,
 illumination gradients, shapes, text, sensor noise) saved as a lossless TIFF master, plus
 variants of each one, encoded to bytes. Every file is hashed by the scan's own
-`imgval.analyze.analyze_bytes` (decode, resize to about 2 MP, grayscale, `phash_hex`), so the
+`imgval.analysis.analyze.analyze_bytes` (decode, resize to about 2 MP, grayscale, `phash_hex`), so the
 numbers describe the hashes a real results.csv holds. Then, for each Hamming radius, it measures:
 
 - recall per variant type: the share of (master, variant) pairs within the radius;
 - false-pair rate: the share of pairs of files from *different* originals within the radius;
-- pairwise precision/recall of the groups `imgval.dupes.group_ids` actually forms
+- pairwise precision/recall of the groups `imgval.dupes.index.group_ids` actually forms
   (union-find chaining can merge more than pairs alone suggest).
 
-Run it:  python -m imgval.dupes_eval --originals 200 --seed 0 [--mode default|exact|fast]
+Run it:  python -m imgval.dupes.evaluation --originals 200 --seed 0 [--mode default|exact|fast]
 """
 from __future__ import annotations
 

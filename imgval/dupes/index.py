@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import connected_components
 
 HASH_BITS = 64
 NO_GROUP = -1
-# Chosen from the shipped evaluation (python -m imgval.dupes_eval; docs/duplicates.md): the
+# Chosen from the shipped evaluation (python -m imgval.dupes.evaluation; docs/duplicates.md): the
 # smallest radius with >= 0.95 recall of true pairs on resized, recompressed, derivative,
 # cropped and brightened copies. An imagehash pHash has 32 ones of 64 (bits above the median)
 # unless the median ties, so distances are even and radius 9 behaves as 8.

@@ -14,7 +14,7 @@ from imgval.dupes.index import DEFAULT_RADIUS
 from imgval.analysis.exif import EXIF_COLUMNS
 from imgval.dupes.groups import GroupCounts, GroupingWriter, folder_of
 
-# dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see grouping.py.
+# dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see dupes/groups.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
 COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

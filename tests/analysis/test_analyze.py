@@ -65,7 +65,7 @@ def test_truncated_gif_is_an_error(tmp_path):
 
 
 def test_gif_and_heic_decode_through_pillow(tmp_path):
-    import pillow_heif  # registered by imgval.decode
+    import pillow_heif  # registered by imgval.analysis.decode
     small = natural_image(400, 300, seed=5)
     for fmt, name in [("GIF", "a.gif"), ("HEIF", "a.heic")]:
         buffer = io.BytesIO()
