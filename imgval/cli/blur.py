@@ -17,7 +17,7 @@ from imgval.cli.options import (
     HELP, MultiValueCommand, check_inputs, images_option, log_record, max_pixels_option, mode_options,
     open_report_or_fail, setup_logging, threshold_option, verbose_option,
 )
-from imgval.report.writers import Summary
+from imgval.report.summary import Summary
 
 log = logging.getLogger("imgval")
 

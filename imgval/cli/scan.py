@@ -26,7 +26,8 @@ from imgval.cli.options import (
 from imgval.cli.report import check_html_path, html_after_scan
 from imgval.dupes.index import DEFAULT_RADIUS
 from imgval.report.failon import findings, parse_fail_on
-from imgval.report.writers import Report, Summary
+from imgval.report.summary import Summary
+from imgval.report.writers import Report
 
 log = logging.getLogger("imgval")
 

@@ -1,7 +1,7 @@
 """--fail-on: which kinds of findings make a finished run exit with FLAGGED (so cron mails someone)."""
 from __future__ import annotations
 
-from imgval.report.writers import Summary
+from imgval.report.summary import Summary
 
 # kind -> (how many images of the run are of that kind, how to say it)
 FAIL_KINDS = {

@@ -1,4 +1,4 @@
-"""Records -> CSV or JSON reports, written atomically, and the run's summary."""
+"""Records -> CSV or JSON reports, written atomically (the run's counts: summary.py)."""
 from __future__ import annotations
 
 import csv
@@ -7,12 +7,11 @@ import math
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
 
 from imgval.analysis.analyze import Record
-from imgval.dupes.index import DEFAULT_RADIUS
 from imgval.analysis.exif import EXIF_COLUMNS
 from imgval.dupes.groups import GroupCounts, GroupingWriter, folder_of
+from imgval.dupes.index import DEFAULT_RADIUS
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see dupes/groups.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
@@ -49,31 +48,6 @@ def csv_cell(value) -> str:
     if isinstance(value, str):
         return neutralise(value)
     return str(value)  # bools as True/False and floats in full, as pandas wrote them
-
-
-@dataclass
-class Summary:
-    count: int = 0
-    blurry: int = 0
-    errors: int = 0
-    exif_failed: int = 0
-    reused: int = 0  # records taken from the cache rather than analysed in this run
-    duplicates: int = 0  # images in a dup_group: known when the report is complete (Report.duplicates)
-
-    def add(self, record: Record, reused: bool = False) -> None:
-        self.count += 1
-        self.blurry += bool(record.blurry)
-        self.errors += bool(record.error)
-        self.exif_failed += record.exif_ok is False
-        self.reused += reused
-
-    @property
-    def analysed(self) -> int:
-        return self.count - self.reused
-
-    @property
-    def percent_blurry(self) -> float:
-        return 100.0 * self.blurry / self.count if self.count else 0.0
 
 
 class AtomicFile:
