@@ -38,8 +38,8 @@ import cv2
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from imgval.batch.engine import make_engine  # noqa: E402
 from imgval.analysis.analyze import Settings  # noqa: E402
+from imgval.batch.engine import make_engine  # noqa: E402
 from imgval.report.writers import Report  # noqa: E402
 
 REFERENCE = HERE.parent.parent / "shared" / "reference" / "clirdlf_pipeline.py"

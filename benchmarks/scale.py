@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from imgval.batch.engine import make_engine  # noqa: E402
 from imgval.analysis.analyze import Settings  # noqa: E402
 from imgval.batch.discover import discover  # noqa: E402
+from imgval.batch.engine import make_engine  # noqa: E402
 from imgval.report.writers import Report  # noqa: E402
 from imgval.synthetic import natural_image  # noqa: E402
 

@@ -20,10 +20,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from imgval.analysis import blur, decode  # noqa: E402
-from imgval.batch import pool  # noqa: E402
 from imgval.analysis.exif import extract_exif  # noqa: E402
 from imgval.analysis.filedata import read_input  # noqa: E402
 from imgval.analysis.phash import phash_hex  # noqa: E402
+from imgval.batch import pool  # noqa: E402
 
 STAGES = ("floor", "map", "sha256", "probe+exif", "decode", "resize+score+phash")
 

@@ -19,10 +19,10 @@ import threading
 from typing import BinaryIO, Callable, Iterable
 
 from imgval.image_names import is_image_name
-from imgval.sync.hashpairs import HashPairs
 from imgval.storage import Entry, Storage, StorageError, TransientError
 from imgval.storage.hashing import hash_stream
 from imgval.storage.retry import RetryPolicy, call_with_retries
+from imgval.sync.hashpairs import HashPairs
 
 log = logging.getLogger(__name__)
 

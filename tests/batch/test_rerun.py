@@ -18,8 +18,8 @@ import cv2
 import pytest
 from click.testing import CliRunner
 
-from imgval.cli import exitcodes
 from imgval.batch.cache import TABLE
+from imgval.cli import exitcodes
 from imgval.cli.scan import scan
 from imgval.synthetic import blurred, natural_image
 

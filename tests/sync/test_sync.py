@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from imgval.cli.main import main
-from imgval.sync.hashpairs import HashPairs
 from imgval.storage import open_storage
 from imgval.storage.hashing import hash_bytes
+from imgval.sync.hashpairs import HashPairs
 from imgval.sync.syncer import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer
 from tests.emulators.fixtures import *  # noqa: F401,F403  (fixtures)
 
