@@ -157,3 +157,35 @@ def test_the_architecture_doc_lists_every_module_and_the_same_layers():
         words = {w.strip() for w in may_import.split(",")} - {"nothing of imgval"}
         listed = set(ALLOWED) - {name} if words == {"everything"} else {TOP if w == "top" else w for w in words}
         assert listed == ALLOWED[name], f"docs/architecture.md, row {key}: may import {sorted(listed)}"
+
+
+def documented_names() -> set[str]:
+    """Every `imgval.x.y` name and `python -m imgval.x` module the README and docs/ show."""
+    import re
+
+    names: set[str] = set()
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text("utf-8")
+        names.update(re.findall(r"`(imgval(?:\.\w+)+)`", text))
+        names.update(re.findall(r"python -m (imgval(?:\.\w+)+)", text))
+    return {n for n in names if not n.endswith((".toml", ".csv", ".json", ".log", ".html"))}
+
+
+def test_names_the_docs_show_are_importable():
+    import importlib
+
+    assert "imgval.analysis.analyze.Settings" in documented_names()  # the search itself works
+    unresolved = []
+    for name in sorted(documented_names()):
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest importable module, then attributes
+            try:
+                target = importlib.import_module(".".join(parts[:cut]))
+                break
+            except ImportError:
+                continue
+        for attribute in parts[cut:]:
+            target = getattr(target, attribute, None)
+        if target is None:
+            unresolved.append(name)
+    assert not unresolved, f"README/docs name what does not exist: {unresolved}"
