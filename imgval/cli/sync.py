@@ -13,7 +13,9 @@ from imgval.cli import exitcodes
 from imgval.cli.options import HELP, setup_logging
 from imgval.storage import NotFound, StorageError, open_storage
 from imgval.sync.hashpairs import HashPairs
-from imgval.sync.syncer import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer, write_manifest
+from imgval.sync.manifest import write_manifest
+from imgval.sync.selection import Selection
+from imgval.sync.syncer import COPIED, FAILED, SKIPPED, WOULD_COPY, Syncer
 
 log = logging.getLogger("imgval.sync")
 MIB = 1024 * 1024

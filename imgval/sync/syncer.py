@@ -4,55 +4,31 @@ Decisions are by content hash, never by name or date: a destination file with th
 content is skipped, anything else is copied again. Nothing is ever deleted. Each copy is
 hashed while it streams, checked against the source's hash before the destination commits
 it, and read back from the destination's own record afterwards before it counts as done.
+Which files take part: selection.py; the manifest of what was done: manifest.py.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import csv
 import dataclasses
-import fnmatch
 import io
 import logging
-import os
 import threading
 from typing import BinaryIO, Callable, Iterable
 
-from imgval.image_names import is_image_name
 from imgval.storage import Entry, Storage, StorageError, TransientError
 from imgval.storage.hashing import hash_stream
 from imgval.storage.retry import RetryPolicy, call_with_retries
 from imgval.sync.hashpairs import HashPairs
+from imgval.sync.selection import Selection
 
 log = logging.getLogger(__name__)
 
 COPIED, SKIPPED, FAILED, WOULD_COPY = "copied", "skipped", "failed", "would copy"
-MANIFEST_COLUMNS = ("path", "size", "source_hash", "destination", "action", "error")
 
 
 class SyncCancelled(Exception):
     """Raised inside a transfer when the run is being stopped (Ctrl-C)."""
-
-
-@dataclasses.dataclass
-class Selection:
-    """Which source files take part: image extensions by default, or --include globs."""
-
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-
-    def __call__(self, path: str) -> bool:
-        name = path.rsplit("/", 1)[-1]
-        if self.include:
-            selected = any(_glob(path, name, p) for p in self.include)
-        else:
-            selected = is_image_name(name)
-        return selected and not any(_glob(path, name, p) for p in self.exclude)
-
-
-def _glob(path: str, name: str, pattern: str) -> bool:
-    # a pattern with a "/" is matched against the relative path, otherwise the file name
-    return fnmatch.fnmatchcase(path if "/" in pattern else name, pattern)
 
 
 @dataclasses.dataclass
@@ -262,21 +238,3 @@ def _index(entries: Iterable[Entry], caseless: bool) -> dict[str, Entry]:
 
 def _lookup(index: dict[str, Entry], path: str) -> Entry | None:
     return index.get(path) or index.get(path.lower())
-
-
-def write_manifest(result: SyncResult, path: str) -> None:
-    """The manifest CSV, written atomically (a reader never sees half of it)."""
-    from imgval.report.writers import AtomicFile, neutralise
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    manifest = AtomicFile(path)
-    try:
-        writer = csv.writer(manifest.handle)
-        writer.writerow(MANIFEST_COLUMNS)
-        for o in result.outcomes:
-            writer.writerow([neutralise(o.path), o.size, o.source_hash, neutralise(o.destination), o.action,
-                             neutralise(o.error)])
-        manifest.commit()
-    except BaseException:
-        manifest.discard()
-        raise

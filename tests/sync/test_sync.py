@@ -15,7 +15,8 @@ from imgval.cli.main import main
 from imgval.storage import open_storage
 from imgval.storage.hashing import hash_bytes
 from imgval.sync.hashpairs import HashPairs
-from imgval.sync.syncer import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer
+from imgval.sync.selection import Selection
+from imgval.sync.syncer import COPIED, FAILED, SKIPPED, WOULD_COPY, Syncer
 from tests.emulators.fixtures import *  # noqa: F401,F403  (fixtures)
 
 BATCH = {
