@@ -1,4 +1,4 @@
 """`python -m imgval ...`: the same as the `imgval` command."""
-from imgval.cli import main
+from imgval.cli.main import main
 
 main(prog_name="imgval")

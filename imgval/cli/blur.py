@@ -1,0 +1,139 @@
+"""The legacy `process_blur.py`: score images one at a time in this process, with blur maps
+saved to a folder or shown in windows."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from typing import TYPE_CHECKING
+
+import click
+
+from imgval.cli import exitcodes
+from imgval.cli.display import display_problem
+from imgval.cli.options import (
+    HELP, MultiValueCommand, check_inputs, discover_or_fail, file_path, images_option, include_ext_option,
+    log_record, max_pixels_option, mode_options, open_report_or_fail, setup_logging, threshold_option,
+    verbose_option,
+)
+from imgval.image_names import with_extensions
+
+if TYPE_CHECKING:
+    from imgval.analysis.analyze import Record
+
+# OpenCV and the analysis are imported when the command runs: `--help` must not load them.
+
+log = logging.getLogger("imgval")
+
+
+BLUR_COLUMNS = ("input_path", "score", "blurry", "error")
+
+
+def blur_values(record: Record) -> dict:
+    return {"input_path": record.filepath, "score": record.score, "blurry": record.blurry, "error": record.error}
+
+
+@click.command("process_blur.py", cls=MultiValueCommand, context_settings=HELP)
+@images_option
+@click.option("-s", "--save-path", type=file_path(), default=None,
+              help="Write the results to this file.  [default: print them to stdout]")
+@click.option("-o", "--output-format", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="Results format.")
+@threshold_option
+@mode_options("exact")
+@click.option("-f", "--variable-size", is_flag=True,
+              help="Score images at their own size (skip the ~2 MP normalisation; scores then depend on size).")
+@click.option("-l", "--logger", "log_file", type=file_path(), default=None,
+              help="Also write a full log to this file.")
+@verbose_option
+@click.option("-d", "--display-image", is_flag=True,
+              help="Show each image and its blur map in windows; press q to stop, any other key for the next.")
+@click.option("--blur-map-dir", type=click.Path(file_okay=False), default=None,
+              help="Save each image's blur map as a PNG in this folder.")
+@max_pixels_option
+@include_ext_option
+def process_blur(inputs, save_path, output_format, threshold, mode, variable_size, log_file, verbose, display_image,
+                 blur_map_dir, max_pixels, include_ext):
+    """Score images for blur one at a time, with more control than process.py (slower).
+
+    Rows are input_path, score, blurry (and error), sorted by path.
+    """
+    from imgval.analysis.analyze import Record, Settings, analyze_path
+    from imgval.report.summary import Summary
+
+    setup_logging(verbose, log_file)
+    check_inputs(inputs)
+    problem = display_problem() if display_image else None
+    if problem:
+        raise click.UsageError(problem)
+    if blur_map_dir:
+        try:
+            os.makedirs(blur_map_dir, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot create {blur_map_dir!r}: {exc.strerror}", param_hint="--blur-map-dir")
+    fix_size = not variable_size
+    if not fix_size:
+        log.warning("not normalising image size: scores are not comparable across image sizes")
+    settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels, keep_pixels=True)
+    found = discover_or_fail(inputs, with_extensions(include_ext))
+    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, fix_size,
+                                 BLUR_COLUMNS, blur_values)
+    paths = sorted(found.paths)
+    summary = Summary()
+    try:
+        for path in paths:
+            record = analyze_path(path, settings)
+            log_record(record)
+            report.write(record)
+            summary.add(record)
+            if record.pixels is not None and blur_map_dir:
+                save_blur_map(record, blur_map_dir)
+            if record.pixels is not None and display_image and not show(record):
+                log.info("stopped by the user after %d of %d images", summary.count, len(paths))
+                break
+        for folder, reason in found.unlistable:
+            record = Record(folder, error=reason)
+            report.write(record)
+            summary.add(record)
+    except KeyboardInterrupt:
+        report.discard()
+        click.echo("Interrupted: no results written.", err=True)
+        sys.exit(exitcodes.INTERRUPTED)
+    report.close(blurry_counts=summary.blurry)
+    log.info("%d images, %d blurry, %d errors", summary.count, summary.blurry, summary.errors)
+
+
+def blur_map_name(filepath: str) -> str:
+    """<path with separators as __>.blurmap.png, never a hidden name: `..` becomes `up`, `.` is
+    dropped (so ../data/a.jpg -> up__data__a.jpg.blurmap.png)."""
+    parts = [{"..": "up"}.get(p, p) for p in filepath.replace(os.sep, "/").split("/") if p not in ("", ".")]
+    return "__".join(parts).replace(":", "_").lstrip(".") + ".blurmap.png"
+
+
+def save_blur_map(record: Record, folder: str) -> None:
+    """Write the record's blur map as FOLDER/blur_map_name(path)."""
+    import cv2
+
+    from imgval.analysis.blur import pretty_blur_map
+
+    name = blur_map_name(record.filepath)
+    target = os.path.join(folder, name)
+    if not cv2.imwrite(target, pretty_blur_map(record.pixels.blur_map)):
+        log.warning("could not write the blur map %s", target)
+
+
+def show(record: Record) -> bool:
+    """Show the image and its blur map; False when the user pressed q (or windows failed)."""
+    import cv2
+
+    from imgval.analysis.blur import pretty_blur_map
+
+    try:
+        cv2.imshow("input", record.pixels.image)
+        cv2.imshow("result", pretty_blur_map(record.pixels.blur_map))
+        key = cv2.waitKey(0)
+    except cv2.error as exc:
+        log.error("cannot open a window (%s); use --blur-map-dir to save blur maps instead", exc.err)
+        return False
+    return key != ord("q")

@@ -1,0 +1,234 @@
+"""What several commands share: their common options, logging, and the checks that turn bad
+input into a usage error (exit 2) before any work starts."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from imgval.batch.discover import Discovery, discover, missing_inputs
+from imgval.defaults import DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, MODES
+from imgval.image_names import IMAGE_EXTENSIONS, sorted_extensions
+
+if TYPE_CHECKING:
+    from imgval.analysis.analyze import Record
+    from imgval.report.reader import Results
+
+# Modules that load OpenCV, NumPy, SciPy, Pillow or tqdm (analysis, reports, profiles, ...) are
+# imported inside the functions that use them: `imgval --help` and option errors stay fast
+# (benchmarks/startup.py).
+
+log = logging.getLogger("imgval")
+HELP = {"help_option_names": ["-h", "--help"]}
+
+
+def expand_multi_values(args: list[str], options: tuple[str, ...]) -> list[str]:
+    """Rewrite `-i a b c` (the original's argparse nargs='+') as `-i a -i b -i c` for click."""
+    out: list[str] = []
+    taking = None  # the option whose values are being read
+    for arg in args:
+        if arg in options:
+            taking = arg
+            out.append(arg)  # the first value joins it; more values get their own copy
+        elif taking and not arg.startswith("-") and out[-1] != taking:
+            out += [taking, arg]
+        else:
+            if arg == "--" or arg.startswith("-"):
+                taking = None
+            out.append(arg)
+    return out
+
+
+class MultiValueCommand(click.Command):
+    """A command whose -i/--images option takes several values after one flag."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, expand_multi_values(args, ("-i", "--images")))
+
+
+def setup_logging(verbose: bool, log_file: str | None = None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    logging.basicConfig(
+        level=logging.INFO if verbose or log_file else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    handlers[0].setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def resolve_profile(path: str | None):
+    from imgval.analysis.profile_toml import ProfileError, default_profile, load_profile
+
+    try:
+        return load_profile(path) if path else default_profile()
+    except ProfileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--profile")
+
+
+def check_inputs(inputs: tuple[str, ...]) -> None:
+    missing = missing_inputs(list(inputs))
+    if missing:
+        raise click.BadParameter(
+            "no such file or folder: " + ", ".join(repr(p) for p in missing), param_hint="-i/--images"
+        )
+
+
+def printable(path: str) -> str:
+    """A file name as safe terminal text: control characters (newlines, escape sequences that
+    would move the cursor or recolour the terminal) shown as Python escapes."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
+
+
+def discover_or_fail(inputs: tuple[str, ...], extensions=IMAGE_EXTENSIONS) -> Discovery:
+    """The files to check; exit USAGE before anything is written when an input could not be
+    listed or nothing was found: a run that checked nothing must not pass, nor replace the
+    previous report."""
+    found = discover(list(inputs), extensions)
+    if found.failed_inputs:
+        raise click.BadParameter("; ".join(f"{printable(url)}: {reason}" for url, reason in found.failed_inputs)
+                                 + ". Nothing was checked.", param_hint="-i/--images")
+    if not found.paths and not found.unlistable:
+        raise click.BadParameter(f"no image files found in {', '.join(map(printable, inputs))}; nothing was "
+                                 f"checked (images are found by extension: {' '.join(sorted_extensions(extensions))}; "
+                                 f"add others with --include-ext).",
+                                 param_hint="-i/--images")
+    return found
+
+
+def open_report_or_fail(path: str, *args, **kwargs):
+    """Create the report's temporary file now, so an unwritable path fails before any work."""
+    from imgval.report.writers import Report
+
+    try:
+        return Report(path, *args, **kwargs)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path!r}: {exc.strerror or exc}", param_hint="-s/--save-path")
+
+
+@contextlib.contextmanager
+def logs_above_the_bar(bar):
+    """While a bar is drawn, log lines to the terminal go through tqdm (tqdm.write) so they are
+    printed above the bar instead of into it; the console handler keeps its level."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    root = logging.getLogger()
+    console = [h for h in root.handlers if _is_console(h)]
+    if bar.disable or not console:
+        yield
+        return
+    with logging_redirect_tqdm([root]):
+        root.handlers[-1].setLevel(console[0].level)  # the redirecting handler, added last
+        yield
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    return type(handler) is logging.StreamHandler and handler.stream in (sys.stdout, sys.stderr)
+
+
+class NonEmptyPath(click.Path):
+    """A path option that refuses '' (`-s ''` must not silently mean the default)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path is not a file name; give a path or leave the option out", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def file_path(**kwargs) -> NonEmptyPath:
+    return NonEmptyPath(dir_okay=False, **kwargs)
+
+
+def images_option(command):
+    """PATH... as arguments or after -i/--images (the original's form), or both: the command gets
+    them all as `inputs`, arguments last."""
+    @functools.wraps(command)
+    def merged(*args, inputs, paths, **kwargs):
+        inputs = tuple(inputs) + tuple(paths)
+        if not inputs:
+            command_path = click.get_current_context().command_path
+            raise click.UsageError(f"give the folders or files to check: {command_path} PATH... (or -i PATH...)")
+        return command(*args, inputs=inputs, **kwargs)
+    merged = click.argument("paths", nargs=-1, metavar="[PATH]...")(merged)
+    return click.option("-i", "--images", "inputs", multiple=True, metavar="PATH...",
+                        help="Folders (searched recursively) and image files to check; the same as "
+                             "giving them as arguments.")(merged)
+
+
+include_ext_option = click.option(
+    "--include-ext", multiple=True, metavar="EXT",
+    help="Also take files with this extension from folders (repeatable or comma-separated, e.g. pgm,ppm); "
+         "a file named directly is always taken.  [default: " + " ".join(sorted_extensions()) + "]")
+threshold_option = click.option(
+    "-t", "--threshold", type=float, default=None,
+    help=f"Images scoring below this are flagged blurry.  [default: {DEFAULT_THRESHOLD:g}; "
+         f"{FAST_DEFAULT_THRESHOLD:g} with --fast, whose scores are on their own scale]",
+)
+
+
+def mode_options(default: str):
+    """--mode default|exact|fast, with --exact and --fast as shorthands; the command gets `mode`."""
+    def decorate(command):
+        @functools.wraps(command)
+        def resolved(*args, mode, exact, fast, **kwargs):
+            if exact and fast:
+                raise click.UsageError("--exact and --fast contradict each other; give one of them.")
+            return command(*args, mode="exact" if exact else "fast" if fast else mode, **kwargs)
+        resolved = click.option("--fast", is_flag=True,
+                                help="Shorthand for --mode fast: score a 1/2-1/8 size decode (much faster on "
+                                     "large JPEGs; its own score scale and threshold).")(resolved)
+        resolved = click.option("--exact", is_flag=True,
+                                help="Shorthand for --mode exact: the original tool's scores exactly "
+                                     "(colour decode, then grayscale).")(resolved)
+        return click.option("--mode", type=click.Choice(MODES), default=default, show_default=True,
+                            help="How pixels are decoded for the blur score: default = luminance decoded "
+                                 "directly (the original's scores within rounding: median difference 0.25%, "
+                                 "the same blurry flags on real photos), exact = as the original (identical "
+                                 "scores), fast = reduced-size decode on its own scale (see docs/performance.md)."
+                            )(resolved)
+    return decorate
+
+
+verbose_option = click.option("-v", "--verbose", is_flag=True, help="Log every image to stderr.")
+max_pixels_option = click.option(
+    "--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
+    help="Refuse images with more pixels than this (decompression bombs).",
+)
+
+
+def log_record(record: Record) -> None:
+    if record.error:
+        log.warning("%s: %s", record.filepath, record.error)
+    else:
+        log.info("%s score=%.2f blurry=%s", record.filepath, record.score, record.blurry)
+
+
+def setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:
+    try:
+        setup_logging(verbose, log_file)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {log_file!r}: {exc.strerror or exc}", param_hint="--log-file")
+
+
+# -- commands that work from a finished report (dupes, report) --
+
+results_argument = click.argument("results_path", metavar="RESULTS", type=file_path(), default="results.csv")
+radius_option = click.option(
+    "--dup-radius", type=click.IntRange(min=0, max=64), default=None,
+    help="Regroup from the report's hash and sha256 columns with this radius (bits of 64).  "
+         "[default: the report's dup_group column, as the scan grouped it]")
+
+
+def load_or_fail(path: str) -> Results:
+    from imgval.report.reader import ResultsError, load_results
+
+    try:
+        return load_results(path)
+    except ResultsError as exc:
+        raise click.BadParameter(str(exc), param_hint="RESULTS")
