@@ -17,7 +17,6 @@ name more in ENGINE_NAMES and make_engine; analysis, reports and the CLI do not 
 """
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 

@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 from imgval.analysis.analyze import Record
 from imgval.analysis.exif import EXIF_COLUMNS
