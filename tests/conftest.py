@@ -54,6 +54,19 @@ def batch_template(tmp_path_factory, sharp_image, blurry_image) -> Path:
 
 
 @pytest.fixture
+def small_batch(tmp_path) -> Path:
+    """Four small images (a sharp and a blurry JPEG, a PNG and a TIFF in sub/), for tests of the
+    command line around the analysis, where image size only costs time."""
+    folder = tmp_path / "small"
+    sharp = natural_image(480, 360, seed=1)
+    write_image(folder / "sharp.jpg", sharp)
+    write_image(folder / "blurry.jpg", blurred(sharp, 3))
+    write_image(folder / "sub" / "lossless.png", natural_image(400, 300, seed=2))
+    write_image(folder / "sub" / "master.tif", natural_image(300, 400, seed=3))
+    return folder
+
+
+@pytest.fixture
 def image_dir(tmp_path, batch_template) -> Path:
     """A fresh copy of the small batch for one test to use (and change)."""
     return Path(shutil.copytree(batch_template, tmp_path / "batch"))

@@ -15,14 +15,14 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_paths_as_arguments_are_the_same_run_as_after_i(tmp_path, image_dir):
-    run_script("-m", "imgval", "scan", str(image_dir / "sub"), "-i", str(image_dir / "sharp.jpg"), "-s", "a.csv",
+def test_paths_as_arguments_are_the_same_run_as_after_i(tmp_path, small_batch):
+    run_script("-m", "imgval", "scan", str(small_batch / "sub"), "-i", str(small_batch / "sharp.jpg"), "-s", "a.csv",
                "--no-cache", cwd=tmp_path, check=True)
-    run_script(str(ROOT / "process.py"), "-i", str(image_dir / "sharp.jpg"), str(image_dir / "sub"), "-s", "b.csv",
+    run_script(str(ROOT / "process.py"), "-i", str(small_batch / "sharp.jpg"), str(small_batch / "sub"), "-s", "b.csv",
                "--no-cache", cwd=tmp_path, check=True)
     a, b = read_csv_rows(tmp_path / "a.csv"), read_csv_rows(tmp_path / "b.csv")
     assert sorted(r["filepath"] for r in a) == sorted(r["filepath"] for r in b) and len(a) == 3
-    blur = run_script(str(ROOT / "process_blur.py"), str(image_dir / "sub"), cwd=tmp_path, check=True)
+    blur = run_script(str(ROOT / "process_blur.py"), str(small_batch / "sub"), cwd=tmp_path, check=True)
     assert len(blur.stdout.splitlines()) == 3  # header + 2 rows
 
 

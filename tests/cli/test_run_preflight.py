@@ -26,12 +26,12 @@ def readme_config() -> str:
 
 
 @pytest.fixture
-def project(tmp_path, image_dir, dropbox_emulator, box_emulator, s3_bucket, monkeypatch):
+def project(tmp_path, small_batch, dropbox_emulator, box_emulator, s3_bucket, monkeypatch):
     """A fresh project folder holding only the README's imgval.toml and its profile.toml, with
     the README's storages pointed at the emulators."""
     monkeypatch.setenv("IMGVAL_HASH_CACHE", str(tmp_path / "pairs.sqlite"))
-    for path in sorted(p for p in image_dir.rglob("*") if p.is_file()):
-        dropbox_emulator.put_file(f"/Scans/Incoming/{path.relative_to(image_dir).as_posix()}", path.read_bytes())
+    for path in sorted(p for p in small_batch.rglob("*") if p.is_file()):
+        dropbox_emulator.put_file(f"/Scans/Incoming/{path.relative_to(small_batch).as_posix()}", path.read_bytes())
     box_folder = box_emulator.make_folder("0", "Archive")
     folder = tmp_path / "project"
     folder.mkdir()

@@ -16,12 +16,12 @@ from imgval.report.html import histogram_svg
 from tests.conftest import ROOT, run_script, write_image
 
 
-def scan_relative(tmp_path, image_dir, *args):
+def scan_relative(tmp_path, small_batch, *args):
     """A scan run in the project folder with a relative input, its report in reports/."""
     project = tmp_path / "project"
-    shutil.copytree(image_dir, project / "batch")
+    shutil.copytree(small_batch, project / "batch")
     (project / "reports").mkdir()
-    write_image(project / "batch" / "copy.jpg", cv2.imread(str(image_dir / "sharp.jpg")))
+    write_image(project / "batch" / "copy.jpg", cv2.imread(str(small_batch / "sharp.jpg")))
     result = run_script(str(ROOT / "process.py"), "-i", "batch", "-s", "reports/results.csv", "--no-cache",
                         "-j", "1", *args, cwd=project)
     assert result.returncode == 0, result.stderr
@@ -32,8 +32,8 @@ def previews_in(page: str) -> int:
     return len(re.findall(r'<img src="data:image/jpeg', page))
 
 
-def test_report_and_dupes_from_another_folder_find_the_files(tmp_path, image_dir):
-    project = scan_relative(tmp_path, image_dir)
+def test_report_and_dupes_from_another_folder_find_the_files(tmp_path, small_batch):
+    project = scan_relative(tmp_path, small_batch)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     report = str(project / "reports" / "results.csv")
@@ -42,7 +42,7 @@ def test_report_and_dupes_from_another_folder_find_the_files(tmp_path, image_dir
     assert made.returncode == 0 and "could not be previewed" not in made.stderr, made.stderr
     assert "no preview" not in page.read_text() and previews_in(page.read_text()) >= 2
     dupes = run_script("-m", "imgval", "dupes", report, cwd=elsewhere)
-    assert re.search(r"batch/copy\.jpg\s+1800x1200\s+\d+ bytes", dupes.stdout), dupes.stdout
+    assert re.search(r"batch/copy\.jpg\s+480x360\s+\d+ bytes", dupes.stdout), dupes.stdout
 
     # the whole project moved: the recorded base is relative to the report, so it still resolves
     moved = tmp_path / "moved"
@@ -57,8 +57,8 @@ def test_report_and_dupes_from_another_folder_find_the_files(tmp_path, image_dir
     assert gone.returncode == 0 and "could not be previewed" in gone.stderr, gone.stderr
 
 
-def test_json_csv_and_html_carry_the_runs_metadata(tmp_path, image_dir):
-    project = scan_relative(tmp_path, image_dir, "-t", "50", "--html", "reports/page.html",
+def test_json_csv_and_html_carry_the_runs_metadata(tmp_path, small_batch):
+    project = scan_relative(tmp_path, small_batch, "-t", "50", "--html", "reports/page.html",
                             "--profile", str(ROOT / "examples" / "profile.toml"))
     meta = json.loads((project / "reports" / "results.meta.json").read_text())
     assert meta["threshold"] == 50 and meta["mode"] == "default" and meta["imgval"] == __version__
