@@ -62,3 +62,36 @@ def test_unlistable_folder_is_reported(tmp_path):
 
 def test_is_image_name():
     assert is_image_name("A.TIF") and is_image_name("x.y.jp2") and not is_image_name("jpg")
+
+
+def test_an_input_that_cannot_be_listed_fails_the_input_and_a_folder_inside_it_becomes_a_row(tmp_path,
+                                                                                             monkeypatch):
+    """The permission error is the operating system's (root can list anything, so it is raised
+    here by os.scandir itself); what discovery does with it is the real code."""
+    touch(tmp_path / "top" / "a.jpg")
+    touch(tmp_path / "top" / "inner" / "b.jpg")
+    touch(tmp_path / "other" / "c.jpg")
+    refused = {str(tmp_path / "top" / "inner"), str(tmp_path / "other")}
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path) in refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    found = discover([str(tmp_path / "top"), str(tmp_path / "other")])
+    assert [os.path.basename(p) for p in found.paths] == ["a.jpg"]
+    assert found.unlistable == [(str(tmp_path / "top" / "inner"), "could not list folder: Permission denied")]
+    assert found.failed_inputs == [(str(tmp_path / "other"), "could not list folder: Permission denied")]
+
+
+def test_files_not_taken_are_counted_by_extension_and_include_ext_takes_them(tmp_path):
+    from imgval.image_names import with_extensions
+
+    for name in ["a.jpg", "b.xmp", "c.XMP", "d.cr2", "README", "e.pgm"]:
+        touch(tmp_path / name)
+    found = discover([str(tmp_path)])
+    assert dict(found.skipped) == {".xmp": 2, ".cr2": 1, "": 1, ".pgm": 1}
+    found = discover([str(tmp_path)], with_extensions(["pgm", ".XMP,cr2"]))
+    assert len(found.paths) == 5 and dict(found.skipped) == {"": 1}
