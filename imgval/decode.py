@@ -29,8 +29,16 @@ _PNG_DECODE, _TIFF_DECODE = imagecodecs.png_decode, imagecodecs.tiff_decode
 # Pillow's global bomb check would only get in the way of a limit the user chose.
 Image.MAX_IMAGE_PIXELS = None
 
+# The formats imgval checks (the README lists them). Pillow is asked to open these and nothing
+# else: its other plugins would run Ghostscript on PostScript, or decode ICNS/ICO icons that wrap
+# JPEG 2000 codestreams of any size, from any file named like an image.
+SUPPORTED_FORMATS = ("JPEG", "PNG", "TIFF", "JPEG2000", "WEBP", "BMP", "GIF", "HEIF")
+# Signatures of common non-image files Pillow has no reader for (others are named by Pillow's
+# own plugins' signature checks, which read bytes only).
+_OTHER_SIGNATURES = {b"%PDF-": "PDF", b"PK\x03\x04": "ZIP", b"<?xml": "XML", b"<svg": "SVG"}
+
 # Formats OpenCV decodes the way the original tool did (cv2.imread); the rest go through Pillow.
-_OPENCV_FORMATS = {"PNG", "TIFF", "WEBP", "BMP", "JPEG2000", "DIB"}
+_OPENCV_FORMATS = {"PNG", "TIFF", "WEBP", "BMP", "JPEG2000"}
 # JPEG colour models libjpeg-turbo converts to BGR itself; CMYK/YCCK need OpenCV's conversion.
 _SIMPLEJPEG_COLORSPACES = {"Gray", "YCbCr", "RGB"}
 # ... and those whose luminance it can decode directly (Y of YCbCr; Gray as is).
@@ -75,9 +83,13 @@ def probe(data: bytes) -> tuple[Header, Image.Image]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; EXIF checks report it
-            image = Image.open(byte_stream(data))
+            image = Image.open(byte_stream(data), formats=SUPPORTED_FORMATS)
             orientation = _orientation(image)
     except UnidentifiedImageError:
+        other = looks_like(data)
+        if other:
+            raise DecodeError(f"not a supported image: looks like {other} (imgval reads "
+                              "JPEG, PNG, TIFF, JPEG 2000, WebP, BMP, GIF and HEIF)")
         raise DecodeError("not an image, or a format imgval cannot read (the header is not recognised)")
     except Exception as exc:  # Pillow raises many types for damaged headers
         raise DecodeError(f"damaged image header: {exc}")
@@ -86,6 +98,27 @@ def probe(data: bytes) -> tuple[Header, Image.Image]:
         raise DecodeError(f"image header gives an empty size ({width}x{height})")
     header = Header(image.format or "unknown", width, height, image.mode, _bit_depth(image, data), orientation)
     return header, image
+
+
+def looks_like(data: bytes) -> str | None:
+    """The name of the unsupported format data's first bytes look like (EPS, PDF, ICNS, ...),
+    or None. Only signature checks: nothing is parsed or decoded."""
+    prefix = bytes(data[:64])
+    for signature, name in _OTHER_SIGNATURES.items():
+        if prefix.startswith(signature):
+            return name
+    Image.init()
+    for name in Image.ID:
+        accept = Image.OPEN[name][1]
+        if name in SUPPORTED_FORMATS or accept is None:
+            continue
+        try:
+            accepted = accept(prefix)
+        except Exception:
+            continue
+        if accepted and not isinstance(accepted, str):  # a str is Pillow's reason for refusing
+            return name
+    return None
 
 
 def decode_bgr(data: bytes, header: Header, image: Image.Image) -> np.ndarray:
