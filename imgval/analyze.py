@@ -54,6 +54,9 @@ class Record:
     exif_ok: bool | None = None
     exif_issues: str = ""
     error: str = ""
+    # the error is about the environment, not the file's content (permission denied, out of
+    # memory, a killed worker, a timeout): never cached, so the next run tries again
+    transient: bool = False
     pixels: BlurResult | None = field(default=None, repr=False)  # only with Settings.keep_pixels
 
 
@@ -135,12 +138,12 @@ def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False) -> 
     try:
         data = read_input(filepath, mapped=mapped)
     except OSError as exc:
-        return Record(filepath, error=f"cannot read file: {exc.strerror or exc}")
+        return Record(filepath, error=f"cannot read file: {exc.strerror or exc}", transient=True)
     try:
         return analyze_bytes(filepath, data, settings)
     except MemoryError:
         return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
-                      error="not enough memory to decode this image")
+                      error="not enough memory to decode this image", transient=True)
     except Exception as exc:  # a decoder bug must cost one row, not the run
         return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
                       error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")

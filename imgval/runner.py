@@ -159,7 +159,7 @@ def _recover(pending: deque, jobs: int, settings: Settings, analyze: Analyze) ->
                 isolated.shutdown(wait=True)
                 isolated = None
                 retry = Future()
-                retry.set_result(Record(path, error=CRASH_ERROR))
+                retry.set_result(Record(path, error=CRASH_ERROR, transient=True))
             settled.append((path, retry))
     finally:
         if isolated is not None:
