@@ -24,7 +24,7 @@ from .incremental import run_incremental
 from .lock import Locked, RunLock
 from .profile import ProfileError, default_profile, load_profile
 from .report import Report, Summary
-from .runner import default_jobs
+from .runner import DEFAULT_TIMEOUT, default_jobs
 from .cli_report import check_html_path, dupes_command, html_after_scan, report_command
 
 log = logging.getLogger("imgval")
@@ -159,12 +159,16 @@ max_pixels_option = click.option(
               help="Images whose pHashes differ in at most this many bits (of 64) share a dup_group; "
                    "byte-identical files (same sha256) always do. 0 = identical pHashes only "
                    "(see docs/duplicates.md).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
+              metavar="SECONDS",
+              help="Stop analysing a file after this long (its worker is replaced; the row says why, and the "
+                   "next run tries it again).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and --fail-on findings (for cron).")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
 def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
-         fail_on, html_path, dup_radius, quiet, log_file, verbose):
+         fail_on, html_path, dup_radius, timeout, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -183,7 +187,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs)
+        summary, head = _scan_into(report, cache, inputs, settings, jobs, timeout)
     finally:
         lock.release()
 
@@ -208,7 +212,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Record]]:
+def _scan_into(report, cache, inputs, settings, jobs, timeout) -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
     found = discover(list(inputs))
@@ -218,7 +222,7 @@ def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Rec
     finished = False
     try:
         with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
-            for outcome in run_incremental(found.paths, settings, jobs, cache, found.remote_entries):
+            for outcome in run_incremental(found.paths, settings, jobs, cache, found.remote_entries, timeout):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
             for folder, reason in found.unlistable:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .analyze import Record, Settings, analyze_path
 from .cache import ResultCache, file_state
-from .runner import run
+from .runner import DEFAULT_TIMEOUT, run
 
 
 @dataclass
@@ -17,11 +17,12 @@ class Outcome:
 
 
 def run_incremental(paths: list[str], settings: Settings, jobs: int, cache: ResultCache | None,
-                    remote_entries: dict | None = None) -> Iterator[Outcome]:
+                    remote_entries: dict | None = None, timeout: float = DEFAULT_TIMEOUT) -> Iterator[Outcome]:
     """One Outcome per path, in the order given (cached and fresh results interleaved).
-    `remote_entries` maps remote URLs to their listing's Entry (discover.Discovery)."""
+    `remote_entries` maps remote URLs to their listing's Entry (discover.Discovery); `timeout`
+    is each file's time limit in seconds (runner.run)."""
     if cache is None:
-        for record in run(paths, settings, jobs):
+        for record in run(paths, settings, jobs, timeout=timeout):
             yield Outcome(record, False)
         return
     # Each file's state is taken before it is read: a file rewritten while it is analysed is
@@ -29,7 +30,7 @@ def run_incremental(paths: list[str], settings: Settings, jobs: int, cache: Resu
     remote_entries = remote_entries or {}
     states = [file_state(path, remote_entries.get(path)) for path in paths]
     cached = [cache.has(state) for state in states]
-    fresh = run([p for p, hit in zip(paths, cached) if not hit], settings, jobs)
+    fresh = run([p for p, hit in zip(paths, cached) if not hit], settings, jobs, timeout=timeout)
     try:
         for path, state, hit in zip(paths, states, cached):
             record = cache.lookup(path, state) if hit else None
