@@ -14,7 +14,7 @@ import cv2
 from tqdm import tqdm
 
 from . import __version__, exitcodes
-from .analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
+from .analyze import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
 from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
 from .cache import CacheError, ResultCache, default_cache_path
 from .discover import discover, missing_inputs
@@ -131,6 +131,13 @@ max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
     help="Refuse images with more pixels than this (decompression bombs).",
 )
+max_memory_option = click.option(
+    "--max-memory", type=click.IntRange(min=1), default=DEFAULT_MAX_MEMORY // 1_000_000, show_default=True,
+    metavar="MB",
+    help="Refuse images whose decoded pixels would take more than this many megabytes (channels and bit "
+         "depth counted, every page or frame of the file), before decoding them: bombs that stay under "
+         "--max-pixels. Each of --jobs workers may use this much, plus ~150 MB.",
+)
 
 
 @click.command("scan", cls=MultiValueCommand, context_settings=HELP)
@@ -146,6 +153,7 @@ max_pixels_option = click.option(
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
 @max_pixels_option
+@max_memory_option
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
               help="SQLite file of earlier results; unchanged files are not analysed again.  "
                    "[default: results.sqlite in the user's cache folder]")
@@ -167,7 +175,8 @@ max_pixels_option = click.option(
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
-def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, max_memory, cache_path,
+         no_cache,
          fail_on, html_path, dup_radius, timeout, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
@@ -179,7 +188,8 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     check_inputs(inputs)
     if cache_path and no_cache:
         raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
-    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
+    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, max_memory=max_memory * 1_000_000,
+                        profile=resolve_profile(profile_path))
     save_path = save_path or f"results.{output_format}"
     if html_path:
         check_html_path(html_path)
@@ -367,8 +377,9 @@ def display_problem() -> str | None:
 @click.option("--blur-map-dir", type=click.Path(file_okay=False), default=None,
               help="Save each image's blur map as a PNG in this folder.")
 @max_pixels_option
+@max_memory_option
 def process_blur(inputs, save_path, output_format, threshold, mode, variable_size, log_file, verbose, display_image,
-                 blur_map_dir, max_pixels):
+                 blur_map_dir, max_pixels, max_memory):
     """Score images for blur one at a time, with more control than process.py (slower).
 
     Rows are input_path, score, blurry (and error), sorted by path.
@@ -385,7 +396,8 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     fix_size = not variable_size
     if not fix_size:
         log.warning("not normalising image size: scores are not comparable across image sizes")
-    settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels, keep_pixels=True)
+    settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels,
+                        max_memory=max_memory * 1_000_000, keep_pixels=True)
     report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, fix_size,
                                  BLUR_COLUMNS, blur_values)
 

@@ -5,7 +5,9 @@ data is an error, never a grey-filled picture (a grey fill would score as "sharp
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -22,12 +24,14 @@ from PIL import Image, UnidentifiedImageError  # noqa: E402
 from .filedata import byte_stream  # noqa: E402
 
 pillow_heif.register_heif_opener()
+# tifffile logs what it finds odd in damaged files; the row's verdict already says what matters.
+logging.getLogger("tifffile").setLevel(logging.ERROR)
 # imagecodecs loads each codec's extension on first use: load them here, once, in the parent,
 # not again in every forked worker.
 _PNG_DECODE, _TIFF_DECODE = imagecodecs.png_decode, imagecodecs.tiff_decode
-# imgval enforces its own pixel limit (Header.pixels vs --max-pixels) before decoding, so
-# Pillow's global bomb check would only get in the way of a limit the user chose.
-Image.MAX_IMAGE_PIXELS = None
+DEFAULT_MAX_PIXELS = 250_000_000  # larger headers are treated as bombs
+DEFAULT_MAX_MEMORY = 1_000_000_000  # bytes of decoded pixels one file may cost (Header.decoded_bytes)
+MAX_TIFF_PAGES = 10_000  # pages whose size is checked; beyond these nothing is ever decoded
 
 # The formats imgval checks (the README lists them). Pillow is asked to open these and nothing
 # else: its other plugins would run Ghostscript on PostScript, or decode ICNS/ICO icons that wrap
@@ -69,17 +73,23 @@ class Header:
     mode: str  # Pillow's colour mode: RGB, L, CMYK, I;16, ...
     bit_depth: int | None
     orientation: int  # EXIF orientation 1..8 (1 when absent)
+    decoded_bytes: int = 0  # the memory decoding its pixels takes, at most (see decoded_bytes)
 
     @property
     def pixels(self) -> int:
         return self.width * self.height
 
 
-def probe(data: bytes) -> tuple[Header, Image.Image]:
+def probe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, Image.Image]:
     """Identify the format and size from the header. Returns the lazily opened Pillow image too
-    (header parsed, pixels not decoded) so EXIF readers can reuse it."""
+    (header parsed, pixels not decoded) so EXIF readers can reuse it.
+
+    max_pixels also sets Pillow's own bomb guard (process-wide; it refuses images of more than
+    twice that many pixels wherever Pillow meets them, a GIF's later frames included): a
+    backstop behind imgval's own checks (analyze.enforce_limits)."""
     if not data:
         raise DecodeError("empty file (0 bytes)")
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; EXIF checks report it
@@ -91,13 +101,66 @@ def probe(data: bytes) -> tuple[Header, Image.Image]:
             raise DecodeError(f"not a supported image: looks like {other} (imgval reads "
                               "JPEG, PNG, TIFF, JPEG 2000, WebP, BMP, GIF and HEIF)")
         raise DecodeError("not an image, or a format imgval cannot read (the header is not recognised)")
+    except Image.DecompressionBombError as exc:
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(claimed[1]) / 1e6:.0f} MP" if claimed else "its size"
+        raise DecodeError(f"image too large: {size} is over the limit of {max_pixels / 1e6:.0f} MP "
+                          "(raise it with --max-pixels if this is a real image)")
     except Exception as exc:  # Pillow raises many types for damaged headers
         raise DecodeError(f"damaged image header: {exc}")
     width, height = image.size
     if width <= 0 or height <= 0:
         raise DecodeError(f"image header gives an empty size ({width}x{height})")
-    header = Header(image.format or "unknown", width, height, image.mode, _bit_depth(image, data), orientation)
+    bit_depth = _bit_depth(image, data)
+    header = Header(image.format or "unknown", width, height, image.mode, bit_depth, orientation,
+                    decoded_bytes(image, data, bit_depth))
     return header, image
+
+
+def decoded_bytes(image: Image.Image, data, bit_depth: int | None) -> int:
+    """The most memory imgval's decoders may take for this file's pixels, from its headers: the
+    largest of its layers (every page of a TIFF and its tiles; a GIF's logical screen, onto
+    which Pillow draws each frame), with every sample as wide as the decoder holds it (16-bit
+    samples stay 16-bit, OpenJPEG holds each sample as a 32-bit integer beside its 8-bit
+    output), at least the 8-bit colour copy (3 bytes a pixel) a decode for scoring or a thumbnail
+    makes, and the 8-bit luminance scored (1 byte a pixel)."""
+    pixels = image.width * image.height
+    if image.format == "JPEG2000":
+        largest = pixels * (len(image.getbands()) * 4 + _COLOUR_COPY + _LUMINANCE)
+    else:
+        largest = pixels * _layer_bytes_per_pixel(len(image.getbands()), bit_depth or 8)
+    if image.format == "TIFF":
+        largest = max(largest, _largest_tiff_layer(data))
+    return largest
+
+
+_COLOUR_COPY, _LUMINANCE = 3, 1  # bytes a pixel
+
+
+def _layer_bytes_per_pixel(samples: int, bits: int) -> int:
+    return max(samples * -(-max(bits, 1) // 8), _COLOUR_COPY) + _LUMINANCE
+
+
+def _largest_tiff_layer(data) -> int:
+    """decoded_bytes of the largest page (or tile) of a TIFF, from tifffile's reading of every
+    page's tags (no pixel data is read); 0 when tifffile cannot parse it."""
+    stream = byte_stream(data)
+    largest = 0
+    try:
+        with warnings.catch_warnings(), tifffile.TiffFile(stream) as tif:
+            warnings.simplefilter("ignore")
+            for index, page in enumerate(tif.pages):
+                if index >= MAX_TIFF_PAGES:
+                    break
+                pixels = page.imagewidth * page.imagelength * max(page.imagedepth, 1)
+                tile = page.tilewidth * page.tilelength * max(page.tiledepth, 1)
+                largest = max(largest, pixels * _layer_bytes_per_pixel(page.samplesperpixel, page.bitspersample),
+                              tile * page.samplesperpixel * -(-max(page.bitspersample, 1) // 8))
+    except Exception:
+        pass  # a page tifffile cannot read is not decoded by it; the others were counted
+    finally:
+        stream.close()
+    return largest
 
 
 def looks_like(data: bytes) -> str | None:

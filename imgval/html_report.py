@@ -83,7 +83,8 @@ def make_previews(paths: Iterable[str], blur_paths: Iterable[str], jobs: int,
     the GIL)."""
     paths, blur_paths = list(paths), list(blur_paths)
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        previews = dict(zip(paths, pool.map(file_preview, paths)))
+        previews = dict(zip(paths, pool.map(
+            lambda p: file_preview(p, max_pixels=settings.max_pixels, max_memory=settings.max_memory), paths)))
         maps = dict(zip(blur_paths, pool.map(lambda p: blur_map_preview(p, settings), blur_paths)))
     return previews, maps
 

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from . import blur, decode
-from .analyze import DEFAULT_MAX_PIXELS, Settings, enforce_pixel_limit, measure_blur
+from .analyze import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, Settings, enforce_limits, measure_blur
 from .filedata import read_input
 
 THUMB_SIDE = 160  # px, the longer side: ~3-8 KB each as JPEG, so hundreds stay light
@@ -36,11 +36,13 @@ def jpeg_preview(image: Image.Image, quality: int = JPEG_QUALITY) -> Preview:
     return Preview(uri, image.width, image.height)
 
 
-def thumbnail(data: bytes, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """The picture, upright, fitted in side x side. Raises decode.DecodeError (or a Pillow
+def thumbnail(data: bytes, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS,
+              max_memory: int = DEFAULT_MAX_MEMORY) -> Image.Image:
+    """The picture, upright, fitted in side x side, within the scan's limits (a file the scan
+    refused as too large is not decoded here either). Raises decode.DecodeError (or a Pillow
     error) for what cannot be shown."""
-    header, image = decode.probe(data)
-    enforce_pixel_limit(header, max_pixels)
+    header, image = decode.probe(data, max_pixels)
+    enforce_limits(header, max_pixels, max_memory)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         image.draft("RGB", (side * 2, side * 2))  # JPEG: let libjpeg decode at 1/2..1/8 size
@@ -58,10 +60,11 @@ def _to_8bit_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def file_preview(path: str, side: int = THUMB_SIDE) -> Preview | None:
-    """The file as a small JPEG, or None when it cannot be read or decoded."""
+def file_preview(path: str, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 max_memory: int = DEFAULT_MAX_MEMORY) -> Preview | None:
+    """The file as a small JPEG, or None when it cannot be read or decoded within the limits."""
     try:
-        return jpeg_preview(thumbnail(read_input(path), side))
+        return jpeg_preview(thumbnail(read_input(path), side, max_pixels, max_memory))
     except Exception:  # a broken file is the report's subject, not its failure
         return None
 
@@ -72,8 +75,8 @@ def blur_map_preview(path: str, settings: Settings, side: int = THUMB_SIDE) -> P
     be computed."""
     try:
         data = read_input(path)
-        header, image = decode.probe(data)
-        enforce_pixel_limit(header, settings.max_pixels)
+        header, image = decode.probe(data, settings.max_pixels)
+        enforce_limits(header, settings.max_pixels, settings.max_memory)
         result = measure_blur(data, header, image, settings)
         picture = blur.pretty_blur_map(result.blur_map)
         height, width = picture.shape[:2]
