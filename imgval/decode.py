@@ -21,6 +21,7 @@ import simplejpeg  # noqa: E402
 import tifffile  # noqa: E402
 from PIL import Image, UnidentifiedImageError  # noqa: E402
 
+from . import samples  # noqa: E402
 from .filedata import byte_stream  # noqa: E402
 
 pillow_heif.register_heif_opener()
@@ -28,7 +29,7 @@ pillow_heif.register_heif_opener()
 logging.getLogger("tifffile").setLevel(logging.ERROR)
 # imagecodecs loads each codec's extension on first use: load them here, once, in the parent,
 # not again in every forked worker.
-_PNG_DECODE, _TIFF_DECODE = imagecodecs.png_decode, imagecodecs.tiff_decode
+_PNG_DECODE = imagecodecs.png_decode
 DEFAULT_MAX_PIXELS = 250_000_000  # larger headers are treated as bombs
 DEFAULT_MAX_MEMORY = 1_000_000_000  # bytes of decoded pixels one file may cost (Header.decoded_bytes)
 MAX_TIFF_PAGES = 10_000  # pages whose size is checked; beyond these nothing is ever decoded
@@ -96,6 +97,8 @@ def probe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, Im
             image = Image.open(byte_stream(data), formats=SUPPORTED_FORMATS)
             orientation = _orientation(image)
     except UnidentifiedImageError:
+        if (fallback := _probe_without_pillow(data)) is not None:
+            return fallback, None
         other = looks_like(data)
         if other:
             raise DecodeError(f"not a supported image: looks like {other} (imgval reads "
@@ -107,6 +110,8 @@ def probe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, Im
         raise DecodeError(f"image too large: {size} is over the limit of {max_pixels / 1e6:.0f} MP "
                           "(raise it with --max-pixels if this is a real image)")
     except Exception as exc:  # Pillow raises many types for damaged headers
+        if (fallback := _probe_without_pillow(data)) is not None:
+            return fallback, None
         raise DecodeError(f"damaged image header: {exc}")
     width, height = image.size
     if width <= 0 or height <= 0:
@@ -115,6 +120,22 @@ def probe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, Im
     header = Header(image.format or "unknown", width, height, image.mode, bit_depth, orientation,
                     decoded_bytes(image, data, bit_depth))
     return header, image
+
+
+def _probe_without_pillow(data) -> Header | None:
+    """The header of a valid TIFF or BMP layout Pillow cannot open (floating-point RGB TIFF,
+    BMP bit fields it does not know), read by the decoders that do read them; None otherwise.
+    Such files have no Pillow image: their EXIF is read by exifread alone."""
+    prefix = bytes(data[:4])
+    if prefix in (b"II*\0", b"MM\0*") and (tiff := samples.tiff_header(data)) is not None:
+        width, height, mode, bits, orientation = tiff
+        layer = width * height * _layer_bytes_per_pixel(len(mode), bits)
+        return Header("TIFF", width, height, mode, bits, orientation if 1 <= orientation <= 8 else 1,
+                      max(layer, _largest_tiff_layer(data)))
+    if (bmp := samples.bmp_header(data)) is not None:
+        width, height, mode, bits = bmp
+        return Header("BMP", width, height, mode, bits, 1, width * height * _layer_bytes_per_pixel(4, 8))
+    return None
 
 
 def decoded_bytes(image: Image.Image, data, bit_depth: int | None) -> int:
@@ -192,14 +213,77 @@ def decode_bgr(data: bytes, header: Header, image: Image.Image) -> np.ndarray:
             pixels = simplejpeg.decode_jpeg(data, colorspace="BGR", strict=True)
         except ValueError as exc:
             raise DecodeError(f"truncated or corrupt JPEG data: {exc}")
+    elif header.format == "TIFF":
+        pixels = _tiff_bgr(data, header, image)
     elif header.format in _OPENCV_FORMATS or header.format == "JPEG":
-        flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION  # orientation applied below, once
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _COLOR)
         if pixels is None:
-            raise DecodeError(f"truncated or corrupt {header.format} data (the decoder could not read it)")
+            pixels = samples.to_bgr(_second_opinion(data, header, image))
     else:
         pixels = _decode_with_pillow(image, header)
     return orient(pixels, header.orientation)
+
+
+_COLOR = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION  # orientation is applied once, by orient()
+_GRAY = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION
+
+
+def _tiff_bgr(data, header: Header, image: Image.Image | None) -> np.ndarray:
+    """A TIFF as 8-bit BGR: OpenCV's read, as the original tool's, once libtiff's strict decode
+    has found its compressed data undamaged (OpenCV's read logs damage and returns the pixels);
+    layouts OpenCV cannot convert (2/4/12/32-bit, float) from the strict decode's samples."""
+    compressed = image is None or image.tag_v2.get(259, 1) != 1
+    if compressed:
+        stored, problem = samples.strict_tiff(data)
+        if stored is None:
+            return samples.to_bgr(_second_opinion(data, header, image, problem))
+        del stored  # checked; OpenCV decodes again below, so both never take memory at once
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _COLOR)
+    if pixels is not None:
+        return pixels
+    return samples.to_bgr(_stored_to_8bit(data, header, image))
+
+
+def _tiff_gray(data, header: Header, image: Image.Image | None) -> np.ndarray:
+    """A TIFF as 8-bit luminance (see _tiff_bgr for the integrity rule): the file's own bytes
+    for plain uncompressed layouts, libtiff's strict decode for plain 8/16-bit gray and RGB,
+    OpenCV's conversion for palette, YCbCr, CMYK and the like, and the strict decode's samples
+    scaled to 8 bits for layouts OpenCV cannot read."""
+    if (plain := _plain_tiff_gray(data)) is not None:
+        return plain
+    stored, problem = samples.strict_tiff(data)
+    if stored is None:
+        return samples.to_gray(_second_opinion(data, header, image, problem))
+    if (image is not None and _tiff_samples_are_plain(image) and stored.dtype in (np.uint8, np.uint16)
+            and stored.shape[:2] == (header.height, header.width)):
+        return _gray8(stored)
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _GRAY)
+    if pixels is not None:
+        return pixels
+    return samples.to_gray(samples.colour_to_rgb(samples.to_8bit(stored, header.bit_depth), header.mode))
+
+
+def _stored_to_8bit(data, header: Header, image: Image.Image | None) -> np.ndarray:
+    stored, problem = samples.strict_tiff(data)
+    if stored is None:
+        return _second_opinion(data, header, image, problem)
+    return samples.colour_to_rgb(samples.to_8bit(stored, header.bit_depth), header.mode)
+
+
+def _second_opinion(data, header: Header, image: Image.Image | None, problem: str | None = None) -> np.ndarray:
+    """8-bit gray or RGB pixels from a strict decoder other than the one that refused the file
+    (Pillow; tifffile for TIFF; imagecodecs for BMP); DecodeError when none reads it."""
+    if header.format == "PNG" and data.rfind(_PNG_END) < 0:  # Pillow reads every row of these
+        raise DecodeError("truncated PNG data (the file ends before its IEND chunk)")
+    pixels = samples.pillow_samples(image, header.bit_depth)
+    if pixels is None and header.format == "TIFF" and (stored := samples.tifffile_samples(data)) is not None:
+        pixels = samples.colour_to_rgb(samples.to_8bit(stored, header.bit_depth), header.mode)
+    if pixels is None and header.format == "BMP":
+        pixels = samples.bmp_samples(data)
+    if pixels is None:
+        reason = f": {problem}" if problem else " (the decoder could not read it)"
+        raise DecodeError(f"truncated or corrupt {header.format} data{reason}")
+    return pixels
 
 
 def decode_gray(data: bytes, header: Header, image: Image.Image) -> np.ndarray:
@@ -239,14 +323,14 @@ def _decode_gray_stored(data: bytes, header: Header, image: Image.Image, factor:
         except ValueError as exc:
             raise DecodeError(f"truncated or corrupt JPEG data: {exc}")
         pixels = pixels.reshape(pixels.shape[:2])
-    elif header.format == "TIFF" and (plain := _plain_tiff_gray(data)) is not None:
-        pixels = plain
-    elif (decoded := _imagecodecs_gray(data, header, image)) is not None:
+    elif header.format == "TIFF":
+        pixels = _tiff_gray(data, header, image)
+    elif (decoded := _imagecodecs_png_gray(data, header)) is not None:
         pixels = decoded
     elif header.format in _OPENCV_FORMATS or header.format == "JPEG":
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _GRAY)
         if pixels is None:
-            raise DecodeError(f"truncated or corrupt {header.format} data (the decoder could not read it)")
+            pixels = samples.to_gray(_second_opinion(data, header, image))
     else:
         try:
             image.load()
@@ -304,21 +388,19 @@ _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every compl
 _TIFF_PHOTOMETRIC_SAMPLES = {1: 1, 2: 3}  # MINISBLACK: one sample; RGB: three
 
 
-def _imagecodecs_gray(data, header: Header, image: Image.Image) -> np.ndarray | None:
-    """8-bit luminance of a PNG, or of an 8/16-bit grayscale or chunky RGB TIFF (any compression
-    libtiff reads), decoded by imagecodecs; None for other files (the caller uses OpenCV).
+def _imagecodecs_png_gray(data, header: Header) -> np.ndarray | None:
+    """8-bit luminance of a PNG decoded by imagecodecs; None for other files, and for PNGs it
+    refuses (the caller asks OpenCV, then Pillow).
 
-    The same libraries OpenCV uses, newer builds: measured 15-35% faster than OpenCV's read on
-    12 MP PNGs and ~10% on LZW TIFF masters (docs/performance.md). A file these decoders refuse
-    also goes to OpenCV, whose verdict (error or pixels) stands, as before; the one file they
-    accept that OpenCV refuses, a PNG cut off after its last pixel row, is refused here."""
-    if header.format == "PNG":
-        if data.rfind(_PNG_END) < 0:
-            raise DecodeError("truncated PNG data (the file ends before its IEND chunk)")
-    elif not (header.format == "TIFF" and _tiff_samples_are_plain(image)):
+    The same library OpenCV uses, a newer build: measured 15-35% faster than OpenCV's read on
+    12 MP PNGs (docs/performance.md). The one file it accepts that OpenCV refuses, a PNG cut off
+    after its last pixel row, is refused here."""
+    if header.format != "PNG":
         return None
+    if data.rfind(_PNG_END) < 0:
+        raise DecodeError("truncated PNG data (the file ends before its IEND chunk)")
     try:
-        pixels = _PNG_DECODE(data) if header.format == "PNG" else _TIFF_DECODE(data, index=0)
+        pixels = _PNG_DECODE(data)
     except Exception:  # imagecodecs raises its own error types; OpenCV gives the verdict
         return None
     if pixels.shape[:2] != (header.height, header.width) or pixels.dtype not in (np.uint8, np.uint16):

@@ -45,19 +45,20 @@ def thumbnail(data: bytes, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX
     enforce_limits(header, max_pixels, max_memory)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        image.draft("RGB", (side * 2, side * 2))  # JPEG: let libjpeg decode at 1/2..1/8 size
-        image = ImageOps.exif_transpose(image)
-        if image.mode not in ("RGB", "L"):
-            image = _to_8bit_rgb(image)
+        if image is None or image.mode in _WIDE_MODES:
+            # samples beyond 8 bits, or a layout only imgval's other decoders read: the scan's
+            # own decode, upright, with its samples scaled from the depth the file states
+            image = Image.fromarray(cv2.cvtColor(decode.decode_bgr(data, header, image), cv2.COLOR_BGR2RGB))
+        else:
+            image.draft("RGB", (side * 2, side * 2))  # JPEG: let libjpeg decode at 1/2..1/8 size
+            image = ImageOps.exif_transpose(image)
+            if image.mode not in ("RGB", "L"):
+                image = image.convert("RGB")
         image.thumbnail((side, side), Image.Resampling.LANCZOS)
     return image
 
 
-def _to_8bit_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit masters: scale, don't clip
-        array = np.asarray(image, dtype=np.float32)
-        return Image.fromarray((array / max(float(array.max()), 1.0) * 255).astype(np.uint8))
-    return image.convert("RGB")
+_WIDE_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}
 
 
 def file_preview(path: str, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS,
