@@ -14,8 +14,8 @@ machine down.
 
 `scan` runs `imgval scan --html` as a user would and reports, from /proc, the peak resident
 size (VmHWM) of the parent and of every worker process it started, and whether every file got
-its row. `per-file` analyses each file in a fresh process (and makes its thumbnail) and lists
-the peak resident size of each, largest first.
+its row. `per-file` analyses each file in a fresh process (as a worker would) and makes its thumbnail
+in another (as the HTML pass would), and lists the peak resident size of each.
 """
 from __future__ import annotations
 
@@ -110,31 +110,38 @@ def scan(folder: Path, jobs: int, extra: list[str]) -> int:
 
 
 ONE_FILE = """
-import resource, sys, time
+import resource, sys
+from imgval import runner
 from imgval.analyze import Settings, analyze_path
 from imgval.thumbnails import file_preview
-start = time.monotonic()
-record = analyze_path(sys.argv[1], Settings(mode=sys.argv[2]))
-preview = file_preview(sys.argv[1])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, f"{time.monotonic() - start:.1f}",
-      repr(record.error[:90]), preview is not None, sep="\\t")
+if sys.argv[3] == "analyse":
+    runner._keep_freed_memory()  # as a scan's worker does
+    outcome = analyze_path(sys.argv[1], Settings(mode=sys.argv[2])).error[:80] or "scored"
+else:
+    outcome = "preview" if file_preview(sys.argv[1]) else "no preview"
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, outcome, sep="\t")
 """
 
 
 def per_file(folder: Path, mode: str, pattern: str) -> int:
+    """Each file analysed in a fresh process as a worker would, and previewed in another as the
+    HTML pass would: the peak resident size of each."""
     results = []
     for path in sorted(folder.glob(pattern)):
-        run = subprocess.run([sys.executable, "-c", ONE_FILE, str(path), mode], capture_output=True, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=900)
-        if run.returncode:
-            results.append((0, path.name, f"exit {run.returncode}: {run.stderr.strip()[-200:]}"))
-            continue
-        kb, seconds, error, preview = run.stdout.strip().split("\t")
-        results.append((int(kb), path.name, f"{seconds} s  preview={preview}  {error}"))
-        print(f"{int(kb) / 1024:7.0f} MB  {path.name}  {results[-1][2]}", flush=True)
-    print("largest:")
-    for kb, name, what in sorted(results, reverse=True)[:10]:
-        print(f"{kb / 1024:7.0f} MB  {name}  {what}")
+        row = []
+        for what in ("analyse", "preview"):
+            run = subprocess.run([sys.executable, "-c", ONE_FILE, str(path), mode, what], capture_output=True,
+                                 text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=900)
+            if run.returncode:
+                row.append((0, f"exit {run.returncode}: {run.stderr.strip()[-150:]}"))
+            else:
+                kb, outcome = run.stdout.strip().split("\t")
+                row.append((int(kb), outcome))
+        results.append((row[0][0], row[1][0], path.name, row[0][1], row[1][1]))
+        print(f"{row[0][0] / 1024:6.0f} MB analysed, {row[1][0] / 1024:6.0f} MB previewed  {path.name}: "
+              f"{row[0][1]}; {row[1][1]}", flush=True)
+    print(f"largest analysis: {max(r[0] for r in results) / 1024:.0f} MB; "
+          f"largest preview: {max(r[1] for r in results) / 1024:.0f} MB")
     return 0
 
 

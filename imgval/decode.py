@@ -148,6 +148,9 @@ def decoded_bytes(image: Image.Image, data, bit_depth: int | None) -> int:
     pixels = image.width * image.height
     if image.format == "JPEG2000":
         largest = pixels * (len(image.getbands()) * 4 + _COLOUR_COPY + _LUMINANCE)
+    elif image.format not in _OPENCV_FORMATS and image.format != "JPEG":  # GIF, HEIF, MPO: Pillow
+        # Pillow's decoded image, its RGB conversion and the array made of it
+        largest = pixels * (len(image.getbands()) * -(-(bit_depth or 8) // 8) + 2 * _COLOUR_COPY + _LUMINANCE)
     else:
         largest = pixels * _layer_bytes_per_pixel(len(image.getbands()), bit_depth or 8)
     if image.format == "TIFF":
@@ -447,10 +450,10 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
 def _decode_with_pillow(image: Image.Image, header: Header) -> np.ndarray:
     try:
         image.load()  # Pillow refuses truncated data (LOAD_TRUNCATED_IMAGES stays False)
-        rgb = np.asarray(image.convert("RGB"))
+        pixels = np.array(image.convert("RGB"))  # the RGB image is freed once copied
     except Exception as exc:
         raise DecodeError(f"truncated or corrupt {header.format} data: {exc}")
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR, dst=pixels)  # in place: no third copy
 
 
 def _orientation(image: Image.Image) -> int:

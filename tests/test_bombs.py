@@ -2,6 +2,8 @@
 every layer of a container), in the scan and in the thumbnail pass alike, before any pixel is
 decoded. Bombs here are small versions checked against a small --max-memory, so a regression
 costs this test tens of megabytes, not gigabytes."""
+import threading
+
 import pytest
 from PIL import Image
 
@@ -78,3 +80,33 @@ def test_max_memory_is_checked_and_documented(tmp_path):
     bad = run_script(str(ROOT / "process.py"), "-i", str(tmp_path), "--max-memory", "0", cwd=tmp_path)
     assert bad.returncode == 2 and "--max-memory" in bad.stderr
     assert "--max-memory" in run_script(str(ROOT / "process.py"), "--help", cwd=tmp_path).stdout
+
+
+def test_thumbnail_decodes_running_at_once_share_the_memory_limit():
+    budget = thumbnails.MemoryBudget(100)
+    order = []
+    first_in = threading.Event()
+    release_first = threading.Event()
+
+    def decode(name, amount, entered=None, leave=None):
+        with budget.hold(amount):
+            order.append(f"{name} in")
+            if entered:
+                entered.set()
+            if leave:
+                leave.wait(10)
+            order.append(f"{name} out")
+    first = threading.Thread(target=decode, args=("big", 80, first_in, release_first))
+    first.start()
+    first_in.wait(10)
+    small = threading.Thread(target=decode, args=("small", 20))  # fits beside it
+    second = threading.Thread(target=decode, args=("second big", 80))  # must wait for the first
+    small.start()
+    small.join(10)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive() and order == ["big in", "small in", "small out"]
+    release_first.set()
+    first.join(10)
+    second.join(10)
+    assert order[3:] == ["big out", "second big in", "second big out"]
