@@ -26,7 +26,7 @@ from .filedata import byte_stream  # noqa: E402
 
 pillow_heif.register_heif_opener()
 # tifffile logs what it finds odd in damaged files; the row's verdict already says what matters.
-logging.getLogger("tifffile").setLevel(logging.ERROR)
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 # imagecodecs loads each codec's extension on first use: load them here, once, in the parent,
 # not again in every forked worker.
 _PNG_DECODE = imagecodecs.png_decode
@@ -143,11 +143,13 @@ def decoded_bytes(image: Image.Image, data, bit_depth: int | None) -> int:
     largest of its layers (every page of a TIFF and its tiles; a GIF's logical screen, onto
     which Pillow draws each frame), with every sample as wide as the decoder holds it (16-bit
     samples stay 16-bit, OpenJPEG holds each sample as a 32-bit integer beside its 8-bit
-    output), at least the 8-bit colour copy (3 bytes a pixel) a decode for scoring or a thumbnail
-    makes, and the 8-bit luminance scored (1 byte a pixel)."""
+    output), at least the 8-bit colour image (3 bytes a pixel) a decode for scoring or a
+    thumbnail makes, one more colour copy (OpenCV's colour reads convert into a second buffer;
+    measured: ~5.7 bytes a pixel for an 8-bit RGB PNG or an RLE BMP), and the 8-bit luminance
+    scored (1 byte a pixel)."""
     pixels = image.width * image.height
     if image.format == "JPEG2000":
-        largest = pixels * (len(image.getbands()) * 4 + _COLOUR_COPY + _LUMINANCE)
+        largest = pixels * (len(image.getbands()) * 4 + 2 * _COLOUR_COPY + _LUMINANCE)
     elif image.format not in _OPENCV_FORMATS and image.format != "JPEG":  # GIF, HEIF, MPO: Pillow
         # Pillow's decoded image, its RGB conversion and the array made of it
         largest = pixels * (len(image.getbands()) * -(-(bit_depth or 8) // 8) + 2 * _COLOUR_COPY + _LUMINANCE)
@@ -162,7 +164,7 @@ _COLOUR_COPY, _LUMINANCE = 3, 1  # bytes a pixel
 
 
 def _layer_bytes_per_pixel(samples: int, bits: int) -> int:
-    return max(samples * -(-max(bits, 1) // 8), _COLOUR_COPY) + _LUMINANCE
+    return max(samples * -(-max(bits, 1) // 8), _COLOUR_COPY) + _COLOUR_COPY + _LUMINANCE
 
 
 def _largest_tiff_layer(data) -> int:
@@ -263,14 +265,16 @@ def _tiff_gray(data, header: Header, image: Image.Image | None) -> np.ndarray:
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _GRAY)
     if pixels is not None:
         return pixels
-    return samples.to_gray(samples.colour_to_rgb(samples.to_8bit(stored, header.bit_depth), header.mode))
+    return samples.to_gray(_stored_to_8bit(data, header, image, stored))
 
 
-def _stored_to_8bit(data, header: Header, image: Image.Image | None) -> np.ndarray:
-    stored, problem = samples.strict_tiff(data)
+def _stored_to_8bit(data, header: Header, image: Image.Image | None, stored=None) -> np.ndarray:
+    """The strict decode's samples as 8-bit gray or RGB (decoded again unless given)."""
+    problem = None
     if stored is None:
-        return _second_opinion(data, header, image, problem)
-    return samples.colour_to_rgb(samples.to_8bit(stored, header.bit_depth), header.mode)
+        stored, problem = samples.strict_tiff(data)
+    picture = samples.picture_8bit(stored, header.bit_depth, header.mode, header.height, header.width)
+    return picture if picture is not None else _second_opinion(data, header, image, problem)
 
 
 def _second_opinion(data, header: Header, image: Image.Image | None, problem: str | None = None) -> np.ndarray:
@@ -279,8 +283,9 @@ def _second_opinion(data, header: Header, image: Image.Image | None, problem: st
     if header.format == "PNG" and data.rfind(_PNG_END) < 0:  # Pillow reads every row of these
         raise DecodeError("truncated PNG data (the file ends before its IEND chunk)")
     pixels = samples.pillow_samples(image, header.bit_depth)
-    if pixels is None and header.format == "TIFF" and (stored := samples.tifffile_samples(data)) is not None:
-        pixels = samples.colour_to_rgb(samples.to_8bit(stored, header.bit_depth), header.mode)
+    if pixels is None and header.format == "TIFF":
+        pixels = samples.picture_8bit(samples.tifffile_samples(data), header.bit_depth, header.mode,
+                                      header.height, header.width)
     if pixels is None and header.format == "BMP":
         pixels = samples.bmp_samples(data)
     if pixels is None:

@@ -170,12 +170,14 @@ def bombs() -> Iterator[tuple[str, bytes]]:
     decoded pixels while staying under the default 250 MP pixel limit; and the containers
     imgval does not read (ICNS wrapping a JPEG 2000, ICO wrapping a PNG) that Pillow would open."""
     yield "png_16bit_rgba_12000.png", png_bomb(12000, 12000, 16, 6)
-    # just under the default limits (250 MP, 1 GB decoded): the most a file may really cost
-    yield "png_8bit_rgb_15800.png", png_bomb(15800, 15800, 8, 2)
-    yield "png_16bit_rgba_10500.png", png_bomb(10500, 10500, 16, 6)
-    yield "tiff_8bit_rgb_15800.tif", tiff_bomb(15800, 15800, 8, 3)
-    yield "tiff_16bit_rgb_11900.tif", tiff_bomb(11900, 11900, 16, 3)
-    yield "webp_rgba_14000.webp", webp_bomb(14000, 14000)
+    # just under the default limit (1000 MB decoded): the most a file may really cost
+    yield "png_8bit_rgb_11900.png", png_bomb(11900, 11900, 8, 2)
+    yield "png_16bit_rgba_9100.png", png_bomb(9100, 9100, 16, 6)
+    yield "tiff_8bit_rgb_11900.tif", tiff_bomb(11900, 11900, 8, 3)
+    yield "tiff_16bit_rgb_10000.tif", tiff_bomb(10000, 10000, 16, 3)
+    yield "webp_11900.webp", webp_bomb(11900, 11900)
+    yield "bmp_rle8_11900.bmp", bmp_rle_bomb(11900, 11900)
+    yield "gif_screen_11000.gif", gif_screen_bomb(11000, 11000)
     yield "png_8bit_rgba_15000.png", png_bomb(15000, 15000, 8, 6)
     yield "gif_screen_15000.gif", gif_screen_bomb()
     yield "tiff_16bit_rgba_12000.tif", tiff_bomb(12000, 12000)

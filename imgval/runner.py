@@ -30,8 +30,9 @@ from concurrent.futures.process import BrokenProcessPool
 from .analyze import Record, Settings, analyze_mapped
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
-CRASH_ERROR = ("the analysing process died while reading this file (a decoder crash or out of memory); "
-               "the file is probably corrupt: open it in an image viewer to check")
+CRASH_ERROR = ("the analysing process died while reading this file (a decoder crash or out of memory), twice; "
+               "the file is probably corrupt: open it in an image viewer to check (it will be tried again on "
+               "the next run)")
 DEFAULT_TIMEOUT = 300.0  # seconds per file: minutes for the largest real masters, not hours
 TIMEOUT_ERROR = ("analysing this file took longer than {seconds:g} s (--timeout), twice, and was stopped; "
                  "it will be tried again on the next run (raise --timeout for very large images)")

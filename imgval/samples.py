@@ -47,6 +47,16 @@ def to_8bit(samples: np.ndarray, bits: int | None) -> np.ndarray:
     return samples.astype(np.uint8, copy=False)
 
 
+def picture_8bit(stored: np.ndarray | None, bits: int | None, mode: str, height: int, width: int) -> np.ndarray | None:
+    """A decoder's stored samples as 8-bit gray or RGB, if they are the picture the header
+    describes (height x width, gray or up to 4 channels); None otherwise (a damaged header can
+    make a decoder return an empty or oddly shaped array)."""
+    if (stored is None or stored.ndim not in (2, 3) or stored.shape[:2] != (height, width)
+            or stored.size == 0 or (stored.ndim == 3 and stored.shape[2] > 4)):
+        return None
+    return colour_to_rgb(to_8bit(stored, bits), mode)
+
+
 def colour_to_rgb(pixels: np.ndarray, mode: str) -> np.ndarray:
     """8-bit gray (2-D), gray + alpha, RGB, RGBA or CMYK samples as gray (2-D) or RGB."""
     if pixels.ndim == 2:
@@ -109,7 +119,10 @@ def tiff_header(data) -> tuple[int, int, str, int, int] | None:
             spp, photometric = page.samplesperpixel, int(page.photometric)
             mode = {5: "CMYK"}.get(photometric) or ("L" if spp == 1 else "LA" if spp == 2 else
                                                      "RGB" if spp == 3 else "RGBA")
-            orientation = int(page.tags.valueof(274, 1) or 1)
+            orientation = page.tags.valueof(274, 1)
+            size = (page.imagewidth, page.imagelength, page.bitspersample, spp)
+            if not all(isinstance(v, int) and v > 0 for v in size) or not isinstance(orientation, int):
+                return None  # a damaged header
             return page.imagewidth, page.imagelength, mode, page.bitspersample, orientation
     except Exception:
         return None

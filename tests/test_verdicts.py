@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from imgval import hostile, thumbnails
+from imgval import decode, hostile, thumbnails
 from imgval.analyze import MODES, Settings, analyze_bytes
 from imgval.synthetic import natural_image
 
@@ -65,3 +65,27 @@ def test_truncated_odd_layouts_stay_errors():
         data = LAYOUTS[name]
         record = analyze_bytes(name, data[:len(data) * 2 // 3], Settings())
         assert record.error and record.score is None, name
+
+
+@pytest.fixture(scope="module")
+def damaged_corpus():
+    """A small hostile corpus: damaged copies (truncated, bit-flipped, fuzzed headers) of a
+    valid file of every format and several layouts, plus the odd layouts."""
+    files = list(LAYOUTS.items())
+    for name, data in hostile.valid_seeds():
+        files.append((name, data))
+        files += list(hostile.damaged(name, data, 9))
+    return files
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_damaged_files_get_a_verdict_never_an_unexpected_error(damaged_corpus, mode):
+    for name, data in damaged_corpus:
+        record = analyze_bytes(name, data, Settings(mode=mode))
+        assert "unexpected" not in record.error, (name, record.error)
+        if "_truncated_" in name:
+            assert record.error and record.score is None, name
+        try:
+            thumbnails.thumbnail(data)
+        except Exception as exc:
+            assert isinstance(exc, (decode.DecodeError, OSError)), (name, repr(exc))  # ours, or Pillow's
