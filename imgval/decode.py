@@ -81,9 +81,10 @@ class Header:
         return self.width * self.height
 
 
-def probe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, Image.Image]:
+def probe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, Image.Image | None]:
     """Identify the format and size from the header. Returns the lazily opened Pillow image too
-    (header parsed, pixels not decoded) so EXIF readers can reuse it.
+    (header parsed, pixels not decoded) so EXIF readers can reuse it; None for the layouts only
+    imgval's other decoders read (_probe_without_pillow).
 
     max_pixels also sets Pillow's own bomb guard (process-wide; it refuses images of more than
     twice that many pixels wherever Pillow meets them, a GIF's later frames included): a
@@ -242,6 +243,9 @@ def _tiff_bgr(data, header: Header, image: Image.Image | None) -> np.ndarray:
         stored, problem = samples.strict_tiff(data)
         if stored is None:
             return samples.to_bgr(_second_opinion(data, header, image, problem))
+        if (stored.dtype == np.uint8 and _tiff_samples_are_plain(image)
+                and stored.shape[:2] == (header.height, header.width)):
+            return samples.to_bgr(samples.colour_to_rgb(stored, "RGB"))  # OpenCV's pixels exactly
         del stored  # checked; OpenCV decodes again below, so both never take memory at once
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _COLOR)
     if pixels is not None:

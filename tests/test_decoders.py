@@ -97,6 +97,13 @@ def test_png_and_compressed_tiff_go_through_imagecodecs_with_opencvs_luminance(p
         assert np.abs(ours.astype(int) - reference).max() <= 1, name
 
 
+def test_exact_mode_colour_of_compressed_tiffs_is_opencvs_to_the_pixel(photo):
+    # 8-bit layouts come from libtiff's strict decode (the integrity check), 16-bit from OpenCV
+    for name, data in tiff_cases(photo).items():
+        reference = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        assert np.array_equal(decode.decode_bgr(data, *decode.probe(data)), reference), name
+
+
 def test_tiff_layouts_imagecodecs_would_misread_keep_opencvs_pixels(photo):
     # imagecodecs returns these samples as stored (indices, inverted, ink, planes); OpenCV
     # converts them to what the picture looks like, and that is what must be scored (imagecodecs
