@@ -25,6 +25,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,8 +85,10 @@ def scan(folder: Path, jobs: int, extra: list[str]) -> int:
                "-j", str(jobs), "--html", str(folder.parent / "hostile-report.html"), *extra]
     print("$", " ".join(command))
     start = time.monotonic()
-    run = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+    # output to files, not pipes: a pipe nobody reads while polling fills up and blocks the scan
+    logs = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    run = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=logs[0], stderr=logs[1],
+                           text=True)
     peaks: dict[int, int] = {}
     while run.poll() is None:  # VmHWM is a high-water mark: sampling only misses a worker's last moment
         for pid in [run.pid, *_children(run.pid)]:
@@ -93,7 +96,8 @@ def scan(folder: Path, jobs: int, extra: list[str]) -> int:
             if peak:
                 peaks[pid] = max(peaks.get(pid, 0), peak)
         time.sleep(0.05)
-    stdout, stderr = run.communicate()
+    run.wait()
+    stdout, stderr = (log.seek(0) or log.read() for log in logs)
     seconds = time.monotonic() - start
     children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # largest of all, exact
     files = len(list(folder.iterdir()))

@@ -230,7 +230,7 @@ def damaged(name: str, data: bytes, copies: int, seed: int = 0) -> Iterator[tupl
     """Damaged copies of one valid file: truncations, bit flips over the whole file, and fuzzed
     headers (random bytes written over the first 64, where sizes and offsets live)."""
     rng = random.Random(f"{seed}:{name}")
-    stem = name.rsplit(".", 1)[0]
+    stem = name.replace(".", "_")
     for i in range(copies):
         kind = ("truncated", "bitflip", "header")[i % 3]
         mutated = bytearray(data)
