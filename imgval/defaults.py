@@ -12,13 +12,17 @@ FAST_DEFAULT_THRESHOLD = 431.0  # labelled corpus: 98.6% agreement for 424..437;
 
 MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see analyze.measure_blur
 MODE_THRESHOLDS = {"default": DEFAULT_THRESHOLD, "exact": DEFAULT_THRESHOLD, "fast": FAST_DEFAULT_THRESHOLD}
-DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
+DEFAULT_MAX_PIXELS = 250_000_000  # larger headers are treated as bombs
+DEFAULT_MAX_MEMORY = 1_000_000_000  # bytes of decoded pixels one file may cost (decode.Header.decoded_bytes)
 
 # Chosen from the shipped evaluation (python -m imgval.dupes_eval; docs/duplicates.md): the
 # smallest radius with >= 0.95 recall of true pairs on resized, recompressed, derivative,
 # cropped and brightened copies. An imagehash pHash has 32 ones of 64 (bits above the median)
 # unless the median ties, so distances are even and radius 9 behaves as 8.
 DEFAULT_RADIUS = 8
+
+
+DEFAULT_TIMEOUT = 300.0  # seconds per file: minutes for the largest real masters, not hours
 
 
 def default_jobs() -> int:
