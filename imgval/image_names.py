@@ -22,6 +22,6 @@ def is_image_name(name: str, extensions=IMAGE_EXTENSIONS) -> bool:
 
 
 def with_extensions(extra) -> frozenset[str]:
-    """IMAGE_EXTENSIONS plus `--include-ext` values ("pgm", ".PGM" and "pgm,ppm" alike)."""
+    """IMAGE_EXTENSIONS plus `--include-ext` values ("jfif", ".JFIF" and "jfif,jpe" alike)."""
     added = {"." + e.strip().lstrip(".").lower() for value in extra for e in value.split(",") if e.strip(" .")}
     return IMAGE_EXTENSIONS | added

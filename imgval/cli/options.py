@@ -163,7 +163,7 @@ def images_option(command):
 
 include_ext_option = click.option(
     "--include-ext", multiple=True, metavar="EXT",
-    help="Also take files with this extension from folders (repeatable or comma-separated, e.g. pgm,ppm); "
+    help="Also take files with this extension from folders (repeatable or comma-separated, e.g. jfif,jpe); "
          "a file named directly is always taken.  [default: " + " ".join(sorted_extensions()) + "]")
 threshold_option = click.option(
     "-t", "--threshold", type=float, default=None,

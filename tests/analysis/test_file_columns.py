@@ -33,7 +33,8 @@ def make_batch(folder):
     rgb.save(folder / "lossless.webp", "WEBP", lossless=True)
     rgb.save(folder / "lossy.webp", "WEBP", quality=80)
     rgb.save(folder / "plain.bmp", "BMP")
-    rgb.convert("L").save(folder / "scan.pgm")  # not an image extension by default
+    rgb.save(folder / "photo.jfif", "JPEG")  # a JPEG under an extension the scan does not take by default
+    rgb.convert("L").save(folder / "scan.pgm")  # a format imgval does not decode at all
     (folder / "scan.xmp").write_text("<x:xmpmeta/>")
     (folder / "raw.CR2").write_bytes(b"II*\x00raw")
     (folder / "README").write_text("sidecar")
@@ -73,20 +74,22 @@ def test_size_mode_channels_depth_compression_and_icc(tmp_path):
         assert int(row["file_size"]) == (batch / name).stat().st_size
     assert found["progressive.jpg"]["icc_profile"].startswith("sRGB")
     assert found["baseline.jpg"]["icc_profile"] == ""
-    # the sidecars, the RAW file and the .pgm were skipped, and the summary says so
-    assert "4 other files skipped (" in result.stdout and ".xmp 1" in result.stdout and ".cr2 1" in result.stdout
+    # the sidecars, the RAW file, the .jfif and the .pgm were skipped, and the summary says so
+    assert "5 other files skipped (" in result.stdout and ".xmp 1" in result.stdout and ".cr2 1" in result.stdout
     assert "(no extension) 1" in result.stdout
     meta = json.loads((tmp_path / "r.meta.json").read_text())
-    assert meta["skipped"] == {"": 1, ".cr2": 1, ".pgm": 1, ".xmp": 1}
+    assert meta["skipped"] == {"": 1, ".cr2": 1, ".jfif": 1, ".pgm": 1, ".xmp": 1}
 
 
 def test_include_ext_adds_extensions(tmp_path):
     make_batch(tmp_path / "batch")
-    result = run_script(str(ROOT / "process.py"), "batch", "-s", "r.csv", "--no-cache", "--include-ext", "PGM",
+    result = run_script(str(ROOT / "process.py"), "batch", "-s", "r.csv", "--no-cache", "--include-ext", "JFIF,pgm",
                         "--include-ext", ".xmp,cr2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     found = rows(tmp_path / "r.csv")
-    assert found["scan.pgm"]["error"] == "" and found["scan.pgm"]["mode"] == "L" and found["scan.pgm"]["score"]
+    assert found["photo.jfif"]["error"] == "" and found["photo.jfif"]["format"] == "JPEG"
+    assert found["photo.jfif"]["score"] and found["photo.jfif"]["compression"] == "JPEG baseline"
+    assert found["scan.pgm"]["error"].startswith("not a supported image")  # taken, and reported for what it is
     assert found["scan.xmp"]["error"].startswith("not an image")  # taken, and reported for what it is
     assert "1 other file skipped ((no extension) 1)" in result.stdout
 
