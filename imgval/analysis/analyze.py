@@ -128,7 +128,7 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
         return record
     record.width, record.height, record.format = header.width, header.height, header.format
     record.mode, record.channels, record.bit_depth = header.mode, fileinfo.channels(header.mode), header.bit_depth
-    record.compression, record.icc_profile = fileinfo.compression(image, data), fileinfo.icc_description(image)
+    record.compression, record.icc_profile = fileinfo.compression(image, data), fileinfo.icc_description(image, data)
     _check_exif(record, extract_exif(data, image), header, settings.profile)
     try:
         enforce_limits(header, settings.max_pixels, settings.max_memory)

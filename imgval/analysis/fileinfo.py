@@ -26,8 +26,31 @@ def channels(mode: str) -> int | None:
         return None
 
 
-def compression(image: Image.Image, data: bytes) -> str:
-    """How the pixels are compressed, in the format's own words; "" when the header does not say."""
+TIFFFILE_COMPRESSION = {"NONE": "none", "LZW": "LZW", "ADOBE_DEFLATE": "Deflate", "DEFLATE": "Deflate",
+                        "PACKBITS": "PackBits", "JPEG": "JPEG", "OJPEG": "JPEG (old-style)", "CCITT_T4": "CCITT G3",
+                        "CCITT_T6": "CCITT G4", "CCITTRLE": "CCITT RLE", "LZMA": "LZMA", "ZSTD": "Zstandard",
+                        "WEBP": "WebP", "JPEG2000": "JPEG 2000"}
+
+
+def _tiff_page(data: bytes):
+    """The first page of a TIFF Pillow could not open (read by tifffile), or None."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            page = tiff.pages[0]
+            icc = page.tags.get(34675)  # InterColorProfile
+            return page.compression.name, icc.value if icc is not None else None
+    except Exception:  # noqa: BLE001 - a header tifffile cannot read says nothing more here
+        return None
+
+
+def compression(image: Image.Image | None, data: bytes) -> str:
+    """How the pixels are compressed, in the format's own words; "" when the header does not say.
+    image is None for a file only a second-opinion decoder reads (odd TIFF layouts)."""
+    if image is None:
+        page = _tiff_page(data)
+        return TIFFFILE_COMPRESSION.get(page[0], page[0].title()) if page else ""
     fmt = image.format
     if fmt == "JPEG":
         return "JPEG progressive" if image.info.get("progressive") or image.info.get("progression") else "JPEG baseline"
@@ -41,10 +64,14 @@ def compression(image: Image.Image, data: bytes) -> str:
     return FIXED_COMPRESSION.get(fmt, "")
 
 
-def icc_description(image: Image.Image) -> str:
+def icc_description(image: Image.Image | None, data: bytes = b"") -> str:
     """The embedded ICC profile's description ("sRGB IEC61966-2.1", "Adobe RGB (1998)"), "" when
     there is none, or a plain note when the profile cannot be parsed."""
-    icc = image.info.get("icc_profile")
+    if image is None:
+        page = _tiff_page(data)
+        icc = page[1] if page else None
+    else:
+        icc = image.info.get("icc_profile")
     if not icc:
         return ""
     try:
