@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import blur, decode
+from . import blur, decode, pronom
 from .exif import ExifData, extract_exif
 from .filedata import read_input
 from .phash import phash_hex
@@ -15,6 +15,7 @@ from .profile import ImageFacts, Profile, check, default_profile
 DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
 
 
+CHECKSUMS = ("sha256", "md5")  # fixity checksums a run can compute; sha256 always (groups, bags)
 MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see measure_blur
 MODE_THRESHOLDS = {"default": blur.DEFAULT_THRESHOLD, "exact": blur.DEFAULT_THRESHOLD,
                    "fast": blur.FAST_DEFAULT_THRESHOLD}
@@ -30,8 +31,12 @@ class Settings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     profile: Profile = field(default_factory=default_profile)
     keep_pixels: bool = False  # attach the scored image and blur map to the record (single process only)
+    checksums: tuple[str, ...] = ("sha256",)  # of CHECKSUMS; sha256 is computed whatever this says
 
     def __post_init__(self):
+        unknown = set(self.checksums) - set(CHECKSUMS)
+        if unknown:
+            raise ValueError(f"unknown checksum {', '.join(sorted(unknown))}: choose from {', '.join(CHECKSUMS)}")
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
         if self.threshold is None:
@@ -50,6 +55,10 @@ class Record:
     height: int | None = None
     format: str = ""
     sha256: str = ""  # of the file's bytes: byte-identical copies share it, readable or not
+    md5: str = ""  # of the file's bytes, only when Settings.checksums asks for it
+    puid: str = ""  # PRONOM format identifier of the bytes (FIDO), "" when unidentified
+    mime: str = ""  # PRONOM's MIME type for that format
+    ext_mismatch: bool | None = None  # the extension is not one of the identified format's
     exif: dict[str, str] = field(default_factory=dict)
     exif_ok: bool | None = None
     exif_issues: str = ""
@@ -104,10 +113,26 @@ def enforce_pixel_limit(header: decode.Header, max_pixels: int) -> None:
         )
 
 
+def file_facts(filepath: str, data: bytes, settings: Settings) -> Record:
+    """A record with what the bytes alone tell, readable image or not: checksums and format.
+
+    Computed from the bytes already in memory (no second read), before decoding, so
+    byte-identical broken files are still found as exact duplicates and still identified."""
+    found = pronom.identify(data)
+    return Record(filepath, **checksums(data, settings), puid=found.puid, mime=found.mime,
+                  ext_mismatch=pronom.extension_mismatch(filepath, found))
+
+
+def checksums(data: bytes, settings: Settings) -> dict[str, str]:
+    """sha256 always, md5 when asked: Record fields of the same name."""
+    sums = {"sha256": hashlib.sha256(data).hexdigest()}
+    if "md5" in settings.checksums:
+        sums["md5"] = hashlib.md5(data).hexdigest()
+    return sums
+
+
 def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
-    # Hashed from the bytes already in memory (no second read); set before decoding, so
-    # byte-identical broken files are still found as exact duplicates.
-    record = Record(filepath, sha256=hashlib.sha256(data).hexdigest())
+    record = file_facts(filepath, data, settings)
     try:
         header, image = decode.probe(data)
     except decode.DecodeError as exc:
@@ -139,11 +164,21 @@ def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False) -> 
     try:
         return analyze_bytes(filepath, data, settings)
     except MemoryError:
-        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
-                      error="not enough memory to decode this image")
+        return _failed(filepath, data, settings, "not enough memory to decode this image")
     except Exception as exc:  # a decoder bug must cost one row, not the run
-        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
-                      error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+        return _failed(filepath, data, settings,
+                       f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+
+
+def _failed(filepath: str, data: bytes, settings: Settings, error: str) -> Record:
+    """The row of a file whose analysis broke: still with its checksums (and format, if that
+    is not what broke)."""
+    try:
+        record = file_facts(filepath, data, settings)
+    except Exception:
+        record = Record(filepath, **checksums(data, settings))
+    record.error = error
+    return record
 
 
 def analyze_mapped(filepath: str, settings: Settings) -> Record:

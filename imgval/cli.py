@@ -14,7 +14,7 @@ import cv2
 from tqdm import tqdm
 
 from . import __version__, exitcodes
-from .analyze import DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
+from .analyze import CHECKSUMS, DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
 from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
 from .cache import CacheError, ResultCache, default_cache_path
 from .discover import discover, missing_inputs
@@ -146,6 +146,10 @@ max_pixels_option = click.option(
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
 @max_pixels_option
+@click.option("--hash", "checksums", default="sha256", metavar="KINDS", show_default=True,
+              callback=lambda ctx, param, value: _checksums_option(value),
+              help="Fixity checksums of each file's bytes, computed in the same read (comma-separated): "
+                   "sha256, md5. sha256 is always computed (duplicates and bags use it).")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
               help="SQLite file of earlier results; unchanged files are not analysed again.  "
                    "[default: results.sqlite in the user's cache folder]")
@@ -163,8 +167,8 @@ max_pixels_option = click.option(
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
-def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
-         fail_on, html_path, dup_radius, quiet, log_file, verbose):
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, checksums, cache_path,
+         no_cache, fail_on, html_path, dup_radius, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -175,7 +179,8 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     check_inputs(inputs)
     if cache_path and no_cache:
         raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
-    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
+    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path),
+                        checksums=checksums)
     save_path = save_path or f"results.{output_format}"
     if html_path:
         check_html_path(html_path)
@@ -265,6 +270,15 @@ def _fail_on_option(value: str) -> tuple[str, ...]:
         return parse_fail_on(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fail-on")
+
+
+def _checksums_option(value: str) -> tuple[str, ...]:
+    kinds = [kind.strip().lower() for kind in value.split(",") if kind.strip()]
+    unknown = [kind for kind in kinds if kind not in CHECKSUMS]
+    if unknown or not kinds:
+        raise click.BadParameter(f"unknown checksum {', '.join(map(repr, unknown)) or '(none given)'}: "
+                                 f"give a comma-separated list of {', '.join(CHECKSUMS)}", param_hint="--hash")
+    return tuple(dict.fromkeys(["sha256", *kinds]))
 
 
 def _lock_or_exit(save_path: str, report: Report) -> RunLock:

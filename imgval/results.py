@@ -24,6 +24,7 @@ class Row:
     height: int | None
     format: str
     sha256: str
+    md5: str
     dup_group: int | None
     exif_ok: bool | None
     exif_issues: str
@@ -89,6 +90,7 @@ def _row(values: dict) -> Row:
         height=_int(values.get("height")),
         format=_text(values.get("format")),
         sha256=_text(values.get("sha256")),
+        md5=_text(values.get("md5")),
         dup_group=_int(values.get("dup_group")),
         exif_ok=_bool(values.get("exif_ok")),
         exif_issues=_text(values.get("exif_issues")),

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from . import pronom
 from .analyze import Record, Settings, analyze_mapped
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
@@ -83,6 +84,7 @@ def _analyze(path: str) -> Record:
 
 
 def _new_pool(workers: int, settings: Settings, analyze: Analyze) -> ProcessPoolExecutor:
+    pronom.preload()  # once here, so forked workers share it instead of each loading its own
     context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings, analyze))
 
