@@ -9,7 +9,7 @@ import numpy as np
 from . import blur, decode, pronom
 from .exif import ExifData, extract_exif
 from .filedata import read_input
-from .phash import phash_hex
+from .phash import hash_of, low_frequencies, oriented_hashes, to_hex
 from .profile import ImageFacts, Profile, check, default_profile
 
 DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
@@ -51,6 +51,7 @@ class Record:
     score: float | None = None
     blurry: bool | None = None
     hash: str = ""
+    hash_oriented: str = ""  # pHash(es) in the standard orientation (phash.oriented_hashes), space-separated
     width: int | None = None
     height: int | None = None
     format: str = ""
@@ -148,7 +149,9 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
         return record
     record.score = result.score
     record.blurry = blur.is_blurry(result.score, settings.threshold)
-    record.hash = phash_hex(result.image)
+    low = low_frequencies(result.image)  # one DCT for both: the flips and turns are sign flips of it
+    record.hash = to_hex(hash_of(low))
+    record.hash_oriented = " ".join(to_hex(h) for h in oriented_hashes(low))
     if settings.keep_pixels:
         record.pixels = result
     return record

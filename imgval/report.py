@@ -16,7 +16,7 @@ from .grouping import GroupCounts, GroupingWriter, folder_of
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see grouping.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "puid", "mime",
-                "ext_mismatch", "sha256", "md5", "dup_group")
+                "ext_mismatch", "sha256", "md5", "hash_oriented", "dup_group")
 COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,6 +41,7 @@ def record_values(record: Record) -> dict:
         "ext_mismatch": record.ext_mismatch,
         "sha256": record.sha256,
         "md5": record.md5,
+        "hash_oriented": record.hash_oriented,
         "dup_group": None,  # known only when every image has been seen
     }
     values.update({column: record.exif.get(column, "") for column in EXIF_COLUMNS})

@@ -20,6 +20,7 @@ class Row:
     score: float | None
     blurry: bool | None
     hash: str
+    hash_oriented: str
     width: int | None
     height: int | None
     format: str
@@ -86,6 +87,7 @@ def _row(values: dict) -> Row:
         score=_float(values.get("score")),
         blurry=_bool(values.get("blurry")),
         hash=_text(values.get("hash")),
+        hash_oriented=_text(values.get("hash_oriented")),
         width=_int(values.get("width")),
         height=_int(values.get("height")),
         format=_text(values.get("format")),
