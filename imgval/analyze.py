@@ -60,6 +60,7 @@ class Record:
     puid: str = ""  # PRONOM format identifier of the bytes (FIDO), "" when unidentified
     mime: str = ""  # PRONOM's MIME type for that format
     ext_mismatch: bool | None = None  # the extension is not one of the identified format's
+    bag: str = ""  # scanning a BagIt bag: "ok" or what is wrong with this file (bags.BagCheck)
     exif: dict[str, str] = field(default_factory=dict)
     exif_ok: bool | None = None
     exif_issues: str = ""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -13,7 +14,7 @@ import click
 import cv2
 from tqdm import tqdm
 
-from . import __version__, exitcodes
+from . import __version__, bags, exitcodes
 from .analyze import CHECKSUMS, DEFAULT_MAX_PIXELS, MODES, Record, Settings, analyze_path
 from .blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, pretty_blur_map
 from .cache import CacheError, ResultCache, default_cache_path
@@ -163,12 +164,15 @@ max_pixels_option = click.option(
               help="Images whose pHashes differ in at most this many bits (of 64) share a dup_group; "
                    "byte-identical files (same sha256) always do. 0 = identical pHashes only "
                    "(see docs/duplicates.md).")
+@click.option("--bag", "bag_flag", is_flag=True,
+              help="The input is a BagIt bag: check its manifests against the checksums of this scan (exit 5 "
+                   "when it is not valid).  [default: on when the one input folder has a bagit.txt]")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and --fail-on findings (for cron).")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
 def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, checksums, cache_path,
-         no_cache, fail_on, html_path, dup_radius, quiet, log_file, verbose):
+         no_cache, fail_on, html_path, dup_radius, bag_flag, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -179,6 +183,10 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     check_inputs(inputs)
     if cache_path and no_cache:
         raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
+    bag = _open_bag_or_fail(inputs, bag_flag)
+    if bag:  # the manifests' checksums come from the same read as everything else
+        checksums = tuple(dict.fromkeys(checksums + bag.algorithms))
+        inputs = (os.path.join(inputs[0], bags.PAYLOAD),)
     settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path),
                         checksums=checksums)
     save_path = save_path or f"results.{output_format}"
@@ -188,7 +196,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs)
+        summary, head = _scan_into(report, cache, inputs, settings, jobs, bag)
     finally:
         lock.release()
 
@@ -210,10 +218,77 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     flagged = findings(summary, fail_on)
     if flagged:
         click.echo(f"--fail-on {','.join(fail_on)}: found {', '.join(flagged)}; see {save_path}.", err=True)
+    if bag and not _bag_valid(bag, quiet):
+        sys.exit(exitcodes.BAG_INVALID)
+    if flagged:
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Record]]:
+def _open_bag_or_fail(inputs, bag_flag: bool) -> bags.BagCheck | None:
+    """The bag to check: the one input when --bag is given or it has a bagit.txt."""
+    looks_like_bag = len(inputs) == 1 and os.path.isdir(inputs[0]) and bags.is_bag(inputs[0])
+    if not (bag_flag or looks_like_bag):
+        return None
+    if len(inputs) != 1 or not os.path.isdir(inputs[0]):
+        raise click.BadParameter("--bag checks one bag: give its folder as the only input", param_hint="--bag")
+    try:
+        return bags.BagCheck(inputs[0])
+    except bags.BagError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bag")
+
+
+def _bag_valid(bag: bags.BagCheck, quiet: bool) -> bool:
+    """Print the bag's verdict (every problem to stderr); True when it is valid."""
+    for name in bag.manifests.unsupported:
+        log.warning("%s: not checked (imgval computes %s only)", name, ", ".join(bags.ALGORITHMS))
+    for problem in bag.problems:
+        click.echo(f"bag {bag.bag}: {problem}", err=True)
+    if not bag.problems:
+        if not quiet:
+            click.echo(f"--- Bag {bag.bag}: valid ({bag.files} files, Payload-Oxum {bag.oxum_found}) ---")
+        return True
+    kinds = {}
+    for problem in bag.problems:
+        kinds[problem.kind] = kinds.get(problem.kind, 0) + 1
+    counted = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+    click.echo(f"--- Bag {bag.bag}: NOT valid: {counted} ---", err=True)
+    return False
+
+
+def _bag_leftovers(bag: bags.BagCheck, settings: Settings):
+    """Rows for what the scan did not see: payload files that are not images (read once here,
+    given a row only when something is wrong with them), files the manifests list but the bag
+    lacks, and a wrong Payload-Oxum (a row for bag-info.txt)."""
+    for relative, full in bags.payload_files(bag.bag):
+        if relative in bag.seen:
+            continue
+        try:
+            digests, size = bags.file_digests(full, bag.algorithms), os.stat(full).st_size
+        except OSError as exc:
+            digests, size = {}, 0
+            log.warning("%s: cannot read it to check the bag: %s", full, exc.strerror or exc)
+        verdict = bag.file_issue(full, digests, size)
+        if verdict != "ok":
+            yield Record(full, bag=verdict, **{k: v for k, v in digests.items() if k in settings.checksums})
+    before = len(bag.problems)
+    for problem in bag.manifests.problems + bag.finish()[before:]:
+        yield Record(os.path.join(bag.bag, *problem.path.split("/")), bag=f"{problem.kind}: {problem.detail}",
+                     error=f"{problem.kind}: {problem.detail}" if problem.kind == "missing" else "")
+
+
+def _with_bag_verdict(record: Record, bag: bags.BagCheck | None) -> Record:
+    if bag is None or bag.relative(record.filepath) is None:
+        return record
+    try:
+        size = os.stat(record.filepath).st_size
+    except OSError:
+        size = 0
+    digests = {"sha256": record.sha256, "md5": record.md5}
+    # a copy: the cached record must not carry one run's bag verdict into another run
+    return dataclasses.replace(record, bag=bag.file_issue(record.filepath, digests, size))
+
+
+def _scan_into(report, cache, inputs, settings, jobs, bag=None) -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
     found = discover(list(inputs))
@@ -224,10 +299,13 @@ def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Rec
     try:
         with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
             for outcome in run_incremental(found.paths, settings, jobs, cache, found.remote_entries):
-                _add(outcome.record, report, summary, head, outcome.reused)
+                _add(_with_bag_verdict(outcome.record, bag), report, summary, head, outcome.reused)
                 bar.update()
             for folder, reason in found.unlistable:
                 _add(Record(folder, error=reason), report, summary, head)
+            if bag:
+                for record in _bag_leftovers(bag, settings):
+                    _add(record, report, summary, head)
             report.close(blurry_counts=summary.blurry)
             summary.duplicates = report.duplicates.images
             finished = True
@@ -460,6 +538,8 @@ from .cli_run import run_command  # noqa: E402  (the cron workflow owns its modu
 main.add_command(run_command)
 main.add_command(dupes_command)  # both work from a finished report: cli_report.py
 main.add_command(report_command)
+from .cli_bag import bag_command  # noqa: E402  (writing bags owns its module)
+main.add_command(bag_command)
 
 
 def process_main() -> None:

@@ -16,7 +16,7 @@ from .grouping import GroupCounts, GroupingWriter, folder_of
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see grouping.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "puid", "mime",
-                "ext_mismatch", "sha256", "md5", "hash_oriented", "dup_group")
+                "ext_mismatch", "sha256", "md5", "hash_oriented", "dup_group", "bag")
 COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -43,6 +43,7 @@ def record_values(record: Record) -> dict:
         "md5": record.md5,
         "hash_oriented": record.hash_oriented,
         "dup_group": None,  # known only when every image has been seen
+        "bag": record.bag,
     }
     values.update({column: record.exif.get(column, "") for column in EXIF_COLUMNS})
     values.update(exif_ok=record.exif_ok, exif_issues=record.exif_issues, error=record.error)
