@@ -189,6 +189,7 @@ class BagCheck:
     the manifests as its record arrives (`file_issue`), and what was never seen is missing."""
 
     def __init__(self, bag: str):
+        self.given = bag  # as the user named it: rows for files the scan did not see use it
         self.bag = os.path.abspath(bag)
         self.manifests = read_manifests(bag)
         self.problems: list[Problem] = list(self.manifests.problems)
@@ -212,17 +213,18 @@ class BagCheck:
         self.seen.add(relative)
         self.octets += size
         self.files += 1
-        issues = []
+        unlisted, wrong = [], []
         for algorithm, entries in self.manifests.payload.items():
             name = f"manifest-{algorithm}.txt"
             expected = entries.get(relative)
             if expected is None:
-                issues.append(Problem(relative, "unexpected", f"not listed in {name}"))
+                unlisted.append(name)
             elif not digests.get(algorithm):
-                issues.append(Problem(relative, "checksum mismatch", f"could not be read to check {name}"))
+                wrong.append(f"could not be read to check {name}")
             elif digests[algorithm] != expected:
-                issues.append(Problem(relative, "checksum mismatch",
-                                      f"{algorithm} {digests[algorithm]}, {name} has {expected}"))
+                wrong.append(f"{algorithm} {digests[algorithm]}, {name} has {expected}")
+        issues = ([Problem(relative, "unexpected", "not listed in " + ", ".join(unlisted))] if unlisted else []) + (
+            [Problem(relative, "checksum mismatch", "; ".join(wrong))] if wrong else [])
         self.problems += issues
         return "; ".join(f"{p.kind}: {p.detail}" for p in issues) or "ok"
 
@@ -241,6 +243,9 @@ class BagCheck:
     @property
     def oxum_found(self) -> str:
         return f"{self.octets}.{self.files}"
+
+    def shown_path(self, relative: str) -> str:
+        return os.path.join(self.given, *relative.split("/"))
 
 
 def write_bag(folder: str, digests: Mapping[str, Mapping[str, str]], algorithms: tuple[str, ...],

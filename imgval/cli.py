@@ -247,11 +247,11 @@ def _bag_valid(bag: bags.BagCheck, quiet: bool) -> bool:
         if not quiet:
             click.echo(f"--- Bag {bag.bag}: valid ({bag.files} files, Payload-Oxum {bag.oxum_found}) ---")
         return True
-    kinds = {}
+    kinds: dict[str, int] = {}
     for problem in bag.problems:
         kinds[problem.kind] = kinds.get(problem.kind, 0) + 1
-    counted = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
-    click.echo(f"--- Bag {bag.bag}: NOT valid: {counted} ---", err=True)
+    counted = ", ".join(f"{kind} {count}" for kind, count in kinds.items())
+    click.echo(f"--- Bag {bag.bag}: NOT valid ({len(bag.problems)} problems: {counted}) ---", err=True)
     return False
 
 
@@ -269,10 +269,11 @@ def _bag_leftovers(bag: bags.BagCheck, settings: Settings):
             log.warning("%s: cannot read it to check the bag: %s", full, exc.strerror or exc)
         verdict = bag.file_issue(full, digests, size)
         if verdict != "ok":
-            yield Record(full, bag=verdict, **{k: v for k, v in digests.items() if k in settings.checksums})
+            yield Record(bag.shown_path(relative), bag=verdict,
+                         **{k: v for k, v in digests.items() if k in settings.checksums})
     before = len(bag.problems)
     for problem in bag.manifests.problems + bag.finish()[before:]:
-        yield Record(os.path.join(bag.bag, *problem.path.split("/")), bag=f"{problem.kind}: {problem.detail}",
+        yield Record(bag.shown_path(problem.path), bag=f"{problem.kind}: {problem.detail}",
                      error=f"{problem.kind}: {problem.detail}" if problem.kind == "missing" else "")
 
 
@@ -303,9 +304,9 @@ def _scan_into(report, cache, inputs, settings, jobs, bag=None) -> tuple[Summary
                 bar.update()
             for folder, reason in found.unlistable:
                 _add(Record(folder, error=reason), report, summary, head)
-            if bag:
+            if bag:  # rows for the bag's problems; they are not images, so not in the counts
                 for record in _bag_leftovers(bag, settings):
-                    _add(record, report, summary, head)
+                    report.write(record)
             report.close(blurry_counts=summary.blurry)
             summary.duplicates = report.duplicates.images
             finished = True

@@ -66,7 +66,7 @@ def test_every_problem_is_reported_in_the_report_and_the_exit_code(tmp_path, bag
     rows = rows_of(tmp_path / "r.csv")
     assert rows["scan_0.png"]["bag"].startswith("checksum mismatch") and "manifest-sha256.txt" in rows["scan_0.png"]["bag"]
     assert rows["scan_2.png"]["bag"] == "ok"
-    assert "not listed in manifest-sha256.txt" in rows["stray.png"]["bag"]
+    assert rows["stray.png"]["bag"] == "unexpected: not listed in manifest-md5.txt, manifest-sha256.txt"
     assert rows["scan_1.png"]["bag"].startswith("missing") and rows["scan_1.png"]["error"]
     assert rows["notes.txt"]["bag"].startswith("checksum mismatch")
     assert rows["bag-info.txt"]["bag"].startswith("Payload-Oxum")
