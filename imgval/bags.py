@@ -179,9 +179,10 @@ def payload_files(bag: str) -> Iterator[tuple[str, str]]:
     root = os.path.join(bag, PAYLOAD)
     for folder, folders, files in os.walk(root):
         folders.sort()
+        # string slicing, not os.path.relpath: that was half the time of checking 100,000 files
+        relative = PAYLOAD + folder[len(root):].replace(os.sep, "/") + "/"
         for name in sorted(files):
-            full = os.path.join(folder, name)
-            yield os.path.relpath(full, bag).replace(os.sep, "/"), full
+            yield relative + name, folder + os.sep + name
 
 
 class BagCheck:
@@ -202,7 +203,10 @@ class BagCheck:
 
     def relative(self, path: str) -> str | None:
         """The payload path of a scanned file ("data/..."), or None when it is outside data/."""
-        relative = os.path.relpath(os.path.abspath(path), self.bag).replace(os.sep, "/")
+        full = os.path.abspath(path)
+        if not full.startswith(self.bag + os.sep):
+            return None
+        relative = full[len(self.bag) + 1:].replace(os.sep, "/")
         return relative if _is_safe(relative) else None
 
     def file_issue(self, path: str, digests: Mapping[str, str], size: int) -> str:

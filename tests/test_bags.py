@@ -128,3 +128,24 @@ def test_bag_refuses_a_bag_and_bad_options(tmp_path, bag):
         result = imgval("bag", *args, cwd=tmp_path)
         assert result.returncode == exitcodes.USAGE, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tag_file_problems_are_found_too(tmp_path, bag):
+    from imgval.bags import BagCheck, decode_path, encode_path
+
+    with open(bag / "bag-info.txt", "a", encoding="utf-8") as handle:
+        handle.write("Contact-Name: someone\n")  # the tag manifest's checksum no longer matches
+    with open(bag / "manifest-sha256.txt", "a", encoding="utf-8") as handle:
+        handle.write("no-path-here\n" + "0" * 64 + "  ../outside.txt\n")
+    problems = [str(p) for p in BagCheck(str(bag)).problems]
+    assert any(p.startswith("bag-info.txt: checksum mismatch") for p in problems), problems
+    assert any("line" in p and "manifest-sha256.txt" in p for p in problems), problems
+    assert any("unsafe path" in p for p in problems), problems
+    assert decode_path(encode_path("a%b\nc\rd")) == "a%b\nc\rd"
+
+
+def test_a_bag_with_no_manifest_imgval_computes_is_refused(tmp_path, folder):
+    bagit.make_bag(str(folder), checksums=["sha512"])
+    result = scan("-i", str(folder), cwd=tmp_path)
+    assert result.returncode == exitcodes.USAGE
+    assert "manifest-sha512.txt" in result.stderr and "Traceback" not in result.stderr
