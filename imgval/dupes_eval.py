@@ -405,6 +405,46 @@ def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str
     return "\n".join(lines)
 
 
+MARGIN_VARIANTS = (
+    ("flip + JPEG q70", lambda image, rng: _jpeg(cv2.flip(image, 1), 70)),
+    ("turned 90 + resized 40%", lambda image, rng: _lossless(cv2.resize(
+        cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE), (0, 0), fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA))),
+    ("mirrored+resize+trim+JPEG", _mirrored_access_copy),
+    ("flipped and rotated 2-5 deg", lambda image, rng: _rotated_by(2, 5)(cv2.flip(image, 1), rng)),
+)
+
+
+def margin_table(originals: int, seed: int, margins=(0.0, 0.05, 0.1, 0.2), radius: int = 8,
+                 mode: str = "default") -> str:
+    """How phash.ORIENTATION_MARGIN was chosen: for each margin, the oriented hashes kept per
+    image and the share of flipped/turned copies (also recompressed, resized, rotated) whose
+    oriented hashes come within `radius` of their master's."""
+    from imgval.phash import hash_of, low_frequencies, oriented, standard_orientations
+
+    rng = np.random.default_rng(seed)
+    settings = Settings(mode=mode, keep_pixels=True)
+
+    def low(data):
+        return low_frequencies(analyze_bytes("variant", data, settings).pixels.image)
+
+    masters, pairs = [], {name: [] for name, _ in MARGIN_VARIANTS}
+    for _ in range(originals):
+        image = natural_image(rng, int(rng.integers(600, 1100)), int(rng.integers(600, 1100)))
+        masters.append(low(_encode(image, ".tiff")))
+        for name, make in MARGIN_VARIANTS:
+            pairs[name].append((masters[-1], low(make(image, rng))))
+    lines = ["| margin | oriented hashes per image | " + " | ".join(pairs) + " |",
+             "|" + " --- |" * (len(pairs) + 2)]
+    for margin in margins:
+        def hashes(coefficients):
+            return [hash_of(oriented(coefficients, g)) for g in standard_orientations(coefficients, margin)]
+        kept = np.mean([len(standard_orientations(m, margin)) for m in masters])
+        shares = [np.mean([min(bin(a ^ b).count("1") for a in hashes(m) for b in hashes(v)) <= radius
+                           for m, v in found]) for found in pairs.values()]
+        lines.append(f"| {margin:g} | {kept:.2f} | " + " | ".join(f"{x:.3f}" for x in shares) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--originals", type=int, default=200)
@@ -412,8 +452,13 @@ def main(argv=None) -> int:
     parser.add_argument("--max-radius", type=int, default=16)
     parser.add_argument("--mode", choices=MODES, default="default",
                         help="the scan's decoding mode whose hashes are evaluated")
+    parser.add_argument("--orientation-margins", action="store_true",
+                        help="instead, the table phash.ORIENTATION_MARGIN was chosen from")
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    if args.orientation_margins:
+        print(margin_table(args.originals, args.seed, mode=args.mode))
+        return 0
     labelled = build_labelled_set(args.originals, args.seed, mode=args.mode)
     evaluation = evaluate(labelled, range(0, args.max_radius + 1, 2))  # distances are even
     print(format_markdown(evaluation, args.originals, args.seed, args.mode))
