@@ -49,7 +49,7 @@ def make_bag(folder: Path, files: int) -> None:
 def child(mode: str, bag: str, digests_path: str) -> int:
     """The imgval side, in its own process so its peak RSS is its own."""
     sys.path.insert(0, str(ROOT))
-    from imgval import bags
+    from imgval.batch import bags
 
     check = bags.BagCheck(bag)
     known = {}
@@ -66,7 +66,7 @@ def child(mode: str, bag: str, digests_path: str) -> int:
 def scan_digests(bag: Path, path: str) -> None:
     """What a scan would hold: each payload file's sha256 (computed here, untimed)."""
     sys.path.insert(0, str(ROOT))
-    from imgval import bags
+    from imgval.batch import bags
 
     with open(path, "w", encoding="utf-8") as handle:
         for relative, full in bags.payload_files(str(bag)):

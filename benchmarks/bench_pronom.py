@@ -23,7 +23,7 @@ import cv2
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from imgval import pronom  # noqa: E402
+from imgval.analysis import pronom  # noqa: E402
 from imgval.synthetic import natural_image  # noqa: E402
 
 
