@@ -348,6 +348,14 @@ def _radius_header(first: str, radii, last: str | None = None) -> list[str]:
     return ["| " + " | ".join(cells) + " |", "|" + " --- |" * len(cells)]
 
 
+def _variant_table(title: str, radii, rows: dict[str, list[float]], number: str) -> list[str]:
+    """A titled markdown table, one row per variant and one column per radius ("-" for NaN)."""
+    lines = [title, ""] + _radius_header("variant", radii)
+    for name, values in rows.items():
+        lines.append(f"| {name} | " + " | ".join("-" if math.isnan(v) else number.format(v) for v in values) + " |")
+    return lines + [""]
+
+
 def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str) -> str:
     radii = evaluation.radii
     lines = [f"Labelled set: {originals} originals (seed {seed}), each a TIFF master plus one file "
@@ -360,28 +368,14 @@ def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str
         lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values)
                      + f" | {p50} / {p95} / {top} |")
     lines.append("")
-    lines.append("The same with the pHash alone (the `hash` column; no search of the oriented "
-                 "hashes), as before flipped and turned copies were looked for:")
-    lines.append("")
-    lines += _radius_header("variant", radii)
-    for name, values in evaluation.plain_recall.items():
-        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
-    lines.append("")
-    lines.append("Precision of pairs within the radius that involve a file of each kind "
-                 "(true pairs / all pairs; a pair with any other file of the set counts):")
-    lines.append("")
-    lines += _radius_header("variant", radii)
-    for name, values in evaluation.precision.items():
-        lines.append(f"| {name} | " + " | ".join("-" if math.isnan(v) else f"{v:.3f}"
-                                                 for v in values) + " |")
-    lines.append("")
-    lines.append("Share of each variant put in its master's group by `group_ids` (transitive: a "
-                 "variant can join through another variant):")
-    lines.append("")
-    lines += _radius_header("variant", radii)
-    for name, values in evaluation.grouped.items():
-        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
-    lines.append("")
+    lines += _variant_table("The same with the pHash alone (the `hash` column; no search of the oriented "
+                            "hashes), as before flipped and turned copies were looked for:",
+                            radii, evaluation.plain_recall, "{:.2f}")
+    lines += _variant_table("Precision of pairs within the radius that involve a file of each kind "
+                            "(true pairs / all pairs; a pair with any other file of the set counts):",
+                            radii, evaluation.precision, "{:.3f}")
+    lines += _variant_table("Share of each variant put in its master's group by `group_ids` (transitive: a "
+                            "variant can join through another variant):", radii, evaluation.grouped, "{:.2f}")
     matchable = ", ".join(name for name in evaluation.recall if name in evaluation.matchable)
     lines.append(f"Pairs and groups over all files of matchable kinds (master, {matchable}):")
     lines.append("")
