@@ -61,7 +61,8 @@ def bag_digests(folder: str, known: dict[str, dict[str, str]], written_at: float
               help="Manifests to write (comma-separated): sha256, md5. The report needs the column "
                    "(scan with --hash sha256,md5 for md5), else those files are read.")
 @click.option("--info", multiple=True, metavar="LABEL:VALUE",
-              help="A bag-info.txt line, e.g. --info 'Source-Organization: City Archives' (repeatable).")
+              help="A bag-info.txt line, e.g. --info 'Source-Organization: City Archives' (repeatable).  "
+                   "[default: none; Bag-Software-Agent, Bagging-Date and Payload-Oxum are always written]")
 def bag_command(folder, results_path, hash_list, info):
     """Make FOLDER a BagIt 1.0 bag, in place (as bagit-python does: its contents move into
     FOLDER/data/), with manifests from the scan's checksums in RESULTS.
