@@ -199,7 +199,8 @@ def _scan_into(report, cache, inputs, settings, jobs, bag=None) -> tuple[Summary
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
     found = discover(list(inputs))
     if not found.paths and not found.unlistable:
-        click.echo(f"No image files found in {', '.join(inputs)}; the report is empty.", err=True)
+        click.echo(f"No image files found in {', '.join(inputs)}; "
+                   + ("only the bag is checked." if bag else "the report is empty."), err=True)
     summary, head = Summary(), []
     finished = False
     try:
