@@ -17,12 +17,12 @@ from imgval.analysis.analyze import CHECKSUMS, Record, Settings
 from imgval.batch import bags
 from imgval.batch.cache import CacheError, ResultCache, default_cache_path
 from imgval.batch.discover import discover
-from imgval.batch.engine import default_jobs, make_engine
+from imgval.batch.engine import DEFAULT_TIMEOUT, default_jobs, make_engine
 from imgval.batch.incremental import run_incremental
 from imgval.batch.lock import Locked, RunLock
 from imgval.cli import exitcodes
 from imgval.cli.options import (
-    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_pixels_option, mode_options,
+    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_memory_option, max_pixels_option, mode_options,
     open_report_or_fail, resolve_profile, setup_logging_or_fail, threshold_option, verbose_option,
 )
 from imgval.cli.report import check_html_path, html_after_scan
@@ -52,6 +52,7 @@ def progress(total: int):
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
 @max_pixels_option
+@max_memory_option
 @click.option("--hash", "checksums", default="sha256", metavar="KINDS", show_default=True,
               callback=lambda ctx, param, value: _checksums_option(value),
               help="Fixity checksums of each file's bytes, computed in the same read (comma-separated): "
@@ -69,6 +70,10 @@ def progress(total: int):
               help="Images whose pHashes differ in at most this many bits (of 64) share a dup_group; "
                    "byte-identical files (same sha256) always do. 0 = identical pHashes only "
                    "(see docs/duplicates.md).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
+              metavar="SECONDS",
+              help="Stop analysing a file after this long (its worker is replaced; the row says why, and the "
+                   "next run tries it again).")
 @click.option("--bag", "bag_flag", is_flag=True,
               help="The input is a BagIt bag: check its manifests against the checksums of this scan (exit 5 "
                    "when it is not valid).  [default: on when the one input folder has a bagit.txt]")
@@ -76,8 +81,8 @@ def progress(total: int):
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
-def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, checksums, cache_path,
-         no_cache, fail_on, html_path, dup_radius, bag_flag, quiet, log_file, verbose):
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, max_memory, checksums,
+         cache_path, no_cache, fail_on, html_path, dup_radius, timeout, bag_flag, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -92,8 +97,8 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     if bag:  # the manifests' checksums come from the same read as everything else
         checksums = tuple(dict.fromkeys(checksums + bag.algorithms))
         inputs = (os.path.join(inputs[0], bags.PAYLOAD),)
-    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path),
-                        checksums=checksums)
+    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, max_memory=max_memory * 1_000_000,
+                        profile=resolve_profile(profile_path), checksums=checksums)
     save_path = save_path or f"results.{output_format}"
     if html_path:
         check_html_path(html_path)
@@ -101,7 +106,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs, bag)
+        summary, head = _scan_into(report, cache, inputs, settings, jobs, timeout, bag)
     finally:
         lock.release()
 
@@ -194,7 +199,7 @@ def _with_bag_verdict(record: Record, bag: bags.BagCheck | None) -> Record:
     return dataclasses.replace(record, bag=bag.file_issue(record.filepath, digests, size))
 
 
-def _scan_into(report, cache, inputs, settings, jobs, bag=None) -> tuple[Summary, list[Record]]:
+def _scan_into(report, cache, inputs, settings, jobs, timeout, bag=None) -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
     found = discover(list(inputs))
@@ -205,7 +210,7 @@ def _scan_into(report, cache, inputs, settings, jobs, bag=None) -> tuple[Summary
     finished = False
     try:
         with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
-            for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs), cache,
+            for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs, timeout=timeout), cache,
                                            found.remote_entries):
                 _add(_with_bag_verdict(outcome.record, bag), report, summary, head, outcome.reused)
                 bar.update()
