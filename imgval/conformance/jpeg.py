@@ -3,7 +3,8 @@
 Checked: the SOI marker; every marker segment's length within the file and, for the frame
 header (SOFn), scan headers (SOS), tables (DQT, DHT) and restart interval (DRI), consistent with
 its contents; a frame header before the first scan and the tables it needs; the end of every
-entropy-coded scan; the EOI marker; data after EOI; a JFIF (APP0) or Exif (APP1) header. Not
+entropy-coded scan; the EOI marker; data after EOI; a JFIF (APP0), Exif (APP1) or Adobe (APP14,
+CMYK files) header. Not
 checked: the entropy-coded data itself (the decoder reads it strictly: a corrupt scan is the
 `error` column's verdict).
 """
@@ -13,10 +14,11 @@ import numpy as np
 
 from .issues import Issue, invalid, malformed
 
+MAX_IMAGES = 64  # of a Multi-Picture file (phones store two to ten)
 MAX_SEGMENTS = 10_000  # real files have tens; a file of millions of tiny segments is not checked to the end
 
 SOI, EOI, SOS, DHT, DQT, DRI, DHP, DAC = 0xD8, 0xD9, 0xDA, 0xC4, 0xDB, 0xDD, 0xDE, 0xCC
-APP0, APP1, APP2 = 0xE0, 0xE1, 0xE2
+APP0, APP1, APP2, APP14 = 0xE0, 0xE1, 0xE2, 0xEE
 _SOF = set(range(0xC0, 0xD0)) - {DHT, 0xC8, DAC}  # C8 is reserved (JPG)
 _LOSSLESS_SOF = {0xC3, 0xC7, 0xCB, 0xCF}  # no quantisation tables
 _HUFFMAN_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7}  # the others are arithmetic-coded
@@ -24,29 +26,46 @@ _STANDALONE = {0x01} | set(range(0xD0, 0xD8))  # TEM, RST0-7: no length field
 
 
 def check(data) -> list[Issue]:
-    """Every issue of a JPEG file's marker structure, in file order (bytes or a buffer)."""
+    """Every issue of a JPEG file's marker structure, in file order (bytes or a buffer). A
+    Multi-Picture file (CIPA DC-007: phones, MPO) stores further images after the first's EOI:
+    each is checked the same way, its issues prefixed with its number."""
     if bytes(data[:2]) != b"\xff\xd8":
         return [malformed("does not start with the SOI marker (FF D8): not a JPEG stream")]
-    walk = _Walk(data)
-    walk.run()
-    return walk.issues + walk.final_issues()
+    issues: list[Issue] = []
+    start, multi_picture = 0, False
+    for number in range(1, MAX_IMAGES + 1):
+        walk = _Walk(data, start)
+        walk.run()
+        found = walk.issues + walk.final_issues(interchange_header=number == 1)
+        issues.extend(found if number == 1 else [Issue(i.level, f"image {number}: {i.message}") for i in found])
+        multi_picture = multi_picture or walk.has_mpf
+        if walk.eoi_at is None:
+            break
+        after = walk.eoi_at + 2
+        if after == walk.size:
+            break
+        if not (multi_picture and bytes(data[after:after + 2]) == b"\xff\xd8"):
+            issues.append(invalid(f"{walk.size - after} bytes after the EOI marker (byte {walk.eoi_at})"))
+            break
+        start = after
+    return issues
 
 
 class _Walk:
     """One pass over the marker segments, collecting what later checks need."""
 
-    def __init__(self, data):
-        self.data, self.size = data, len(data)
+    def __init__(self, data, start: int):
+        self.data, self.size, self.start = data, len(data), start
         self.issues: list[Issue] = []
         self.frame: dict | None = None  # SOF marker and component ids
         self.has_dqt = self.has_dht = self.has_dhp = False
-        self.has_jfif = self.has_exif = self.has_mpf = False
+        self.has_jfif = self.has_exif = self.has_adobe = self.has_mpf = False
         self.scans = 0
         self.eoi_at: int | None = None
         self._markers = None  # positions of markers in entropy-coded data, found once
 
     def run(self) -> None:
-        data, pos = self.data, 2
+        data, pos = self.data, self.start + 2
         for count in range(1, MAX_SEGMENTS + 1):
             if pos + 2 > self.size:
                 self.issues.append(malformed(f"no EOI marker (FF D9): the file ends at byte {self.size} "
@@ -101,6 +120,8 @@ class _Walk:
                 self.issues.append(invalid(f"the JFIF APP0 segment (byte {at}) does not follow SOI directly"))
         elif marker == APP1 and content.startswith(b"Exif\x00"):
             self.has_exif = True
+        elif marker == APP14 and content.startswith(b"Adobe"):
+            self.has_adobe = True
         elif marker == APP2 and content.startswith(b"MPF\x00"):
             self.has_mpf = True
         elif marker in _SOF:
@@ -189,19 +210,13 @@ class _Walk:
         index = int(np.searchsorted(self._markers, start))
         return int(self._markers[index]) if index < len(self._markers) else None
 
-    def final_issues(self) -> list[Issue]:
+    def final_issues(self, interchange_header: bool) -> list[Issue]:
         issues = []
         if self.frame is None:
             issues.append(malformed("no frame header (SOF): no image is described"))
         elif self.eoi_at is not None and self.scans == 0:
             issues.append(malformed("no scan (SOS) before EOI: the file has no image data"))
-        if self.eoi_at is not None:
-            after = self.eoi_at + 2
-            extra = self.size - after
-            # Multi-Picture files (CIPA DC-007, phones) store further JPEG images after the first's EOI
-            if extra > 0 and not (self.has_mpf and bytes(self.data[after:after + 2]) == b"\xff\xd8"):
-                issues.append(invalid(f"{extra} bytes after the EOI marker (byte {self.eoi_at})"))
-        if not (self.has_jfif or self.has_exif):
-            issues.append(invalid("neither a JFIF (APP0) nor an Exif (APP1) header: not an interchange file "
-                                  "of either standard"))
+        if interchange_header and not (self.has_jfif or self.has_exif or self.has_adobe):
+            issues.append(invalid("no JFIF (APP0), Exif (APP1) or Adobe (APP14) header: not an interchange file "
+                                  "of any of these conventions"))
         return issues
