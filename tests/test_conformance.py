@@ -1,0 +1,186 @@
+"""Well-formed and valid, in JHOVE's words: the verdicts and issue lists archives rely on, on
+files the real writers make and on each defect made deliberately; every issue listed, not just
+the first; no file makes a parser raise or loop."""
+from __future__ import annotations
+
+import csv
+import io
+import random
+import struct
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from click.testing import CliRunner
+from PIL import Image
+
+from imgval.analyze import Settings, analyze_bytes, analyze_path
+from imgval.cli import main
+from imgval.conformance import (NOT_WELL_FORMED, WELL_FORMED_AND_VALID, WELL_FORMED_NOT_VALID, _checker,
+                                check_conformance)
+from imgval.conformance import jpeg, tiff
+from imgval.conformance.corpus import DEFECTS, LAYOUTS, corpus, photographs
+from imgval.conformance.evaluate import evaluate, judged
+
+
+@pytest.fixture(scope="module")
+def small_corpus():
+    """The shipped corpus on two photographs (one colour, one greyscale) at 96 pixels."""
+    return list(corpus(photographs(["astronaut", "camera"], max_side=96)))
+
+
+@pytest.mark.parametrize("fmt", list(LAYOUTS))
+def test_every_valid_layout_passes_and_every_defect_is_found_for_its_own_reason(small_corpus, fmt):
+    samples = [s for s in small_corpus if s.format == fmt]
+    table, wrong = evaluate(samples)
+    row = table[fmt]
+    assert row["valid"] == 2 * len(LAYOUTS[fmt])
+    assert row["kinds"] == set(DEFECTS[fmt]), "a defect kind applies to none of the layouts"
+    assert [(s.name, verdict, issues) for s, verdict, issues in wrong] == []
+    assert row["flagged"] == 0 and row["found"] == row["defects"] > 0
+
+
+def test_the_evaluation_counts_a_missed_defect_and_a_flagged_valid_file(small_corpus):
+    valid = next(s for s in small_corpus if s.name == "PNG/libpng-rgb/astronaut")
+    damaged = next(s for s in small_corpus if s.name == "PNG/libpng-rgb/astronaut+crc-mismatch")
+    relabelled = type(damaged)(damaged.name, "PNG", valid.data, damaged.expected, damaged.expected_issue)
+    flagged = type(valid)(valid.name, "PNG", damaged.data, valid.expected)
+    table, wrong = evaluate([relabelled, flagged])
+    assert table["PNG"]["found"] == 0 and table["PNG"]["flagged"] == 1 and len(wrong) == 2
+    assert judged(damaged)[0] and judged(valid)[0]
+
+
+def photo() -> np.ndarray:
+    return photographs(["coffee"], max_side=160)[0][1]
+
+
+def jpeg_bytes(**options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(photo()).save(buffer, "JPEG", **options)
+    return buffer.getvalue()
+
+
+def test_every_issue_is_listed_not_just_the_first():
+    data = jpeg_bytes()
+    # no JFIF header (APP0 dropped), a DRI of the wrong length, and junk after EOI: three issues
+    app0_end = 4 + (data[4] << 8 | data[5])
+    damaged = data[:2] + b"\xff\xdd\x00\x05\x00\x00\x00" + data[app0_end:] + b"trailing junk"
+    result = check_conformance(damaged)
+    assert result.verdict == WELL_FORMED_NOT_VALID
+    assert len(result.issues) == 3, result.issues
+    assert any("DRI" in issue for issue in result.issues)
+    assert any("13 bytes after the EOI marker" in issue for issue in result.issues)
+    assert any("no JFIF (APP0)" in issue for issue in result.issues)
+    assert result.summary == "; ".join(result.issues)
+
+
+def test_tiff_issues_of_several_kinds_are_all_reported():
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, photo(), photometric="rgb", rowsperstrip=8)
+    data = bytearray(buffer.getvalue())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    count = struct.unpack_from("<H", data, ifd)[0]
+    for i in range(count):  # PhotometricInterpretation 2 -> 1: one colour sample for three
+        if struct.unpack_from("<H", data, ifd + 2 + 12 * i)[0] == 262:
+            struct.pack_into("<H", data, ifd + 2 + 12 * i + 8, 1)
+    cut = bytes(data[:len(data) - 500])  # the last strips are cut off
+    issues = check_conformance(cut).issues
+    assert check_conformance(cut).verdict == NOT_WELL_FORMED
+    assert any("strips run past the end of the file" in issue for issue in issues), issues
+    assert any("PhotometricInterpretation 1 (BlackIsZero) needs 1 colour samples" in issue for issue in issues)
+
+
+def test_a_loop_in_the_ifd_chain_is_reported_and_not_followed():
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.stack([photo()] * 3), photometric="rgb")
+    data = bytearray(buffer.getvalue())
+    first = struct.unpack_from("<I", data, 4)[0]
+    # walk to the last page and point it back at the first
+    offset = first
+    for _ in range(3):
+        count = struct.unpack_from("<H", data, offset)[0]
+        next_at = offset + 2 + 12 * count
+        following = struct.unpack_from("<I", data, next_at)[0]
+        if not following:
+            break
+        offset = following
+    struct.pack_into("<I", data, next_at, first)
+    issues = tiff.check(bytes(data))
+    assert [str(i) for i in issues] == [f"IFD 3: the IFD chain loops back to byte {first}"]
+
+
+def test_a_jpeg_of_endless_tiny_segments_is_cut_off_at_the_segment_cap():
+    data = jpeg_bytes()
+    comments = b"\xff\xfe\x00\x02" * (jpeg.MAX_SEGMENTS + 10)
+    issues = [str(i) for i in jpeg.check(data[:2] + comments + data[2:])]
+    assert f"more than {jpeg.MAX_SEGMENTS} marker segments: the rest was not checked" in issues
+
+
+@pytest.mark.parametrize("fmt", list(LAYOUTS))
+def test_no_truncation_or_byte_damage_makes_a_parser_raise(fmt):
+    """Seeded damage (cuts anywhere, bytes changed mostly in the headers) on every layout: the
+    format's own check (not the guard around it) returns issues, never an exception."""
+    rng = random.Random(17)
+    for _, rgb in photographs(["astronaut"], max_side=64):
+        for make in LAYOUTS[fmt].values():
+            data = make(rgb)
+            check = _checker(data)[1]
+            variants = [data[:rng.randrange(len(data))] for _ in range(25)]
+            for _ in range(40):
+                damaged = bytearray(data)
+                for _ in range(rng.randint(1, 3)):
+                    damaged[rng.randrange(min(len(damaged), 600))] = rng.randrange(256)
+                variants.append(bytes(damaged))
+            for variant in variants:
+                name, variant_check = _checker(variant)
+                if variant_check is not None:
+                    assert isinstance(variant_check(variant), list)
+            assert check is not None
+
+
+def test_the_record_carries_the_verdict_and_issues_even_when_the_decoder_refuses_the_file():
+    data = jpeg_bytes()
+    record = analyze_bytes("cut.jpg", data[:len(data) // 2], Settings())
+    assert record.error  # the decoder's verdict
+    assert record.conformance == NOT_WELL_FORMED
+    assert "no EOI marker" in record.conformance_issues
+    good = analyze_bytes("good.jpg", data, Settings())
+    assert (good.conformance, good.conformance_issues, good.error) == (WELL_FORMED_AND_VALID, "", "")
+
+
+def test_a_file_in_an_unchecked_format_gets_no_verdict_and_says_why():
+    record = analyze_bytes("notes.jpg", b"just some text, not an image", Settings())
+    assert record.conformance == ""
+    assert record.conformance_issues.startswith("not checked: imgval checks the conformance of JPEG, TIFF")
+
+
+def test_a_mapped_file_is_checked_like_its_bytes(tmp_path):
+    data = jpeg_bytes() + b"junk"
+    path = tmp_path / "a.jpg"
+    path.write_bytes(data)
+    mapped = analyze_path(str(path), Settings(), mapped=True)
+    read = analyze_bytes(str(path), data, Settings())
+    assert (mapped.conformance, mapped.conformance_issues) == (read.conformance, read.conformance_issues)
+    assert mapped.conformance == WELL_FORMED_NOT_VALID
+
+
+def test_the_scan_report_has_the_conformance_columns(tmp_path):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    rgb = photo()
+    ok, png = cv2.imencode(".png", rgb)
+    (folder / "good.png").write_bytes(png.tobytes())
+    (folder / "junk-after-iend.png").write_bytes(png.tobytes() + b"xx")
+    (folder / "cut.png").write_bytes(png.tobytes()[:-200])
+    out = tmp_path / "results.csv"
+    result = CliRunner().invoke(main, ["scan", "--no-cache", "-j", "1", "-s", str(out), "-i", str(folder)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {row["filepath"].rsplit("/", 1)[-1]: row for row in csv.DictReader(out.open(encoding="utf-8"))}
+    assert rows["good.png"]["conformance"] == WELL_FORMED_AND_VALID
+    assert rows["good.png"]["conformance_issues"] == ""
+    assert rows["junk-after-iend.png"]["conformance"] == WELL_FORMED_NOT_VALID
+    assert rows["junk-after-iend.png"]["conformance_issues"] == "2 bytes after the IEND chunk"
+    assert rows["cut.png"]["conformance"] == NOT_WELL_FORMED
+    assert "truncated" in rows["cut.png"]["conformance_issues"]
