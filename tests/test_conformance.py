@@ -184,3 +184,34 @@ def test_the_scan_report_has_the_conformance_columns(tmp_path):
     assert rows["junk-after-iend.png"]["conformance_issues"] == "2 bytes after the IEND chunk"
     assert rows["cut.png"]["conformance"] == NOT_WELL_FORMED
     assert "truncated" in rows["cut.png"]["conformance_issues"]
+
+
+def many_idat_png() -> bytes:
+    """A PNG as libpng writes a large image: dozens of 8 KB IDAT chunks (noise barely compresses)."""
+    noise = np.random.default_rng(5).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    data = cv2.imencode(".png", noise)[1].tobytes()
+    assert data.count(b"IDAT") > 20
+    return data
+
+
+def test_every_corrupt_chunk_in_a_long_run_of_idat_chunks_is_named():
+    data = many_idat_png()
+    assert check_conformance(data).verdict == WELL_FORMED_AND_VALID
+    starts = [i - 4 for i in range(len(data)) if data[i:i + 4] == b"IDAT"]
+    damaged = bytearray(data)
+    for chunk in (3, 17):
+        damaged[starts[chunk] + 100] ^= 0x40
+    issues = check_conformance(bytes(damaged)).issues
+    assert issues == tuple(f"IDAT chunk at byte {starts[chunk]}: CRC mismatch (the chunk is corrupt)"
+                           for chunk in (3, 17))
+
+
+def test_a_gif_of_long_sub_block_chains_is_walked_to_its_trailer():
+    noise = np.random.default_rng(6).integers(0, 256, (400, 500), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, "GIF")
+    data = buffer.getvalue()
+    assert check_conformance(data).verdict == WELL_FORMED_AND_VALID
+    cut = data[:-3]  # inside the last sub-block chain
+    assert check_conformance(cut).verdict == NOT_WELL_FORMED
+    assert check_conformance(data[:-1] + b"\x00" + data[-1:]).verdict != WELL_FORMED_AND_VALID

@@ -7,9 +7,12 @@ unknown critical chunks. Not checked: the compressed image data (the decoder rea
 """
 from __future__ import annotations
 
+import math
 import struct
 
 import imagecodecs
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .issues import Issue, invalid, malformed
 
@@ -20,6 +23,7 @@ _KNOWN_CRITICAL = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 _BEFORE_PLTE = {b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB", b"cICP", b"mDCV"}
 _BEFORE_IDAT = _BEFORE_PLTE | {b"tRNS", b"bKGD", b"hIST", b"pHYs", b"sPLT", b"oFFs", b"pCAL", b"sCAL"}
 _crc32 = imagecodecs.deflate_crc32  # libdeflate: ~20 GB/s, where zlib.crc32 does ~2
+MIN_RUN = 8  # equal IDAT chunks checked together (libpng writes 8 KB ones: ~5,000 in a 20 MP PNG)
 
 
 def check(data) -> list[Issue]:
@@ -29,7 +33,7 @@ def check(data) -> list[Issue]:
     issues: list[Issue] = []
     order = _Order(issues)
     size, pos = len(data), 8
-    view = memoryview(data)
+    view, array = memoryview(data), np.frombuffer(data, np.uint8)
     for _ in range(MAX_CHUNKS):
         if pos == size:
             issues.append(malformed("no IEND chunk: the file ends before it (truncated)"))
@@ -48,6 +52,15 @@ def check(data) -> list[Issue]:
             issues.append(malformed(f"{name} chunk at byte {pos}: its length {length} runs past the end of the "
                                     f"file (truncated)"))
             break
+        if kind == b"IDAT" and length:
+            run = _run_of_equal_chunks(array, pos, length, size)
+            if run >= MIN_RUN:
+                for index in _bad_chunks(array, pos, length, 0, run):
+                    issues.append(malformed(f"IDAT chunk at byte {pos + index * (length + 12)}: CRC mismatch (the "
+                                            f"chunk is corrupt)"))
+                order.see(kind, pos, b"", length, run)
+                pos += run * (length + 12)
+                continue
         stored = struct.unpack_from(">I", data, end - 4)[0]
         if _crc32(view[pos + 4:end - 4]) != stored:
             issues.append(malformed(f"{name} chunk at byte {pos}: CRC mismatch (the chunk is corrupt)"))
@@ -64,6 +77,79 @@ def check(data) -> list[Issue]:
     return issues
 
 
+def _run_of_equal_chunks(array: np.ndarray, pos: int, length: int, size: int) -> int:
+    """How many IDAT chunks of this length follow one another from pos (1 or more)."""
+    step = length + 12
+    most = min((size - pos) // step, MAX_CHUNKS)
+    heads = array[(pos + step * np.arange(most))[:, None] + np.arange(8)]
+    same = (heads == np.frombuffer(struct.pack(">I4s", length, b"IDAT"), np.uint8)).all(axis=1)
+    return most if same.all() else int(np.argmin(same))
+
+
+def _bad_chunks(array: np.ndarray, pos: int, length: int, first: int, count: int) -> list[int]:
+    """Which of `count` equal chunks from chunk `first` of the run at pos have a wrong CRC, found
+    by halving: a good run costs one combined check, each bad chunk about 2 log2(count) more."""
+    if _crcs_match(array, pos + first * (length + 12), length, count):
+        return []
+    if count == 1:
+        return [first]
+    half = count // 2
+    return (_bad_chunks(array, pos, length, first, half)
+            + _bad_chunks(array, pos, length, first + half, count - half))
+
+
+def _crcs_match(array: np.ndarray, pos: int, length: int, count: int) -> bool:
+    """Whether `count` consecutive chunks of one length all have correct CRCs, in two passes over
+    their bytes instead of `count` calls (~2 us each: 10 ms for a 20 MP PNG).
+
+    CRC-32 is linear (up to a constant fixed by the length): the CRC of the XOR of several
+    messages is the XOR of their CRCs, and appending j zero bytes to a message maps its CRC
+    through a fixed linear map. The chunks are laid out as a grid, k = row * columns + column;
+    the XOR of each column (and, second pass, of each row) is shifted by its index and all are
+    XORed into one buffer whose CRC must equal the same combination of the stored CRCs. Damage
+    in one chunk always shows; damage in several cancels out only if it is identical, at the
+    same offsets, in chunks that pair up in both passes (and then only with the 2^-32 chance of
+    any CRC)."""
+    n, step = length + 4, length + 12
+    columns = math.isqrt(count - 1) + 1
+    rows = count // columns
+    used = rows * columns
+    bodies = as_strided(array[pos + 4:], shape=(rows, columns, n), strides=(columns * step, step, 1),
+                        writeable=False)
+    stored = array[(pos + 8 + length + step * np.arange(used))[:, None] + np.arange(4)].astype(np.uint32)
+    stored = (stored << np.array([24, 16, 8, 0], np.uint32)).sum(axis=1, dtype=np.uint32).reshape(rows, columns)
+    if not (_combination_matches(np.bitwise_xor.reduce(bodies, axis=0), np.bitwise_xor.reduce(stored, axis=0), rows)
+            and _combination_matches(np.bitwise_xor.reduce(bodies, axis=1), np.bitwise_xor.reduce(stored, axis=1),
+                                     columns)):
+        return False
+    view = memoryview(array)
+    for k in range(used, count):  # fewer than `columns` left over: one by one
+        start = pos + k * step
+        if _crc32(view[start + 4:start + 4 + n]) != int.from_bytes(view[start + 4 + n:start + 8 + n], "big"):
+            return False
+    return True
+
+
+def _combination_matches(blocks: np.ndarray, stored: np.ndarray, members: int) -> bool:
+    """blocks[b]: the XOR of `members` chunk bodies; stored[b]: the XOR of their stored CRCs.
+    Compares the pure (zero-initialised) CRC of sum_b blocks[b] * x^(8b) with what the stored
+    CRCs say it is."""
+    count, n = blocks.shape
+    buffer = np.zeros(n + count - 1, np.uint8)
+    for b in range(count):  # block b followed by b zero bytes
+        buffer[count - 1 - b:count - 1 - b + n] ^= blocks[b]
+    length_constant = _crc32(bytes(n)) if members % 2 else 0  # crc32(m) = pure(m) ^ crc32(zeros of len(m))
+    expected = 0
+    for b in range(count):
+        expected ^= _append_zeros(int(stored[b]) ^ length_constant, b)
+    return _crc32(buffer) ^ _crc32(bytes(len(buffer))) == expected
+
+
+def _append_zeros(pure: int, zeros: int) -> int:
+    """The pure CRC of a message followed by `zeros` zero bytes, from the message's pure CRC."""
+    return _crc32(bytes(zeros), pure ^ 0xFFFFFFFF) ^ 0xFFFFFFFF if zeros else pure
+
+
 class _Order:
     """Which chunks came, and in what order."""
 
@@ -74,8 +160,8 @@ class _Order:
         self.seen: set[bytes] = set()
         self.idat_ended = False  # a chunk other than IDAT came after IDATs
 
-    def see(self, kind: bytes, pos: int, head: bytes, length: int) -> None:
-        self.count += 1
+    def see(self, kind: bytes, pos: int, head: bytes, length: int, chunks: int = 1) -> None:
+        self.count += chunks
         name = kind.decode("latin-1")
         if self.count == 1 and kind != b"IHDR":
             self.issues.append(malformed(f"the first chunk is {name}, not IHDR"))
