@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from . import check_conformance
-from .corpus import PHOTOGRAPHS, Sample, corpus, photographs
+from .corpus import LAYOUTS, PHOTOGRAPHS, Sample, corpus, photographs
 from .issues import WELL_FORMED_AND_VALID
 
 
@@ -64,12 +64,15 @@ def main(argv=None) -> int:
     if args.out:
         _write(samples, args.out)
     table, wrong = evaluate(samples)
-    print(f"{'format':10} {'valid files':>11} {'flagged':>7} {'defect kinds':>12} {'defective files':>15} {'found':>6}")
+    print(f"{'format':10} {'layouts':>7} {'valid files':>11} {'flagged':>7} {'defect kinds':>12} "
+          f"{'defective files':>15} {'found':>6}")
     for fmt, row in table.items():
-        print(f"{fmt:10} {row['valid']:>11} {row['flagged']:>7} {len(row['kinds']):>12} {row['defects']:>15} "
-              f"{row['found']:>6}")
+        print(f"{fmt:10} {len(LAYOUTS[fmt]):>7} {row['valid']:>11} {row['flagged']:>7} {len(row['kinds']):>12} "
+              f"{row['defects']:>15} {row['found']:>6}")
     totals = {key: sum(row[key] for row in table.values()) for key in ("valid", "flagged", "defects", "found")}
-    print(f"{'all':10} {totals['valid']:>11} {totals['flagged']:>7} {'':>12} {totals['defects']:>15} "
+    kinds = sum(len(row["kinds"]) for row in table.values())
+    layouts = sum(len(LAYOUTS[fmt]) for fmt in table)
+    print(f"{'all':10} {layouts:>7} {totals['valid']:>11} {totals['flagged']:>7} {kinds:>12} {totals['defects']:>15} "
           f"{totals['found']:>6}")
     for sample, verdict, issues in wrong:
         wanted = sample.expected + (f" naming {sample.expected_issue!r}" if sample.expected_issue else "")
