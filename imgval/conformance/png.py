@@ -12,7 +12,6 @@ import struct
 
 import imagecodecs
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .issues import Issue, invalid, malformed
 
@@ -114,13 +113,17 @@ def _crcs_match(array: np.ndarray, pos: int, length: int, count: int) -> bool:
     columns = math.isqrt(count - 1) + 1
     rows = count // columns
     used = rows * columns
-    bodies = as_strided(array[pos + 4:], shape=(rows, columns, n), strides=(columns * step, step, 1),
-                        writeable=False)
+    grid = array[pos:pos + used * step].reshape(rows, columns, step)  # chunk k = row * columns + column
+    by_column = grid[0].copy()
+    by_row = np.empty((rows, step), np.uint8)
+    for row in range(rows):  # one pass: each row's chunks are XORed into both while in cache
+        if row:
+            np.bitwise_xor(by_column, grid[row], out=by_column)
+        np.bitwise_xor.reduce(grid[row], axis=0, out=by_row[row])
     stored = array[(pos + 8 + length + step * np.arange(used))[:, None] + np.arange(4)].astype(np.uint32)
     stored = (stored << np.array([24, 16, 8, 0], np.uint32)).sum(axis=1, dtype=np.uint32).reshape(rows, columns)
-    if not (_combination_matches(np.bitwise_xor.reduce(bodies, axis=0), np.bitwise_xor.reduce(stored, axis=0), rows)
-            and _combination_matches(np.bitwise_xor.reduce(bodies, axis=1), np.bitwise_xor.reduce(stored, axis=1),
-                                     columns)):
+    if not (_combination_matches(by_column[:, 4:4 + n], np.bitwise_xor.reduce(stored, axis=0), rows)
+            and _combination_matches(by_row[:, 4:4 + n], np.bitwise_xor.reduce(stored, axis=1), columns)):
         return False
     view = memoryview(array)
     for k in range(used, count):  # fewer than `columns` left over: one by one
