@@ -215,3 +215,24 @@ def test_a_gif_of_long_sub_block_chains_is_walked_to_its_trailer():
     cut = data[:-3]  # inside the last sub-block chain
     assert check_conformance(cut).verdict == NOT_WELL_FORMED
     assert check_conformance(data[:-1] + b"\x00" + data[-1:]).verdict != WELL_FORMED_AND_VALID
+
+
+def nested_subifd_tiff(depth: int) -> bytes:
+    """A 1x1 grey TIFF whose IFD holds a SubIFD, which holds a SubIFD, ... `depth` levels."""
+    entry_count, pixel = 9, 8
+    ifd_size = 2 + 12 * entry_count + 4
+    data = bytearray(b"II*\x00" + struct.pack("<I", 10) + b"\x80\x00")
+    for level in range(depth + 1):
+        child = 10 + (level + 1) * ifd_size if level < depth else 0
+        entries = [(256, 3, 1, 1), (257, 3, 1, 1), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+                   (273, 4, 1, pixel), (277, 3, 1, 1), (279, 4, 1, 1), (330, 4, 1, child)]
+        data += struct.pack("<H", entry_count)
+        data += b"".join(struct.pack("<HHII", *entry) for entry in entries) + struct.pack("<I", 0)
+    return bytes(data)
+
+
+def test_subifds_nested_without_end_are_cut_off_not_recursed_into():
+    assert check_conformance(nested_subifd_tiff(3)).verdict == WELL_FORMED_AND_VALID
+    result = check_conformance(nested_subifd_tiff(2000))
+    assert result.verdict == WELL_FORMED_NOT_VALID
+    assert any(f"nested more than {tiff.MAX_DEPTH} deep" in issue for issue in result.issues), result.issues

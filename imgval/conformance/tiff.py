@@ -19,6 +19,7 @@ from .issues import Issue, invalid, malformed
 
 MAX_IFDS = 10_000  # pages + SubIFDs + Exif/GPS IFDs; beyond this the rest is not checked
 MAX_ENTRIES = 4_096  # a real IFD has tens of entries
+MAX_DEPTH = 8  # IFDs inside IFDs (Exif in a SubIFD in a page ...): real files nest two or three
 
 # field type -> (bytes per value, struct code); 13 is IFD, 16-18 are BigTIFF's 8-byte types
 _TYPES = {1: (1, "B"), 2: (1, "B"), 3: (2, "H"), 4: (4, "I"), 5: (8, "I"), 6: (1, "b"), 7: (1, "B"),
@@ -42,7 +43,8 @@ _BASELINE = {
     324: ("TileOffsets", {4, 16}, "strips"), 325: ("TileByteCounts", _SHORT_LONG, "strips"),
     338: ("ExtraSamples", {3}, "extra"), 339: ("SampleFormat", {3}, "samples"),
 }
-_SUB_IFDS, _EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 330, 34665, 34853, 40965
+_SUB_IFDS = 330
+_CHILD_IFDS = {_SUB_IFDS: "SubIFD", 34665: "Exif IFD", 34853: "GPS IFD", 40965: "Interoperability IFD"}
 # PhotometricInterpretation -> (name, colour samples allowed)
 _PHOTOMETRIC = {0: ("WhiteIsZero", {1}), 1: ("BlackIsZero", {1}), 2: ("RGB", {3}), 3: ("Palette", {1}),
                 4: ("TransparencyMask", {1}), 5: ("Separated", None), 6: ("YCbCr", {3}), 8: ("CIELab", {1, 3}),
@@ -105,8 +107,12 @@ class _Walk:
         self.issues: list[Issue] = []
         self.visited: set[int] = set()
 
-    def chain(self, offset: int, kind: str, image: bool) -> None:
-        """Follow a chain of IFDs from offset: checked once each, loops and bad offsets reported."""
+    def chain(self, offset: int, kind: str, image: bool, depth: int = 0) -> None:
+        """Follow a chain of IFDs from offset (image IFDs: pages, SubIFDs): checked once each,
+        loops and bad offsets reported."""
+        if depth > MAX_DEPTH:
+            self.issues.append(invalid(f"{kind}: IFDs nested more than {MAX_DEPTH} deep: not checked"))
+            return
         number = 0
         while offset:
             label = f"{kind} {number}" if kind == "IFD" else kind
@@ -123,7 +129,9 @@ class _Walk:
             if image:
                 _Image(self, entries, label).check()
             for entry in entries.values():
-                self.follow(entry, label)
+                self.follow(entry, label, depth)
+            if not image:
+                return  # Exif, GPS and Interoperability IFDs are single: cameras leave junk in "next"
             number += 1
 
     def ifd(self, offset: int, label: str) -> tuple[dict[int, _Entry] | None, int]:
@@ -176,14 +184,13 @@ class _Walk:
             return None
         return _Entry(tag, kind, count, at)
 
-    def follow(self, entry: _Entry, label: str) -> None:
+    def follow(self, entry: _Entry, label: str, depth: int) -> None:
         """IFDs the entry points to: SubIFDs are images; Exif, GPS, Interoperability are not."""
-        kinds = {_SUB_IFDS: "SubIFD", _EXIF_IFD: "Exif IFD", _GPS_IFD: "GPS IFD", _INTEROP_IFD: "Interoperability IFD"}
-        if entry.tag not in kinds or entry.type not in _OFFSET_TYPES:
+        if entry.tag not in _CHILD_IFDS or entry.type not in _OFFSET_TYPES:
             return
         for offset in self.reader.values(entry, limit=256):
             if int(offset):
-                self.chain(int(offset), f"{label} {kinds[entry.tag]}", image=entry.tag == _SUB_IFDS)
+                self.chain(int(offset), f"{label} {_CHILD_IFDS[entry.tag]}", entry.tag == _SUB_IFDS, depth + 1)
 
 
 class _Image:
