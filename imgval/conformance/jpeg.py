@@ -23,6 +23,7 @@ _SOF = set(range(0xC0, 0xD0)) - {DHT, 0xC8, DAC}  # C8 is reserved (JPG)
 _LOSSLESS_SOF = {0xC3, 0xC7, 0xCB, 0xCF}  # no quantisation tables
 _HUFFMAN_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7}  # the others are arithmetic-coded
 _STANDALONE = {0x01} | set(range(0xD0, 0xD8))  # TEM, RST0-7: no length field
+_BLOCK = 1 << 20  # bytes of entropy-coded data searched for a marker at a time
 
 
 def check(data) -> list[Issue]:
@@ -62,7 +63,6 @@ class _Walk:
         self.has_jfif = self.has_exif = self.has_adobe = self.has_mpf = False
         self.scans = 0
         self.eoi_at: int | None = None
-        self._markers = None  # positions of markers in entropy-coded data, found once
 
     def run(self) -> None:
         data, pos = self.data, self.start + 2
@@ -199,16 +199,18 @@ class _Walk:
 
     def _next_marker(self, start: int) -> int | None:
         """The first marker at or after start in entropy-coded data: FF followed by anything but
-        00 (a stuffed FF), D0-D7 (restart markers) or FF (fill). Found with numpy over the rest of
-        the file once (~1 ms per 5 MB), not byte by byte in Python."""
-        if self._markers is None:
-            array = np.frombuffer(self.data, np.uint8)
-            ff = np.flatnonzero(array[start:-1] == 0xFF) + start
+        00 (a stuffed FF), D0-D7 (restart markers) or FF (fill). Found with numpy a block at a
+        time (~0.3 ms per MB; the blocks' temporaries stay in cache), not byte by byte."""
+        array = np.frombuffer(self.data, np.uint8)
+        last = self.size - 1  # a marker needs a byte after its FF
+        for block_start in range(start, last, _BLOCK):
+            block_end = min(block_start + _BLOCK, last)
+            ff = np.flatnonzero(array[block_start:block_end] == 0xFF) + block_start
             following = array[ff + 1]
-            keep = (following != 0) & ((following < 0xD0) | (following > 0xD7)) & (following != 0xFF)
-            self._markers = ff[keep]
-        index = int(np.searchsorted(self._markers, start))
-        return int(self._markers[index]) if index < len(self._markers) else None
+            hits = ff[(following != 0) & ((following < 0xD0) | (following > 0xD7)) & (following != 0xFF)]
+            if len(hits):
+                return int(hits[0])
+        return None
 
     def final_issues(self, interchange_header: bool) -> list[Issue]:
         issues = []
