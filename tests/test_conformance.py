@@ -7,6 +7,7 @@ import csv
 import io
 import random
 import struct
+import zlib
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ from imgval.analyze import Settings, analyze_bytes, analyze_path
 from imgval.cli import main
 from imgval.conformance import (NOT_WELL_FORMED, WELL_FORMED_AND_VALID, WELL_FORMED_NOT_VALID, _checker,
                                 check_conformance)
-from imgval.conformance import jpeg, tiff
+from imgval.conformance import gif, jpeg, png, tiff
 from imgval.conformance.corpus import DEFECTS, LAYOUTS, corpus, photographs
 from imgval.conformance.evaluate import evaluate, judged
 
@@ -110,11 +111,35 @@ def test_a_loop_in_the_ifd_chain_is_reported_and_not_followed():
     assert [str(i) for i in issues] == [f"IFD 3: the IFD chain loops back to byte {first}"]
 
 
-def test_a_jpeg_of_endless_tiny_segments_is_cut_off_at_the_segment_cap():
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def crafted_jpeg() -> bytes:
     data = jpeg_bytes()
-    comments = b"\xff\xfe\x00\x02" * (jpeg.MAX_SEGMENTS + 10)
-    issues = [str(i) for i in jpeg.check(data[:2] + comments + data[2:])]
-    assert f"more than {jpeg.MAX_SEGMENTS} marker segments: the rest was not checked" in issues
+    return data[:2] + b"\xff\xfe\x00\x02" * (jpeg.MAX_SEGMENTS + 10) + data[2:]
+
+
+def crafted_png() -> bytes:
+    data = cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes()
+    return data[:33] + _png_chunk(b"tEXt", b"a\x00b") * (png.MAX_CHUNKS + 10) + data[33:]
+
+
+def crafted_gif() -> bytes:
+    screen = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0, 0, 0)
+    image = b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
+    return screen + b"\x21\xfe\x01a\x00" * (gif.MAX_BLOCKS + 10) + image + b"\x3b"
+
+
+@pytest.mark.parametrize("make, words", [
+    (crafted_jpeg, f"more than {jpeg.MAX_SEGMENTS} marker segments: the rest was not checked"),
+    (crafted_png, f"more than {png.MAX_CHUNKS} chunks: the rest was not checked"),
+    (crafted_gif, f"more than {gif.MAX_BLOCKS} blocks: the rest was not checked"),
+])
+def test_a_file_of_endless_tiny_segments_stops_at_the_cap_with_that_one_issue(make, words):
+    result = check_conformance(make())
+    assert result.issues == (words,)  # nothing guessed about the part not read
+    assert result.verdict == WELL_FORMED_NOT_VALID
 
 
 @pytest.mark.parametrize("fmt", list(LAYOUTS))

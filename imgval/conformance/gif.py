@@ -64,7 +64,7 @@ def check(data) -> list[Issue]:
             issues.append(malformed("a data sub-block runs past the end of the file (truncated)"))
             break
     else:
-        issues.append(invalid(f"more than {MAX_BLOCKS} blocks: the rest was not checked"))
+        return issues + [invalid(f"more than {MAX_BLOCKS} blocks: the rest was not checked")]
     if not images:
         issues.append(malformed("no image in the file"))
     return issues
@@ -80,12 +80,11 @@ def _skip_sub_blocks(data, array: np.ndarray, pos: int, size: int) -> int | None
     write image data as full 255-byte sub-blocks: runs of those are skipped with one numpy
     step each (a 20 MP GIF has ~40,000), the rest one by one. Each step advances, so it ends."""
     while pos < size:
-        lengths = array[pos:min(size, pos + 256 * 4096):256]  # a window: short chains stay cheap
-        full = lengths == 255
-        run = len(full) if full.all() else int(np.argmin(full))
-        pos += 256 * run
-        if pos >= size:
-            return None
+        if data[pos] == 255:  # image data: a run of full sub-blocks, measured in a window
+            full = array[pos:min(size, pos + 256 * 4096):256] == 255
+            pos += 256 * (len(full) if full.all() else int(np.argmin(full)))
+            if pos >= size:
+                return None
         length = data[pos]
         pos += 1 + length
         if length == 0:

@@ -63,6 +63,7 @@ class _Walk:
         self.has_jfif = self.has_exif = self.has_adobe = self.has_mpf = False
         self.scans = 0
         self.eoi_at: int | None = None
+        self.capped = False  # stopped at MAX_SEGMENTS: what the rest holds is unknown
 
     def run(self) -> None:
         data, pos = self.data, self.start + 2
@@ -109,6 +110,7 @@ class _Walk:
             if pos is None:
                 return
         self.issues.append(invalid(f"more than {MAX_SEGMENTS} marker segments: the rest was not checked"))
+        self.capped = True
 
     def _segment(self, marker: int, at: int, body: int, end: int, count: int) -> int | None:
         """Check one segment; return where the next marker is expected (None: stop)."""
@@ -214,6 +216,8 @@ class _Walk:
 
     def final_issues(self, interchange_header: bool) -> list[Issue]:
         issues = []
+        if self.capped:
+            return issues
         if self.frame is None:
             issues.append(malformed("no frame header (SOF): no image is described"))
         elif self.eoi_at is not None and self.scans == 0:

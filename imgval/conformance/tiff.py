@@ -19,6 +19,7 @@ from .issues import Issue, invalid, malformed
 
 MAX_IFDS = 10_000  # pages + SubIFDs + Exif/GPS IFDs; beyond this the rest is not checked
 MAX_ENTRIES = 4_096  # a real IFD has tens of entries
+MAX_TOTAL_ENTRIES = 200_000  # over all IFDs: 10,000 pages of 20 tags; keeps a crafted file to ~1 s
 MAX_DEPTH = 8  # IFDs inside IFDs (Exif in a SubIFD in a page ...): real files nest two or three
 
 # field type -> (bytes per value, struct code); 13 is IFD, 16-18 are BigTIFF's 8-byte types
@@ -106,6 +107,7 @@ class _Walk:
         self.reader = reader
         self.issues: list[Issue] = []
         self.visited: set[int] = set()
+        self.entries_seen = 0
 
     def chain(self, offset: int, kind: str, image: bool, depth: int = 0) -> None:
         """Follow a chain of IFDs from offset (image IFDs: pages, SubIFDs): checked once each,
@@ -119,8 +121,9 @@ class _Walk:
             if offset in self.visited:
                 self.issues.append(malformed(f"{label}: the IFD chain loops back to byte {offset}"))
                 return
-            if len(self.visited) >= MAX_IFDS:
-                self.issues.append(invalid(f"more than {MAX_IFDS} IFDs: the rest was not checked"))
+            if len(self.visited) >= MAX_IFDS or self.entries_seen > MAX_TOTAL_ENTRIES:
+                self.issues.append(invalid(f"more than {MAX_IFDS} IFDs or {MAX_TOTAL_ENTRIES} IFD entries: the "
+                                           f"rest was not checked"))
                 return
             self.visited.add(offset)
             entries, offset = self.ifd(offset, label)
@@ -152,6 +155,7 @@ class _Walk:
             self.issues.append(malformed(f"{label} at byte {offset}: its {count} entries run past the end of the "
                                          f"file (truncated)"))
             return None, 0
+        self.entries_seen += count
         entries: dict[int, _Entry] = {}
         previous = -1
         for position in range(offset + count_size, end, entry_size):
