@@ -261,3 +261,17 @@ def test_subifds_nested_without_end_are_cut_off_not_recursed_into():
     result = check_conformance(nested_subifd_tiff(2000))
     assert result.verdict == WELL_FORMED_NOT_VALID
     assert any(f"nested more than {tiff.MAX_DEPTH} deep" in issue for issue in result.issues), result.issues
+
+
+def test_a_file_with_thousands_of_issues_says_how_many_past_the_first_hundred():
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.zeros((300, 4, 4), np.uint8), photometric="minisblack")
+    data = bytearray(buffer.getvalue())
+    # every page's PhotometricInterpretation 1 -> 2 (RGB for one sample): 300 issues
+    for at in range(len(data) - 12):
+        if data[at:at + 8] == b"\x06\x01\x03\x00\x01\x00\x00\x00":
+            data[at + 8] = 2
+    result = check_conformance(bytes(data))
+    assert len(result.issues) == 300
+    cell = result.summary
+    assert cell.count("; ") == 100 and cell.endswith("... and 200 more issues (300 in all)")

@@ -25,6 +25,7 @@ _SIGNATURES = (
     (b"BM", "BMP", bmp.check),
 )
 CHECKED_FORMATS = "JPEG, TIFF, PNG, JPEG 2000, WebP, GIF and BMP"
+MAX_LISTED = 100  # issues written into the report cell
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,13 @@ class Conformance:
 
     @property
     def summary(self) -> str:
-        return "; ".join(self.issues)
+        """The issues as one report cell, `; `-separated. Past MAX_LISTED (a damaged 10,000-page
+        TIFF can have thousands) the cell says how many more there are: spreadsheets cut cells
+        at 32,767 characters."""
+        if len(self.issues) <= MAX_LISTED:
+            return "; ".join(self.issues)
+        more = len(self.issues) - MAX_LISTED
+        return "; ".join(self.issues[:MAX_LISTED] + (f"... and {more} more issues ({len(self.issues)} in all)",))
 
 
 def format_of(data) -> str | None:
