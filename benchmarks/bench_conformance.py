@@ -27,8 +27,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from imgval import analyze  # noqa: E402
-from imgval.conformance import Conformance, check_conformance  # noqa: E402
+from imgval.analysis import analyze  # noqa: E402
+from imgval.analysis.conformance import Conformance, check_conformance  # noqa: E402
 
 
 def photograph(megapixels: float) -> np.ndarray:
