@@ -23,7 +23,9 @@ _SOF = set(range(0xC0, 0xD0)) - {DHT, 0xC8, DAC}  # C8 is reserved (JPG)
 _LOSSLESS_SOF = {0xC3, 0xC7, 0xCB, 0xCF}  # no quantisation tables
 _HUFFMAN_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7}  # the others are arithmetic-coded
 _STANDALONE = {0x01} | set(range(0xD0, 0xD8))  # TEM, RST0-7: no length field
-_BLOCK = 1 << 20  # bytes of entropy-coded data searched for a marker at a time
+# bytes of entropy-coded data searched for a marker at a time: growing, as a progressive file's
+# first scans are small and a baseline file's one scan is the whole file
+_FIRST_BLOCK, _BLOCK = 1 << 16, 1 << 20
 
 
 def check(data) -> list[Issue]:
@@ -206,13 +208,15 @@ class _Walk:
         time (~0.3 ms per MB; the blocks' temporaries stay in cache), not byte by byte."""
         array = np.frombuffer(self.data, np.uint8)
         last = self.size - 1  # a marker needs a byte after its FF
-        for block_start in range(start, last, _BLOCK):
-            block_end = min(block_start + _BLOCK, last)
+        block_start, block = start, _FIRST_BLOCK
+        while block_start < last:
+            block_end = min(block_start + block, last)
             ff = np.flatnonzero(array[block_start:block_end] == 0xFF) + block_start
             following = array[ff + 1]
             hits = ff[(following != 0) & ((following < 0xD0) | (following > 0xD7)) & (following != 0xFF)]
             if len(hits):
                 return int(hits[0])
+            block_start, block = block_end, min(2 * block, _BLOCK)
         return None
 
     def final_issues(self, interchange_header: bool) -> list[Issue]:
