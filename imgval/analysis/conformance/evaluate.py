@@ -7,7 +7,8 @@ A defect counts as found only when the verdict is the expected one AND an issue 
 file counts as flagged when its verdict is anything but "well-formed and valid".
 
 Run it:  python -m imgval.analysis.conformance.evaluate [--max-side 512] [--out DIR]
-Exit code 0 when every defect is found and no valid file is flagged, 1 otherwise.
+Exit code 0 when every defect is found and no valid file is flagged, 1 otherwise, 2 for bad
+options (or scikit-image missing).
 """
 from __future__ import annotations
 
@@ -60,7 +61,15 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="also write every file and labels.csv here (to compare "
                                                  "with JHOVE, jpylyzer, ...)")
     args = parser.parse_args(argv)
-    samples = list(corpus(photographs(args.photos.split(","), args.max_side)))
+    try:
+        photos = photographs(args.photos.split(","), args.max_side)
+    except ImportError:
+        print("the corpus is made from scikit-image's photographs: pip install scikit-image", file=sys.stderr)
+        return 2
+    except AttributeError as exc:
+        print(f"--photos: {exc}", file=sys.stderr)
+        return 2
+    samples = list(corpus(photos))
     if args.out:
         _write(samples, args.out)
     table, wrong = evaluate(samples)
