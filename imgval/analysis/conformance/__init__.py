@@ -59,7 +59,7 @@ def check_conformance(data) -> Conformance:
     try:
         issues = check(data)
     except Exception as exc:  # a parser bug must cost a verdict, never the row
-        return Conformance("", (f"not checked: the {name} conformance check failed ({type(exc).__name__}: {exc})",))
+        return Conformance("", (f"not checked: the {name} check stopped with an error ({type(exc).__name__}: {exc})",))
     return Conformance(verdict(issues), tuple(issue.message for issue in issues))
 
 

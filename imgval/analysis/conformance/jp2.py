@@ -32,9 +32,14 @@ def check(data) -> list[Issue]:
     codestream = bytes(data[:4]) == CODESTREAM_SIGNATURE
     options = dict(_OPTIONS, validationFormat="j2c" if codestream else "jp2")
     root = "contiguousCodestreamBox" if codestream else "JP2"
+    # jpylyzer raises on some damaged files (2.2: an unknown Rsiz capability); check_conformance
+    # turns that into "not checked", as jpylyzer gives no verdict on them either
     with contextlib.redirect_stderr(io.StringIO()):  # jpylyzer prints its warnings
         result = boxvalidator.BoxValidator(options, root, data).validate()
-    issues = [_issue(path) for path in _failed_tests(result.tests, ())]
+    failed: dict[tuple[str, ...], int] = {}  # a test repeated per component or tile is one issue
+    for path in _failed_tests(result.tests, ()):
+        failed[path] = failed.get(path, 0) + 1
+    issues = [_issue(path, times) for path, times in failed.items()]
     if not result.isValid and not issues:
         issues.append(malformed("jpylyzer found the file not valid without naming a test"))
     return issues
@@ -49,6 +54,6 @@ def _failed_tests(element, path: tuple[str, ...]):
             yield path + (child.tag,)
 
 
-def _issue(path: tuple[str, ...]) -> Issue:
-    text = f"jpylyzer test {' / '.join(path)} failed"
+def _issue(path: tuple[str, ...], times: int) -> Issue:
+    text = f"jpylyzer test {' / '.join(path)} failed" + (f" ({times} times)" if times > 1 else "")
     return malformed(text) if path[-1] in _STRUCTURAL else invalid(text)

@@ -295,7 +295,8 @@ class _Image:
             self.report(malformed(f"{label}: {len(outside)} of {number} {kind} run past the end of the file "
                                   f"(the first: {kind[:-1]} {first}, {int(counts[first])} bytes at byte "
                                   f"{int(offsets[first])}): truncated"))
-        if self.scalar(259, 1) == 1 and not tiled and parts == number:
+        if self.scalar(259, 1) == 1 and self.scalar(262) != 6 and not tiled and parts == number:
+            # (YCbCr is left out: its subsampling shrinks the strips by a factor this does not read)
             # uncompressed strips hold exactly their rows' bytes; fewer means data is missing
             needed = length * -(-width * int(bits.sum() if self.scalar(284, 1) == 1 else bits[0]) // 8)
             needed *= 1 if self.scalar(284, 1) == 1 else samples
