@@ -18,7 +18,7 @@ from imgval.analysis.analyze import Settings, analyze_bytes, analyze_path
 from imgval.analysis.conformance import (NOT_WELL_FORMED, WELL_FORMED_AND_VALID, WELL_FORMED_NOT_VALID, _checker,
                                 check_conformance)
 from imgval.analysis.conformance import gif, jpeg, png, tiff
-from imgval.analysis.conformance.corpus import DEFECTS, LAYOUTS, corpus, photographs
+from imgval.analysis.conformance.corpus import DEFECTS, LAYOUTS, corpus, package_files, photographs
 from imgval.analysis.conformance.evaluate import evaluate, judged
 
 
@@ -265,3 +265,12 @@ def test_a_jp2_that_makes_jpylyzer_raise_gets_no_verdict_and_says_why():
     result = check_conformance(bytes(data))
     assert result.verdict == ""
     assert result.issues[0].startswith("not checked: the JPEG2000 check stopped with an error (")
+
+
+def test_the_image_files_installed_packages_ship_are_all_well_formed_and_valid():
+    """Real files from real writers (scikit-image's sample data includes a multi-page TIFF with
+    one SampleFormat value for its three samples, which libtiff and JHOVE accept)."""
+    shipped = package_files()
+    assert any(s.name == "skimage/multipage_rgb.tif" for s in shipped)
+    table, wrong = evaluate(shipped)
+    assert [(s.name, verdict, issues) for s, verdict, issues in wrong] == []

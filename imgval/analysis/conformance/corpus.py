@@ -49,6 +49,34 @@ def photographs(names=PHOTOGRAPHS, max_side: int = 512) -> list[tuple[str, np.nd
     return photos
 
 
+# (package, folder inside it) of image files installed packages ship
+PACKAGE_FOLDERS = (("skimage", "data"), ("sklearn", "datasets/images"), ("matplotlib", "mpl-data"))
+_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".gif", ".bmp", ".webp", ".jp2", ".j2k")
+
+
+def package_files() -> list[Sample]:
+    """The image files installed packages ship (scikit-image's sample data, scikit-learn's
+    sample photographs, matplotlib's sample data and icons): real files from real writers,
+    taken as valid. Packages that are not installed are skipped."""
+    import importlib.util
+    from pathlib import Path
+
+    from imgval.analysis.conformance import format_of
+
+    samples = []
+    for package, folder in PACKAGE_FOLDERS:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        root = Path(spec.submodule_search_locations[0]) / folder
+        for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in _EXTENSIONS):
+            data = path.read_bytes()
+            fmt = format_of(data)
+            if fmt:
+                samples.append(Sample(f"{package}/{path.relative_to(root)}", fmt, data, WELL_FORMED_AND_VALID))
+    return samples
+
+
 def corpus(photos: list[tuple[str, np.ndarray]]) -> Iterator[Sample]:
     """Every valid file, then every applicable defect of each."""
     for photo_name, rgb in photos:

@@ -1,7 +1,8 @@
 """Shipped evaluation of the conformance checks, so the claim "every defect found, no valid file
 flagged" can be rerun by anyone: builds the labelled corpus (imgval.analysis.conformance.corpus: valid
 files of every format and layout from real photographs, and each defect made in copies of them)
-and checks every file with the scan's own check_conformance.
+and checks every file with the scan's own check_conformance; then the image files installed
+packages ship (real files from real writers, taken as valid).
 
 A defect counts as found only when the verdict is the expected one AND an issue names it; a valid
 file counts as flagged when its verdict is anything but "well-formed and valid".
@@ -19,7 +20,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from imgval.analysis.conformance import check_conformance
-from imgval.analysis.conformance.corpus import LAYOUTS, PHOTOGRAPHS, Sample, corpus, photographs
+from imgval.analysis.conformance.corpus import (LAYOUTS, PACKAGE_FOLDERS, PHOTOGRAPHS, Sample, corpus, package_files,
+                                                photographs)
 from imgval.analysis.conformance.issues import WELL_FORMED_AND_VALID
 
 
@@ -72,7 +74,9 @@ def main(argv=None) -> int:
     samples = list(corpus(photos))
     if args.out:
         _write(samples, args.out)
+    shipped = package_files()
     table, wrong = evaluate(samples)
+    _, shipped_wrong = evaluate(shipped)
     print(f"{'format':10} {'layouts':>7} {'valid files':>11} {'flagged':>7} {'defect kinds':>12} "
           f"{'defective files':>15} {'found':>6}")
     for fmt, row in table.items():
@@ -83,6 +87,9 @@ def main(argv=None) -> int:
     layouts = sum(len(LAYOUTS[fmt]) for fmt in table)
     print(f"{'all':10} {layouts:>7} {totals['valid']:>11} {totals['flagged']:>7} {kinds:>12} {totals['defects']:>15} "
           f"{totals['found']:>6}")
+    print(f"files installed packages ship ({', '.join(p for p, _ in PACKAGE_FOLDERS)}): {len(shipped)}, "
+          f"flagged {len(shipped_wrong)}")
+    wrong += shipped_wrong
     for sample, verdict, issues in wrong:
         wanted = sample.expected + (f" naming {sample.expected_issue!r}" if sample.expected_issue else "")
         print(f"WRONG {sample.name}: wanted {wanted}; got {verdict or 'no verdict'}: {'; '.join(issues)}")
