@@ -13,16 +13,11 @@ from .analyze import Record
 from .dupes import DEFAULT_RADIUS
 from .exif import EXIF_COLUMNS
 from .grouping import GroupCounts, GroupingWriter, folder_of
+from .spreadsheet import neutralise
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see grouping.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
 COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula (CSV injection): prefix a quote."""
-    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
 
 
 def record_values(record: Record) -> dict:
