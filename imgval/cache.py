@@ -22,6 +22,7 @@ import platformdirs
 
 from . import __version__
 from .analyze import Record, Settings
+from .names import shown
 from .storage import is_remote
 
 log = logging.getLogger("imgval")
@@ -109,7 +110,7 @@ def file_state(path: str, entry=None) -> FileState | None:
         st = os.stat(path)
     except OSError:
         return None
-    return FileState(os.path.abspath(path), st.st_size, str(st.st_mtime_ns))
+    return FileState(shown(os.path.abspath(path)), st.st_size, str(st.st_mtime_ns))
 
 
 def _remote_version(entry) -> str | None:

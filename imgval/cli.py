@@ -22,6 +22,7 @@ from .dupes import DEFAULT_RADIUS
 from .failon import findings, parse_fail_on
 from .incremental import run_incremental
 from .lock import Locked, RunLock
+from .names import shown
 from .profile import ProfileError, default_profile, load_profile
 from .report import Report, Summary
 from .runner import default_jobs
@@ -58,7 +59,7 @@ class MultiValueCommand(click.Command):
 def setup_logging(verbose: bool, log_file: str | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8", errors="backslashreplace"))
     logging.basicConfig(
         level=logging.INFO if verbose or log_file else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -189,7 +190,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
 
     if not quiet:
         for record in head:
-            click.echo(f"{record.filepath}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
+            click.echo(f"{shown(record.filepath)}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
         click.echo(f"--- Image count: {summary.count} ---")
         click.echo(f"--- Found {summary.blurry} blurry images ---")
         click.echo(f"--- Percent blurry: {summary.percent_blurry:.2f}% ---")
@@ -248,9 +249,9 @@ def _add(record, report, summary, head, reused=False):
 
 def _log_record(record: Record) -> None:
     if record.error:
-        log.warning("%s: %s", record.filepath, record.error)
+        log.warning("%s: %s", shown(record.filepath), record.error)
     else:
-        log.info("%s score=%.2f blurry=%s", record.filepath, record.score, record.blurry)
+        log.info("%s score=%.2f blurry=%s", shown(record.filepath), record.score, record.blurry)
 
 
 def _setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:
@@ -334,7 +335,7 @@ BLUR_COLUMNS = ("input_path", "score", "blurry", "error")
 
 
 def blur_values(record: Record) -> dict:
-    return {"input_path": record.filepath, "score": record.score, "blurry": record.blurry, "error": record.error}
+    return {"input_path": shown(record.filepath), "score": record.score, "blurry": record.blurry, "error": record.error}
 
 
 def display_problem() -> str | None:

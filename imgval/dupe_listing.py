@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import dupes
+from .names import on_disk
 from .results import Results, Row
 from .storage import is_remote
 
@@ -59,6 +60,6 @@ def _size(path: str) -> int | None:
     if is_remote(path):
         return None
     try:
-        return os.stat(path).st_size
+        return os.stat(on_disk(path)).st_size
     except OSError:
         return None

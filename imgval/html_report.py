@@ -100,7 +100,7 @@ def write_html_report(results: Results, out_path: str, threshold: float, *, sour
     folder = os.path.dirname(os.path.abspath(out_path))
     tmp = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.part")
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(page)
         os.replace(tmp, out_path)
     finally:

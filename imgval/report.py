@@ -13,6 +13,7 @@ from .analyze import Record
 from .dupes import DEFAULT_RADIUS
 from .exif import EXIF_COLUMNS
 from .grouping import GroupCounts, GroupingWriter, folder_of
+from .names import shown
 from .spreadsheet import neutralise
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see grouping.py.
@@ -23,7 +24,7 @@ COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
 def record_values(record: Record) -> dict:
     """The record as a flat mapping of report columns to plain values (None when unknown)."""
     values = {
-        "filepath": record.filepath,
+        "filepath": shown(record.filepath),
         "score": record.score,
         "blurry": record.blurry,
         "hash": record.hash,
@@ -78,7 +79,8 @@ class AtomicFile:
         self.path = os.path.abspath(path)
         folder = os.path.dirname(self.path)
         fd, self.tmp_path = tempfile.mkstemp(dir=folder, prefix=".imgval-", suffix=".part")
-        self.handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        # backslashreplace: a stray undecodable character in any value costs that value, never the report
+        self.handle = os.fdopen(fd, "w", newline="", encoding="utf-8", errors="backslashreplace")
 
     def commit(self) -> None:
         self.handle.flush()
@@ -118,7 +120,7 @@ class JsonWriter:
     def __init__(self, handle, values, images: list[str], threshold: float, fix_size: bool):
         self.handle, self.values = handle, values
         self.first = True
-        head = {"images": images, "threshold": threshold, "fix_size": fix_size}
+        head = {"images": [shown(i) for i in images], "threshold": threshold, "fix_size": fix_size}
         handle.write(json.dumps(head, indent=4)[:-2] + ',\n    "results": [')
 
     def write(self, record: Record) -> None:

@@ -17,6 +17,7 @@ from PIL import Image, ImageOps
 from . import blur, decode
 from .analyze import DEFAULT_MAX_PIXELS, Settings, enforce_pixel_limit, measure_blur
 from .filedata import read_input
+from .names import on_disk
 
 THUMB_SIDE = 160  # px, the longer side: ~3-8 KB each as JPEG, so hundreds stay light
 JPEG_QUALITY = 70
@@ -59,9 +60,9 @@ def _to_8bit_rgb(image: Image.Image) -> Image.Image:
 
 
 def file_preview(path: str, side: int = THUMB_SIDE) -> Preview | None:
-    """The file as a small JPEG, or None when it cannot be read or decoded."""
+    """`path` as a report names it (names.on_disk). The file as a small JPEG, or None when it cannot be read or decoded."""
     try:
-        return jpeg_preview(thumbnail(read_input(path), side))
+        return jpeg_preview(thumbnail(read_input(on_disk(path)), side))
     except Exception:  # a broken file is the report's subject, not its failure
         return None
 
@@ -71,7 +72,7 @@ def blur_map_preview(path: str, settings: Settings, side: int = THUMB_SIDE) -> P
     it (blur.pretty_blur_map; `settings` must keep pixels), as a small JPEG; None when it cannot
     be computed."""
     try:
-        data = read_input(path)
+        data = read_input(on_disk(path))
         header, image = decode.probe(data)
         enforce_pixel_limit(header, settings.max_pixels)
         result = measure_blur(data, header, image, settings)
