@@ -23,10 +23,11 @@ from .failon import findings, parse_fail_on
 from .incremental import run_incremental
 from .lock import Locked, RunLock
 from .names import shown
+from .outputs import OutputError, check_outputs
 from .profile import ProfileError, default_profile, load_profile
 from .report import Report, Summary
 from .runner import default_jobs
-from .cli_report import check_html_path, dupes_command, html_after_scan, report_command
+from .cli_report import dupes_command, html_after_scan, report_command
 
 log = logging.getLogger("imgval")
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -82,6 +83,15 @@ def check_inputs(inputs: tuple[str, ...]) -> None:
         raise click.BadParameter(
             "no such file or folder: " + ", ".join(repr(p) for p in missing), param_hint="-i/--images"
         )
+
+
+def outputs_or_fail(outputs: dict[str, str | None], inputs) -> dict[str, str]:
+    """The files the outputs write to (symlinks resolved), or exit 2 before any work: see outputs.py."""
+    try:
+        return check_outputs(outputs, list(inputs))
+    except OutputError as exc:
+        option, _, message = str(exc).partition(": ")
+        raise click.BadParameter(message, param_hint=option)
 
 
 def open_report_or_fail(path: str, *args, **kwargs):
@@ -171,16 +181,17 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     Writes one row per file to results.csv in the current folder and prints a summary.
     Results of unchanged files are reused from the cache (see --cache, --no-cache).
     """
-    _setup_logging_or_fail(verbose, log_file)
     start = time.perf_counter()
     check_inputs(inputs)
+    save_path = save_path or f"results.{output_format}"
+    targets = outputs_or_fail({"-s/--save-path": save_path, "--html": html_path, "--log-file": log_file,
+                               "--cache": cache_path}, inputs)
+    _setup_logging_or_fail(verbose, log_file)
     if cache_path and no_cache:
         raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
     settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
-    save_path = save_path or f"results.{output_format}"
-    if html_path:
-        check_html_path(html_path)
-    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, dup_radius=dup_radius)
+    report = open_report_or_fail(targets["-s/--save-path"], output_format, list(inputs), settings.threshold,
+                                 dup_radius=dup_radius)
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
@@ -370,8 +381,9 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
 
     Rows are input_path, score, blurry (and error), sorted by path.
     """
-    setup_logging(verbose, log_file)
     check_inputs(inputs)
+    targets = outputs_or_fail({"-s/--save-path": save_path, "-l/--logger": log_file}, inputs)
+    setup_logging(verbose, log_file)
     if display_image and display_problem():
         raise click.UsageError(display_problem())
     if blur_map_dir:
@@ -383,8 +395,8 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     if not fix_size:
         log.warning("not normalising image size: scores are not comparable across image sizes")
     settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels, keep_pixels=True)
-    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, fix_size,
-                                 BLUR_COLUMNS, blur_values)
+    report = open_report_or_fail(targets.get("-s/--save-path"), output_format, list(inputs), settings.threshold,
+                                 fix_size, BLUR_COLUMNS, blur_values)
 
     found = discover(list(inputs))
     paths = sorted(found.paths)

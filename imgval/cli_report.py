@@ -10,6 +10,7 @@ import click
 from .analyze import Settings
 from .dupe_listing import list_groups
 from .html_report import write_html_report
+from .outputs import OutputError, check_outputs, target
 from .results import Results, ResultsError, load_results, threshold_of
 from .runner import default_jobs
 
@@ -37,12 +38,14 @@ def load_or_fail(path: str) -> Results:
         raise click.BadParameter(str(exc), param_hint="RESULTS")
 
 
-def check_html_path(path: str) -> None:
-    """Fail before any work when the page could not be written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise click.BadParameter(f"cannot write {path!r}: its folder does not exist or is not writable",
-                                 param_hint="--html")
+def check_html_path(path: str, results_path: str) -> None:
+    """Fail before any work when the page could not be written there (outputs.py)."""
+    try:
+        check_outputs({"--html": path}, [results_path])
+    except OutputError as exc:
+        raise click.BadParameter(str(exc).partition(": ")[2], param_hint="--html")
+    if not os.access(os.path.dirname(target(path)), os.W_OK):
+        raise click.BadParameter(f"cannot write {path!r}: its folder is not writable", param_hint="--html")
 
 
 @click.command("dupes", context_settings=HELP)
@@ -95,7 +98,7 @@ def report_command(results_path, html_path, threshold, dup_radius, jobs):
     Images are read again only for the thumbnails shown; each section shows its first images
     and says how many more RESULTS has.
     """
-    check_html_path(html_path)
+    check_html_path(html_path, results_path)
     results = load_or_fail(results_path)
     sections = write_html_report(results, html_path, threshold if threshold is not None else threshold_of(results),
                                  source=results_path, radius=dup_radius, jobs=jobs)

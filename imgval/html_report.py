@@ -97,7 +97,8 @@ def write_html_report(results: Results, out_path: str, threshold: float, *, sour
     previews, maps = make_previews(sections.preview_paths(), [r.filepath for r in sections.blurry], jobs,
                                    settings)
     page = render(sections, threshold, previews.get, maps.get, source)
-    folder = os.path.dirname(os.path.abspath(out_path))
+    out_path = os.path.realpath(out_path)  # through a symlink to its target, which is replaced
+    folder = os.path.dirname(out_path)
     tmp = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.part")
     try:
         with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as handle:
