@@ -161,6 +161,9 @@ max_pixels_option = click.option(
               help="SQLite file of earlier results; unchanged files are not analysed again.  "
                    "[default: results.sqlite in the user's cache folder]")
 @click.option("--no-cache", is_flag=True, help="Analyse every file, and keep no results for the next run.")
+@click.option("--verify", is_flag=True,
+              help="Fixity check: analyse and re-hash every file, cached or not; a file whose bytes changed "
+                   "while its size and times did not (bit rot) gets a 'fixity failure' error.")
 @click.option("--fail-on", default="", metavar="KINDS", callback=lambda ctx, param, value: _fail_on_option(value),
               help="Exit with code 3 when the run finds images of these kinds (comma-separated): "
                    "blurry, exif, duplicate, error.  [default: none; findings never change the exit code]")
@@ -175,7 +178,7 @@ max_pixels_option = click.option(
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
 def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
-         fail_on, html_path, dup_radius, quiet, log_file, verbose):
+         verify, fail_on, html_path, dup_radius, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -189,13 +192,16 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     _setup_logging_or_fail(verbose, log_file)
     if cache_path and no_cache:
         raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
+    if verify and no_cache:
+        raise click.UsageError("--verify compares every file with its cached result; it needs the cache "
+                               "(drop --no-cache).")
     settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
     report = open_report_or_fail(targets["-s/--save-path"], output_format, list(inputs), settings.threshold,
                                  dup_radius=dup_radius)
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs)
+        summary, head = _scan_into(report, cache, inputs, settings, jobs, verify)
     finally:
         lock.release()
 
@@ -220,7 +226,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Record]]:
+def _scan_into(report, cache, inputs, settings, jobs, verify=False) -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
     found = discover(list(inputs))
@@ -230,7 +236,8 @@ def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Rec
     finished = False
     try:
         with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
-            for outcome in run_incremental(found.paths, settings, jobs, cache, found.remote_entries):
+            for outcome in run_incremental(found.paths, settings, jobs, cache, found.remote_entries,
+                                           verify=verify):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
             for folder, reason in found.unlistable:
