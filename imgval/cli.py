@@ -27,7 +27,7 @@ from .outputs import OutputError, check_outputs
 from .profile import ProfileError, default_profile, load_profile
 from .report import Report, Summary
 from .runner import default_jobs
-from .cli_report import dupes_command, html_after_scan, report_command
+from .cli_report import dupes_command, html_after_scan, report_command, threshold_value
 
 log = logging.getLogger("imgval")
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -112,7 +112,7 @@ images_option = click.option(
     help="Folders (searched recursively) and image files to check.",
 )
 threshold_option = click.option(
-    "-t", "--threshold", type=float, default=None,
+    "-t", "--threshold", type=float, default=None, callback=threshold_value,
     help=f"Images scoring below this are flagged blurry.  [default: {DEFAULT_THRESHOLD:g}; "
          f"{FAST_DEFAULT_THRESHOLD:g} with --fast, whose scores are on their own scale]",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import click
@@ -29,6 +30,14 @@ def printable(path: str) -> str:
     """A file name as safe terminal text: control characters (newlines, escape sequences that
     would move the cursor or recolour the terminal) shown as Python escapes."""
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
+
+
+def threshold_value(ctx, param, value: float | None) -> float | None:
+    """-t/--threshold: a finite number >= 0 (inf, 1e400 and nan would flag everything or nothing,
+    and cannot be drawn on the histogram)."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise click.BadParameter(f"{value:g} is not a blur threshold; give a finite number >= 0, e.g. 100")
+    return value
 
 
 def load_or_fail(path: str) -> Results:
@@ -84,7 +93,7 @@ def dupes_command(results_path, dup_radius, max_groups):
 @results_argument
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), required=True,
               help="Write a self-contained HTML page (opens offline) to this file.")
-@click.option("-t", "--threshold", type=float, default=None,
+@click.option("-t", "--threshold", type=float, default=None, callback=threshold_value,
               help="Blur threshold to mark on the histogram.  [default: the report's own: stored in JSON, "
                    "inferred from the blurry column of a CSV]")
 @radius_option
@@ -115,5 +124,5 @@ def html_after_scan(results_path: str, html_path: str, settings: Settings, jobs:
         write_html_report(results, html_path, settings.threshold, source=results_path, jobs=jobs,
                           settings=Settings(threshold=settings.threshold, mode=settings.mode,
                                             max_pixels=settings.max_pixels, keep_pixels=True))
-    except (ResultsError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the page is extra: the report and exit code stand
         log.error("could not write the HTML report %s: %s", html_path, exc)

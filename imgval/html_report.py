@@ -214,6 +214,7 @@ def histogram_svg(scores: list[float], threshold: float, bins: int = 48, width: 
                   height: int = 230) -> str:
     """Counts per log10(score) bin as bars, with the threshold as a red line. Scores of 0 or
     below (flat images) fall in the first bin."""
+    threshold = threshold if math.isfinite(threshold) else 0.0  # an older report's inf or nan: no line
     logs = [math.log10(s) for s in scores if s > 0]
     marks = logs + ([math.log10(threshold)] if threshold > 0 else [])
     low = math.floor(min(marks)) if marks else 0

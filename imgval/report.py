@@ -86,13 +86,19 @@ class AtomicFile:
         self.handle.flush()
         os.fsync(self.handle.fileno())
         self.handle.close()
-        os.chmod(self.tmp_path, 0o644)
+        os.chmod(self.tmp_path, 0o666 & ~_umask())  # as open() would create it (mkstemp makes 0600)
         os.replace(self.tmp_path, self.path)
 
     def discard(self) -> None:
         self.handle.close()
         if os.path.exists(self.tmp_path):
             os.unlink(self.tmp_path)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class CsvWriter:

@@ -93,6 +93,8 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
     `analyze` is the per-file step (a module-level function, so workers can find it); tests
     substitute one that crashes. Closing the generator early stops the workers.
     """
+    if isinstance(paths, (list, tuple)):  # never more workers than files (--jobs 1000 for 8 files)
+        jobs = min(jobs, len(paths))
     jobs = max(1, jobs)
     window = WINDOW_PER_WORKER * jobs
     todo = iter(paths)

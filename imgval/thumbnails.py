@@ -62,7 +62,9 @@ def _to_8bit_rgb(image: Image.Image) -> Image.Image:
 def file_preview(path: str, side: int = THUMB_SIDE) -> Preview | None:
     """`path` as a report names it (names.on_disk). The file as a small JPEG, or None when it cannot be read or decoded."""
     try:
-        return jpeg_preview(thumbnail(read_input(on_disk(path)), side))
+        with warnings.catch_warnings():  # Pillow's warnings about damaged files: the row has the verdict
+            warnings.simplefilter("ignore")
+            return jpeg_preview(thumbnail(read_input(on_disk(path)), side))
     except Exception:  # a broken file is the report's subject, not its failure
         return None
 
