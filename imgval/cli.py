@@ -25,7 +25,7 @@ from .lock import Locked, RunLock
 from .names import shown
 from .outputs import OutputError, check_outputs
 from .profile import ProfileError, default_profile, load_profile
-from .report import Report, Summary
+from .report import Report, ReportWriteError, Summary
 from .runner import default_jobs
 from .cli_report import dupes_command, html_after_scan, report_command, threshold_value
 
@@ -201,7 +201,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs, verify)
+        summary, head = _scan_into(report, cache, inputs, settings, jobs, verify, save_path)
     finally:
         lock.release()
 
@@ -226,7 +226,8 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, jobs, verify=False) -> tuple[Summary, list[Record]]:
+def _scan_into(report, cache, inputs, settings, jobs, verify=False, save_path="the report"
+               ) -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
     found = discover(list(inputs))
@@ -249,6 +250,11 @@ def _scan_into(report, cache, inputs, settings, jobs, verify=False) -> tuple[Sum
         click.echo(f"Interrupted: no report written; {summary.analysed} result(s) are kept in the cache "
                    "for the next run." if cache else "Interrupted: no report written.", err=True)
         sys.exit(exitcodes.INTERRUPTED)
+    except ReportWriteError as exc:  # a full disk, a quota: one message, nothing half-written left
+        kept = f"; {summary.analysed} result(s) are kept in the cache for the next run" if cache else ""
+        click.echo(f"cannot write the report {shown(save_path)}: {exc}. No report written{kept}. "
+                   "Free some space (or give another --save-path) and run again.", err=True)
+        sys.exit(exitcodes.FAILED)
     finally:
         if not finished:
             report.discard()
@@ -258,8 +264,8 @@ def _scan_into(report, cache, inputs, settings, jobs, verify=False) -> tuple[Sum
 
 
 def _add(record, report, summary, head, reused=False):
+    summary.add(record, reused)  # first: counts what the cache holds even if the write fails
     report.write(record)
-    summary.add(record, reused)
     if len(head) < 5:
         head.append(record)
     _log_record(record)
@@ -425,11 +431,16 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
             record = Record(folder, error=reason)
             report.write(record)
             summary.add(record)
+        report.close(blurry_counts=summary.blurry)
     except KeyboardInterrupt:
         report.discard()
         click.echo("Interrupted: no results written.", err=True)
         sys.exit(exitcodes.INTERRUPTED)
-    report.close(blurry_counts=summary.blurry)
+    except ReportWriteError as exc:
+        report.discard()
+        click.echo(f"cannot write the results {shown(save_path or 'to stdout')}: {exc}. No results written.",
+                   err=True)
+        sys.exit(exitcodes.FAILED)
     log.info("%d images, %d blurry, %d errors", summary.count, summary.blurry, summary.errors)
 
 

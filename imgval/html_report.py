@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from . import __version__
 from .analyze import Settings
+from .atomicfile import AtomicFile
 from .dupe_listing import Group, group_numbers, list_groups
 from .results import Results, Row
 from .thumbnails import Preview, blur_map_preview, file_preview
@@ -97,16 +98,13 @@ def write_html_report(results: Results, out_path: str, threshold: float, *, sour
     previews, maps = make_previews(sections.preview_paths(), [r.filepath for r in sections.blurry], jobs,
                                    settings)
     page = render(sections, threshold, previews.get, maps.get, source)
-    out_path = os.path.realpath(out_path)  # through a symlink to its target, which is replaced
-    folder = os.path.dirname(out_path)
-    tmp = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.part")
+    page_file = AtomicFile(os.path.realpath(out_path))  # through a symlink to its target, which is replaced
     try:
-        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as handle:
-            handle.write(page)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        page_file.handle.write(page)
+        page_file.commit()
+    except BaseException:
+        page_file.discard()
+        raise
     return sections
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 
 from .analyze import Record
+from .atomicfile import AtomicFile
 from .dupes import DEFAULT_RADIUS
 from .exif import EXIF_COLUMNS
 from .grouping import GroupCounts, GroupingWriter, folder_of
@@ -72,35 +71,6 @@ class Summary:
         return 100.0 * self.blurry / self.count if self.count else 0.0
 
 
-class AtomicFile:
-    """A text file that appears under its name only when complete (temp file, then rename)."""
-
-    def __init__(self, path: str):
-        self.path = os.path.abspath(path)
-        folder = os.path.dirname(self.path)
-        fd, self.tmp_path = tempfile.mkstemp(dir=folder, prefix=".imgval-", suffix=".part")
-        # backslashreplace: a stray undecodable character in any value costs that value, never the report
-        self.handle = os.fdopen(fd, "w", newline="", encoding="utf-8", errors="backslashreplace")
-
-    def commit(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
-        os.chmod(self.tmp_path, 0o666 & ~_umask())  # as open() would create it (mkstemp makes 0600)
-        os.replace(self.tmp_path, self.path)
-
-    def discard(self) -> None:
-        self.handle.close()
-        if os.path.exists(self.tmp_path):
-            os.unlink(self.tmp_path)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 class CsvWriter:
     """CSV rows, one per record as it arrives (memory does not grow with the run)."""
 
@@ -141,8 +111,13 @@ class JsonWriter:
         self.handle.write(f'\n    ],\n    "blurry_counts": {blurry_counts}\n}}\n')
 
 
+class ReportWriteError(Exception):
+    """The report could not be written (disk full, quota, file too large); the message says why."""
+
+
 class Report:
-    """A report being written: to a file that appears only when complete, or to stdout."""
+    """A report being written: to a file that appears only when complete, or to stdout.
+    Failures to write it (the OS's, e.g. ENOSPC) are raised as ReportWriteError."""
 
     def __init__(self, path: str | None, output_format: str, images: list[str], threshold: float,
                  fix_size: bool = True, columns=COLUMNS, values=record_values, dup_radius: int = DEFAULT_RADIUS):
@@ -161,12 +136,18 @@ class Report:
         return getattr(self.writer, "counts", GroupCounts())
 
     def write(self, record: Record) -> None:
-        self.writer.write(record)
+        try:
+            self.writer.write(record)
+        except OSError as exc:
+            raise ReportWriteError(exc.strerror or str(exc)) from exc
 
     def close(self, blurry_counts: int) -> None:
-        self.writer.finish(blurry_counts)
-        if self.file:
-            self.file.commit()
+        try:
+            self.writer.finish(blurry_counts)
+            if self.file:
+                self.file.commit()
+        except OSError as exc:
+            raise ReportWriteError(exc.strerror or str(exc)) from exc
 
     def discard(self) -> None:
         if isinstance(self.writer, GroupingWriter):

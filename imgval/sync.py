@@ -267,7 +267,7 @@ def _lookup(index: dict[str, Entry], path: str) -> Entry | None:
 
 def write_manifest(result: SyncResult, path: str) -> None:
     """The manifest CSV, written atomically (a reader never sees half of it)."""
-    from imgval.report import AtomicFile
+    from imgval.atomicfile import AtomicFile
     from imgval.spreadsheet import neutralise
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

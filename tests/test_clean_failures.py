@@ -80,3 +80,91 @@ def test_opencv_messages_about_damaged_files_stay_off_stderr(tmp_path):
         for line in result.stderr.splitlines():
             assert line == "" or " WARNING " in line, line  # only imgval's own lines, one per broken file
         assert "[ERROR:" not in result.stderr and "[ WARN:" not in result.stderr
+
+
+def leave_a_part_behind(target, cwd):
+    """A process that starts writing `target` and is killed with SIGKILL, as the OOM killer would."""
+    code = ("import os, signal; from imgval.atomicfile import AtomicFile; "
+            f"AtomicFile({str(target)!r}).handle.write('half'); os.kill(os.getpid(), signal.SIGKILL)")
+    result = run_script("-c", code, cwd=cwd)
+    assert result.returncode == -9
+
+
+def test_stale_part_files_of_killed_runs_are_removed(small_batch, tmp_path):
+    from imgval.atomicfile import AtomicFile
+
+    out = tmp_path / "r.csv"
+    leave_a_part_behind(out, tmp_path)
+    leave_a_part_behind(tmp_path / "page.html", tmp_path)
+    stale = sorted(p.name for p in tmp_path.glob(".imgval-*.part"))
+    assert len(stale) == 2
+    living = AtomicFile(str(out))  # another run, still writing the same report: left alone
+    other_host = tmp_path / ".imgval-r.csv.elsewhere.example-1-abc.part"
+    other_host.write_text("another machine's run on a shared folder")
+    try:
+        result = run_scan("-i", str(small_batch), "-s", str(out), "--html", str(tmp_path / "page.html"))
+        assert result.exit_code == 0, result.output
+        left = {p.name for p in tmp_path.glob(".imgval-*.part")}
+        assert left == {os.path.basename(living.tmp_path), other_host.name}
+    finally:
+        living.discard()
+
+
+def full_disk_run(tmp_path, batch, how):
+    """Scan `batch` with the report on a nearly full file system: a 64 KiB tmpfs when this test
+    may mount one (root), else a 4 KiB file-size limit (RLIMIT_FSIZE, EFBIG) on the process."""
+    import resource
+    import subprocess
+    import sys
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    args = [sys.executable, str(ROOT / "process.py"), "-i", str(batch), "-s", str(out_dir / "r.csv"), "-j", "1"]
+    if how == "tmpfs":
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(out_dir)],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+        try:
+            with open(out_dir / "filler", "wb", buffering=0) as filler:  # fill it, then free one page
+                try:
+                    while filler.write(b"\0" * 4096):
+                        pass
+                except OSError:
+                    pass
+            os.truncate(out_dir / "filler", max(0, os.path.getsize(out_dir / "filler") - 4096))
+            cache = tmp_path / "cache.sqlite"
+            result = subprocess.run(args + ["--cache", str(cache)], env=env, capture_output=True, text=True,
+                                    timeout=300)
+            left = sorted(p.name for p in out_dir.iterdir())
+        finally:
+            subprocess.run(["umount", str(out_dir)], check=True)
+        return result, left, cache
+    limit = 4096
+    result = subprocess.run(args + ["--no-cache"], env=env, capture_output=True, text=True, timeout=300,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    return result, sorted(p.name for p in out_dir.iterdir()), None
+
+
+@pytest.mark.parametrize("how", ["tmpfs", "fsize"])
+def test_a_full_disk_gives_one_message_exit_1_and_leaves_nothing(tmp_path, how):
+    batch = tmp_path / "batch"
+    for i in range(40):  # ~40 rows: more than the 4 KiB the report may take
+        write_image(batch / f"image-with-a-longish-name-{i:03d}.png", natural_image(16, 16, seed=i))
+    result, left, cache = full_disk_run(tmp_path, batch, how)
+    assert result.returncode == exitcodes.FAILED, result.stderr
+    assert "Traceback" not in result.stderr
+    message = [line for line in result.stderr.splitlines() if "cannot write the report" in line]
+    assert len(message) == 1, result.stderr
+    assert "No report written" in message[0]
+    assert ("No space left on device" if how == "tmpfs" else "File too large") in message[0]
+    assert [name for name in left if name != "filler"] == []  # no report, no .part, no lock
+    if cache is not None:  # closed cleanly (no WAL left) with every result kept for the next run
+        import sqlite3
+
+        from imgval.cache import TABLE
+        assert not os.path.exists(str(cache) + "-wal")
+        with sqlite3.connect(cache) as db:
+            kept = db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]
+        assert kept > 0 and f"; {kept} result(s) are kept in the cache" in message[0]
