@@ -90,12 +90,15 @@ def run_command(config_path, check):
         click.echo(f"imgval run: cannot create the lock file in the cache folder: {exc}", err=True)
         sys.exit(exitcodes.FAILED)
     from .cli import setup_logging
+    from .outputs import OutputError, check_output
 
     try:
+        if plan.log_file:
+            check_output(plan.log_file, [])  # not a FIFO (opening it would block), a device or a folder
         setup_logging(False, plan.log_file)  # each step sets up its own logging again, appending
-    except OSError as exc:
-        click.echo(f"imgval run: {config_path}: [run] log_file: cannot write {plan.log_file}: "
-                   f"{exc.strerror or exc}", err=True)
+    except (OutputError, OSError) as exc:
+        reason = exc if isinstance(exc, OutputError) else f"cannot write {plan.log_file}: {exc.strerror or exc}"
+        click.echo(f"imgval run: {config_path}: [run] log_file: {reason}", err=True)
         sys.exit(exitcodes.USAGE)
     failed = exitcodes.OK
     try:

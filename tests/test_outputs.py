@@ -144,3 +144,10 @@ def test_process_blur_checks_its_outputs_too(tmp_path, image_dir):
                                 env=env, capture_output=True, text=True, timeout=120)
         assert_refused(result, "one of this run's inputs")
     assert image.read_bytes() == before
+
+
+def test_imgval_run_refuses_a_fifo_as_its_log_file(tmp_path, image_dir):
+    os.mkfifo(tmp_path / "log.fifo")
+    (tmp_path / "imgval.toml").write_text(f'[run]\nlog_file = "log.fifo"\n[scan]\nimages = ["{image_dir}"]\n')
+    result = imgval_process("run", "--config", str(tmp_path / "imgval.toml"), cwd=tmp_path)
+    assert_refused(result, "log_file", "FIFO")
