@@ -446,7 +446,7 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
 
 def save_blur_map(record: Record, folder: str) -> None:
     """Write the record's blur map as FOLDER/<path with separators as __>.blurmap.png."""
-    name = record.filepath.strip(os.sep).replace(os.sep, "__").replace(":", "_") + ".blurmap.png"
+    name = shown(record.filepath).strip(os.sep).replace(os.sep, "__").replace(":", "_") + ".blurmap.png"
     target = os.path.join(folder, name)
     if not cv2.imwrite(target, pretty_blur_map(record.pixels.blur_map)):
         log.warning("could not write the blur map %s", target)

@@ -100,6 +100,7 @@ def test_json_report_uses_the_same_escaped_names(tmp_path):
 
 def test_process_blur_survives_non_utf8_names(tmp_path):
     batch = make_batch(tmp_path)
-    result = run_script(str(ROOT / "process_blur.py"), "-i", str(batch), cwd=tmp_path)
+    result = run_script(str(ROOT / "process_blur.py"), "-i", str(batch), "--blur-map-dir", "maps", cwd=tmp_path)
     assert result.returncode == exitcodes.OK, result.stderr
     assert "caf\\xe9.jpg" in result.stdout and len(result.stdout.splitlines()) == 5
+    assert len(list((tmp_path / "maps").glob("*caf\\xe9.jpg.blurmap.png"))) == 1
