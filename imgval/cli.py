@@ -57,10 +57,30 @@ class MultiValueCommand(click.Command):
         return super().parse_args(ctx, expand_multi_values(args, ("-i", "--images")))
 
 
+class LogFileHandler(logging.FileHandler):
+    """--log-file: a log that cannot be written (disk full) says so once on stderr and stops, where
+    logging's default would print a traceback for every line."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not self.failed and isinstance(error, OSError):
+            self.failed = True
+            sys.stderr.write(f"imgval: cannot write the log file {shown(self.baseFilename)}: "
+                             f"{error.strerror or error}; nothing more is written to it.\n")
+        elif not self.failed:
+            super().handleError(record)
+
+
 def setup_logging(verbose: bool, log_file: str | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8", errors="backslashreplace"))
+        handlers.append(LogFileHandler(log_file, encoding="utf-8", errors="backslashreplace"))
     logging.basicConfig(
         level=logging.INFO if verbose or log_file else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",

@@ -60,7 +60,8 @@ def _to_8bit_rgb(image: Image.Image) -> Image.Image:
 
 
 def file_preview(path: str, side: int = THUMB_SIDE) -> Preview | None:
-    """`path` as a report names it (names.on_disk). The file as a small JPEG, or None when it cannot be read or decoded."""
+    """The file `path` (as a report names it: names.on_disk) as a small JPEG, or None when it
+    cannot be read or decoded."""
     try:
         with warnings.catch_warnings():  # Pillow's warnings about damaged files: the row has the verdict
             warnings.simplefilter("ignore")

@@ -135,8 +135,8 @@ def full_disk_run(tmp_path, batch, how):
                     pass
             os.truncate(out_dir / "filler", max(0, os.path.getsize(out_dir / "filler") - 4096))
             cache = tmp_path / "cache.sqlite"
-            result = subprocess.run(args + ["--cache", str(cache)], env=env, capture_output=True, text=True,
-                                    timeout=300)
+            result = subprocess.run(args + ["--cache", str(cache), "--log-file", str(out_dir / "run.log")],
+                                    env=env, capture_output=True, text=True, timeout=300)
             left = sorted(p.name for p in out_dir.iterdir())
         finally:
             subprocess.run(["umount", str(out_dir)], check=True)
@@ -159,7 +159,8 @@ def test_a_full_disk_gives_one_message_exit_1_and_leaves_nothing(tmp_path, how):
     assert len(message) == 1, result.stderr
     assert "No report written" in message[0]
     assert ("No space left on device" if how == "tmpfs" else "File too large") in message[0]
-    assert [name for name in left if name != "filler"] == []  # no report, no .part, no lock
+    assert [name for name in left if name not in ("filler", "run.log")] == []  # no report, no .part, no lock
+    assert len([line for line in result.stderr.splitlines() if "cannot write the log file" in line]) <= 1
     if cache is not None:  # closed cleanly (no WAL left) with every result kept for the next run
         import sqlite3
 

@@ -55,7 +55,8 @@ def test_scan_neutralises_file_names_and_every_exif_field(tmp_path):
     jpeg_with_exif(folder / "\u200b=cmd.jpg", **tags)
     jpeg_with_exif(folder / "\uff20name.jpg")
     out = tmp_path / "r.csv"
-    run_script(str(ROOT / "process.py"), "-i", "\u200b=cmd.jpg", "\uff20name.jpg", "-s", str(out), "-j", "1", cwd=folder, check=True)
+    run_script(str(ROOT / "process.py"), "-i", "\u200b=cmd.jpg", "\uff20name.jpg", "-s", str(out), "-j", "1",
+               cwd=folder, check=True)
     with open(out, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2
