@@ -66,10 +66,13 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     ever deleted. Credentials come from the environment (see the README's Sync section).
     Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials.
     """
-    from imgval.cli import setup_logging
+    from imgval.cli import outputs_or_fail, setup_logging
     from imgval.hashpairs import HashPairs
     from imgval.sync import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer, write_manifest
 
+    # not a device, FIFO or folder, nor a file being copied (outputs.py)
+    outputs_or_fail({"--manifest": manifest_path, "--log-file": log_file, "--hash-cache": hash_cache},
+                    [source, *destinations])
     setup_logging(verbose, log_file)
     started = time.monotonic()
     # every storage is opened and its credentials checked before any transfer starts

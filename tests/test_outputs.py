@@ -151,3 +151,16 @@ def test_imgval_run_refuses_a_fifo_as_its_log_file(tmp_path, image_dir):
     (tmp_path / "imgval.toml").write_text(f'[run]\nlog_file = "log.fifo"\n[scan]\nimages = ["{image_dir}"]\n')
     result = imgval_process("run", "--config", str(tmp_path / "imgval.toml"), cwd=tmp_path)
     assert_refused(result, "log_file", "FIFO")
+
+
+def test_imgval_sync_refuses_a_device_or_an_image_it_copies_as_its_manifest(tmp_path, image_dir, device):
+    destination = tmp_path / "copy"
+    destination.mkdir()
+    assert_refused(imgval("sync", str(image_dir), str(destination), "--manifest", str(device), cwd=tmp_path),
+                   "--manifest", "a device")
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+    image = image_dir / "sharp.jpg"
+    before = image.read_bytes()
+    assert_refused(imgval("sync", str(image_dir), str(destination), "--manifest", str(image), cwd=tmp_path),
+                   "one of this run's inputs")
+    assert image.read_bytes() == before and not list(destination.iterdir())
