@@ -169,3 +169,11 @@ def test_a_full_disk_gives_one_message_exit_1_and_leaves_nothing(tmp_path, how):
         with sqlite3.connect(cache) as db:
             kept = db.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]
         assert kept > 0 and f"; {kept} result(s) are kept in the cache" in message[0]
+
+
+@pytest.mark.parametrize("threshold", [float("inf"), float("nan")])
+def test_an_older_report_with_an_infinite_threshold_still_gets_its_histogram(threshold):
+    from imgval.report.html import histogram_svg
+
+    svg = histogram_svg([5.0, 50.0, 500.0], threshold)
+    assert svg.startswith("<svg") and 'id="threshold"' not in svg
