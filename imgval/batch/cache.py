@@ -2,8 +2,8 @@
 
 A cached result is reused when the file's absolute path, size, modification and status-change
 times (ns) and inode are unchanged (for a remote file: its URL, size and the content hashes or
-modified time its storage lists) and it was produced by the same analysis settings and tool version (the
-fingerprint). Results are checkpointed as they arrive and committed in small batches (WAL
+modified time its storage lists) and it was produced by the same analysis settings and tool
+version (the fingerprint). Results are checkpointed as they arrive and committed in small batches (WAL
 mode), so a run killed with SIGKILL loses at most the last batch: the next run picks up
 from there.
 """

@@ -11,6 +11,7 @@ from imgval.batch.engine import Engine
 
 
 FIXITY_FAILURE = "fixity failure"
+RESTORE = "restore it from a good copy"  # ends the fixity note, before any other error of the file
 
 
 @dataclass
@@ -63,9 +64,9 @@ def _check_fixity(cached: Record, checked: Record) -> None:
     until the file is restored (which changes its times)."""
     if cached.sha256 and checked.sha256 and cached.sha256 != checked.sha256:
         note = (f"{FIXITY_FAILURE}: the file's bytes changed while its size and times did not (sha256 was "
-                f"{cached.sha256}); restore it from a good copy")
-    elif cached.error.startswith(FIXITY_FAILURE) and cached.sha256 == checked.sha256:
-        note = cached.error.split("; restore it")[0] + "; restore it from a good copy"  # still not restored
+                f"{cached.sha256}); {RESTORE}")
+    elif cached.error.startswith(FIXITY_FAILURE) and cached.sha256 == checked.sha256:  # not restored yet
+        note = cached.error[:cached.error.index(RESTORE) + len(RESTORE)]
     else:
         return
     checked.error = f"{note}; {checked.error}" if checked.error else note
