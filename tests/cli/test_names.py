@@ -14,6 +14,7 @@ from imgval.cli import exitcodes
 from imgval.escaped_names import on_disk, shown
 from imgval.synthetic import natural_image
 
+from tests.cli.test_outputs import imgval
 from tests.conftest import ROOT, run_script
 
 LATIN1_NAME = b"caf\xe9.jpg"  # "café.jpg" as Windows-1252 wrote it: not UTF-8
@@ -80,9 +81,10 @@ def test_scan_csv_cache_html_report_and_dupes_survive_non_utf8_names(tmp_path):
     assert "caf\\xe9.jpg" in page
     assert "no preview" not in page.split('id="duplicates"')[1].split("</section>")[0]  # thumbnails found
 
-    report = run_script("-m", "imgval.cli", "report", "r.csv", "--html", "again.html", cwd=tmp_path)
+    report = imgval("report", "r.csv", "--html", "again.html", cwd=tmp_path)
     assert report.returncode == exitcodes.OK, report.stderr
-    dupes = run_script("-m", "imgval.cli", "dupes", "r.csv", cwd=tmp_path)
+    assert "caf\\xe9.jpg" in (tmp_path / "again.html").read_text(encoding="utf-8")
+    dupes = imgval("dupes", "r.csv", cwd=tmp_path)
     assert dupes.returncode == exitcodes.OK, dupes.stderr
     size = os.path.getsize(os.fsencode(batch) + b"/" + LATIN1_NAME)
     assert re.search(r"caf\\xe9\.jpg\s+320x240\s+%d bytes" % size, dupes.stdout), dupes.stdout
