@@ -35,6 +35,13 @@ def shown(path: str) -> str:
     return "".join(out)
 
 
+def printable(path: str) -> str:
+    """A file name as safe terminal and log text (not reversible): control characters (newlines
+    that would forge log lines, escape sequences that would move the cursor or recolour the
+    terminal) shown as Python escapes."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
+
+
 def unescape(text: str) -> str:
     """The inverse of shown() for a name that was escaped."""
     return _ESCAPED.sub(lambda m: "\\" if m[1] is None else chr(0xDC00 + int(m[1], 16)), text)

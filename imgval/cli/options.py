@@ -14,7 +14,7 @@ from imgval.analysis.blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD
 from imgval.analysis.profile_toml import ProfileError, default_profile, load_profile
 from imgval.batch.discover import missing_inputs
 from imgval.cli.outputs import OutputError, check_outputs
-from imgval.escaped_names import shown
+from imgval.escaped_names import printable, shown
 from imgval.report.reader import Results, ResultsError, load_results
 from imgval.report.writers import Report
 
@@ -160,9 +160,9 @@ max_pixels_option = click.option(
 
 def log_record(record: Record) -> None:
     if record.error:
-        log.warning("%s: %s", shown(record.filepath), record.error)
+        log.warning("%s: %s", printable(shown(record.filepath)), record.error)
     else:
-        log.info("%s score=%.2f blurry=%s", shown(record.filepath), record.score, record.blurry)
+        log.info("%s score=%.2f blurry=%s", printable(shown(record.filepath)), record.score, record.blurry)
 
 
 def setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:

@@ -26,7 +26,7 @@ from imgval.cli.options import (
 )
 from imgval.cli.report import html_after_scan
 from imgval.dupes.index import DEFAULT_RADIUS
-from imgval.escaped_names import shown
+from imgval.escaped_names import printable, shown
 from imgval.report.failon import findings, parse_fail_on
 from imgval.report.summary import Summary
 from imgval.report.writers import Report, ReportWriteError
@@ -102,7 +102,8 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
 
     if not quiet:
         for record in head:
-            click.echo(f"{shown(record.filepath)}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
+            name = printable(shown(record.filepath))  # a name's newline or escape codes stay text
+            click.echo(f"{name}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
         click.echo(f"--- Image count: {summary.count} ---")
         click.echo(f"--- Found {summary.blurry} blurry images ---")
         click.echo(f"--- Percent blurry: {summary.percent_blurry:.2f}% ---")

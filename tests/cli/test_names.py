@@ -106,3 +106,18 @@ def test_process_blur_survives_non_utf8_names(tmp_path):
     assert result.returncode == exitcodes.OK, result.stderr
     assert "caf\\xe9.jpg" in result.stdout and len(result.stdout.splitlines()) == 5
     assert len(list((tmp_path / "maps").glob("*caf\\xe9.jpg.blurmap.png"))) == 1
+
+
+def test_control_characters_in_names_cannot_forge_log_lines(tmp_path):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    ok, encoded = cv2.imencode(".jpg", natural_image(64, 48, seed=2))
+    forged = "x.jpg\n2026-01-01 00:00:00,000 WARNING all good\x1b[2K.jpg"
+    (folder / forged).write_bytes(encoded.tobytes())
+    log = tmp_path / "run.log"
+    result = run_script(str(ROOT / "process.py"), "-i", str(folder), "--no-cache", "--log-file", str(log), "-v",
+                        cwd=tmp_path)
+    assert result.returncode == exitcodes.OK, result.stderr
+    for text in (log.read_text(encoding="utf-8"), result.stderr, result.stdout):
+        assert "\n2026-01-01 00:00:00,000 WARNING all good" not in text and "\x1b" not in text
+    assert "x.jpg\\n2026-01-01" in log.read_text(encoding="utf-8")
