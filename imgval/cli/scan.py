@@ -15,13 +15,13 @@ from tqdm import tqdm
 from imgval.analysis.analyze import Record, Settings
 from imgval.batch.cache import CacheError, ResultCache, default_cache_path
 from imgval.batch.discover import discover
-from imgval.batch.engine import default_jobs, make_engine
+from imgval.batch.engine import DEFAULT_TIMEOUT, default_jobs, make_engine
 from imgval.batch.incremental import run_incremental
 from imgval.batch.lock import Locked, RunLock
 from imgval.cli import exitcodes
 from imgval.cli.options import (
-    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_pixels_option, mode_options,
-    open_report_or_fail, outputs_or_fail, resolve_profile, setup_logging_or_fail, threshold_option,
+    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_memory_option, max_pixels_option,
+    mode_options, open_report_or_fail, outputs_or_fail, resolve_profile, setup_logging_or_fail, threshold_option,
     verbose_option,
 )
 from imgval.cli.report import html_after_scan
@@ -52,6 +52,7 @@ def progress(total: int):
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
 @max_pixels_option
+@max_memory_option
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
               help="SQLite file of earlier results; unchanged files are not analysed again.  "
                    "[default: results.sqlite in the user's cache folder]")
@@ -68,12 +69,16 @@ def progress(total: int):
               help="Images whose pHashes differ in at most this many bits (of 64) share a dup_group; "
                    "byte-identical files (same sha256) always do. 0 = identical pHashes only "
                    "(see docs/duplicates.md).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
+              metavar="SECONDS",
+              help="Stop analysing a file after this long (its worker is replaced; the row says why, and the "
+                   "next run tries it again).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and --fail-on findings (for cron).")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
-def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
-         verify, fail_on, html_path, dup_radius, quiet, log_file, verbose):
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, max_memory, cache_path,
+         no_cache, verify, fail_on, html_path, dup_radius, timeout, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -90,13 +95,14 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     if verify and no_cache:
         raise click.UsageError("--verify compares every file with its cached result; it needs the cache "
                                "(drop --no-cache).")
-    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
+    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, max_memory=max_memory * 1_000_000,
+                        profile=resolve_profile(profile_path))
     report = open_report_or_fail(targets["-s/--save-path"], output_format, list(inputs), settings.threshold,
                                  dup_radius=dup_radius)
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs, verify, save_path)
+        summary, head = _scan_into(report, cache, inputs, settings, jobs, timeout, verify, save_path)
     finally:
         lock.release()
 
@@ -122,7 +128,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, jobs, verify=False, save_path="the report"
+def _scan_into(report, cache, inputs, settings, jobs, timeout, verify=False, save_path="the report"
                ) -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
@@ -133,7 +139,7 @@ def _scan_into(report, cache, inputs, settings, jobs, verify=False, save_path="t
     finished = False
     try:
         with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
-            for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs), cache,
+            for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs, timeout=timeout), cache,
                                            found.remote_entries, verify=verify):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
