@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imgval.analysis import blur, decode, pronom
+from imgval.analysis.conformance import check_conformance
 from imgval.analysis.exif import ExifData, extract_exif
 from imgval.analysis.filedata import read_input
 from imgval.analysis.phash import hash_of, low_frequencies, oriented_hashes, to_hex
@@ -67,6 +68,8 @@ class Record:
     exif: dict[str, str] = field(default_factory=dict)
     exif_ok: bool | None = None
     exif_issues: str = ""
+    conformance: str = ""  # JHOVE's verdict: well-formed and valid / well-formed, not valid / not well-formed
+    conformance_issues: str = ""  # every conformance issue found, "; "-separated
     error: str = ""
     # the error is about the environment, not the file's content (permission denied, out of
     # memory, a killed worker, a timeout): never cached, so the next run tries again
@@ -148,6 +151,9 @@ def checksums(data: bytes, settings: Settings) -> dict[str, str]:
 
 def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
     record = file_facts(filepath, data, settings)
+    # from the same bytes, before decoding: a file the decoders refuse still gets its verdict
+    conformance = check_conformance(data)
+    record.conformance, record.conformance_issues = conformance.verdict, conformance.summary
     try:
         header, image = decode.probe(data, settings.max_pixels)
     except decode.DecodeError as exc:
