@@ -28,8 +28,13 @@ Analyze = Callable[[str, Settings], Record]  # the per-file step: a module-level
 CRASH_ERROR = ("the analysing process died while reading this file (a decoder crash or out of memory); "
                "the file is probably corrupt: open it in an image viewer to check")
 
-ENGINE_NAMES = ("local",)
+ENGINE_NAMES = ("local", "dask")
 DEFAULT_ENGINE = "local"
+
+
+class EngineError(Exception):
+    """An engine that cannot start (an extra not installed, a scheduler not reachable); the
+    message says what to do. The CLI exits with a usage error before any row is written."""
 
 
 def default_jobs() -> int:
@@ -48,11 +53,17 @@ class Engine(ABC):
         """One Record per reference, in the order given, as described in the module docstring."""
 
 
-def make_engine(name: str = DEFAULT_ENGINE, jobs: int | None = None, analyze: Analyze = analyze_mapped) -> Engine:
-    """The engine called `name`, with `jobs` workers (default: all cores)."""
+def make_engine(name: str = DEFAULT_ENGINE, jobs: int | None = None, analyze: Analyze = analyze_mapped,
+                spec=None) -> Engine:
+    """The engine called `name`, with `jobs` workers (default: all cores); `spec` says where a
+    distributed engine's workers are (dask_engine.ClusterSpec; default a LocalCluster of `jobs`)."""
     jobs = default_jobs() if jobs is None else jobs
     if name == "local":
         from imgval.batch.pool import LocalPool  # beside this module; imported when chosen
 
         return LocalPool(jobs, analyze)
+    if name == "dask":
+        from imgval.batch.dask_engine import DaskEngine  # needs the dask extra
+
+        return DaskEngine(jobs, analyze, spec)
     raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES)}")
