@@ -21,6 +21,7 @@ import logging
 import math
 import os
 from collections import deque
+from concurrent.futures import CancelledError
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ IN_FLIGHT_PER_WORKER = 32  # tasks ahead of the oldest unfinished one: a slow fi
 JOBQUEUE_CLUSTERS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
                      "htcondor": "HTCondorCluster", "oar": "OARCluster", "moab": "MoabCluster"}
 WORKER_START_TIMEOUT = 600  # seconds to wait for the first worker (a batch queue may be slow)
+CONNECT_TIMEOUT = 10  # seconds to reach a running scheduler
 # Clusters imgval starts rerun a task once after its worker died, as the local pool retries a
 # file once in isolation; a scheduler of the user's keeps its own setting (Dask's default: 3).
 ALLOWED_FAILURES = 1
@@ -86,7 +88,7 @@ def lifetime_args(walltime: str) -> list[str]:
     margin = max(120, seconds // 10)  # time to finish the file in hand and hand work back
     stagger = min(margin // 2, 300)  # workers of one start do not all retire at once
     lifetime = max(60, seconds - margin)
-    return ["--lifetime", f"{lifetime}s", "--lifetime-stagger", f"{stagger}s", "--lifetime-restart"]
+    return ["--lifetime", f"{lifetime}s", "--lifetime-stagger", f"{stagger}s"]
 
 
 def _walltime_seconds(walltime: str) -> int:
@@ -174,6 +176,8 @@ class DaskEngine(Engine):
                     records = future.result()
                 except KilledWorker:
                     records = self._isolate(client, batch, settings, KilledWorker)
+                except (OSError, TimeoutError, CancelledError) as exc:  # the scheduler went away
+                    raise EngineError(f"lost the connection to {self.spec.describe()}: {exc}") from exc
                 yield from records
         finally:
             client.cancel([future for _, future in pending], force=True)
@@ -212,7 +216,7 @@ def _connect(spec: ClusterSpec, jobs: int):
 
     try:
         if spec.scheduler or spec.scheduler_file:
-            client = distributed.Client(spec.scheduler, scheduler_file=spec.scheduler_file, timeout=30)
+            client = distributed.Client(spec.scheduler, scheduler_file=spec.scheduler_file, timeout=CONNECT_TIMEOUT)
             client.wait_for_workers(1, timeout=WORKER_START_TIMEOUT)
             return client, None
         kind, workers = parse_cluster(spec.cluster or "local")

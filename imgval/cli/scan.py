@@ -15,12 +15,12 @@ from tqdm import tqdm
 from imgval.analysis.analyze import Record, Settings
 from imgval.batch.cache import CacheError, ResultCache, default_cache_path
 from imgval.batch.discover import discover
-from imgval.batch.engine import default_jobs, make_engine
+from imgval.batch.engine import EngineError, default_jobs, make_engine
 from imgval.batch.incremental import run_incremental
 from imgval.batch.lock import Locked, RunLock
 from imgval.cli import exitcodes
 from imgval.cli.options import (
-    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_pixels_option, mode_options,
+    HELP, MultiValueCommand, check_inputs, engine_options, images_option, log_record, max_pixels_option, mode_options,
     open_report_or_fail, resolve_profile, setup_logging_or_fail, threshold_option, verbose_option,
 )
 from imgval.cli.report import check_html_path, html_after_scan
@@ -67,8 +67,9 @@ def progress(total: int):
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
+@engine_options
 def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
-         fail_on, html_path, dup_radius, quiet, log_file, verbose):
+         fail_on, html_path, dup_radius, quiet, log_file, verbose, engine):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -87,7 +88,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs)
+        summary, head = _scan_into(report, cache, inputs, settings, _engine_or_fail(engine, jobs, report))
     finally:
         lock.release()
 
@@ -112,7 +113,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Record]]:
+def _scan_into(report, cache, inputs, settings, engine) -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
     found = discover(list(inputs))
@@ -122,7 +123,7 @@ def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Rec
     finished = False
     try:
         with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
-            for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs), cache,
+            for outcome in run_incremental(found.paths, settings, engine, cache,
                                            found.remote_entries):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
@@ -131,6 +132,9 @@ def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Rec
             report.close(blurry_counts=summary.blurry)
             summary.duplicates = report.duplicates.images
             finished = True
+    except EngineError as exc:  # the cluster could not start (exit 2) or was lost mid-run (exit 1)
+        click.echo(f"Error: {exc}; no report written.", err=True)
+        sys.exit(exitcodes.FAILED if summary.analysed else exitcodes.USAGE)
     except KeyboardInterrupt:
         click.echo(f"Interrupted: no report written; {summary.analysed} result(s) are kept in the cache "
                    "for the next run." if cache else "Interrupted: no report written.", err=True)
@@ -149,6 +153,19 @@ def _add(record, report, summary, head, reused=False):
     if len(head) < 5:
         head.append(record)
     log_record(record)
+
+
+def _engine_or_fail(choice, jobs: int, report: Report):
+    """The engine the options chose; one that cannot start is a usage error (exit 2), before any row."""
+    name, spec = choice
+    try:
+        engine = make_engine(name, jobs, spec=spec)
+    except EngineError as exc:
+        report.discard()
+        raise click.UsageError(str(exc))
+    if spec is not None:
+        log.info("analysing on %s", spec.describe())
+    return engine
 
 
 def _fail_on_option(value: str) -> tuple[str, ...]:
