@@ -13,11 +13,12 @@ import click
 from tqdm import tqdm
 
 from imgval.analysis.analyze import Record, Settings
-from imgval.batch.cache import CacheError, ResultCache, default_cache_path
+from imgval.batch.cache import CacheError, ResultCache, default_cache_path, fingerprint
 from imgval.batch.discover import discover
 from imgval.batch.engine import EngineError, default_jobs, make_engine
 from imgval.batch.incremental import run_incremental
 from imgval.batch.lock import Locked, RunLock
+from imgval.batch.shard import Shard, parse_shard
 from imgval.cli import exitcodes
 from imgval.cli.options import (
     HELP, MultiValueCommand, check_inputs, engine_options, images_option, log_record, max_pixels_option, mode_options,
@@ -26,6 +27,7 @@ from imgval.cli.options import (
 from imgval.cli.report import check_html_path, html_after_scan
 from imgval.dupes.index import DEFAULT_RADIUS
 from imgval.report.failon import findings, parse_fail_on
+from imgval.report.shards import write_sidecar
 from imgval.report.summary import Summary
 from imgval.report.writers import Report
 
@@ -68,8 +70,12 @@ def progress(total: int):
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
 @engine_options
+@click.option("--shard", metavar="I/N", default=None, callback=lambda ctx, param, value: _shard_option(value),
+              help="Analyse only shard I of N (1 <= I <= N): a deterministic 1/N of the files, for job arrays "
+                   "without Dask; `imgval merge` joins the shards' reports.  [default: results.shard-I-of-N.csv "
+                   "and a cache of its own]")
 def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
-         fail_on, html_path, dup_radius, quiet, log_file, verbose, engine):
+         fail_on, html_path, dup_radius, quiet, log_file, verbose, engine, shard):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -81,14 +87,16 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     if cache_path and no_cache:
         raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
     settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
-    save_path = save_path or f"results.{output_format}"
+    save_path = save_path or (f"results.shard-{shard.index}-of-{shard.count}.{output_format}" if shard
+                              else f"results.{output_format}")
     if html_path:
         check_html_path(html_path)
     report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, dup_radius=dup_radius)
     lock = _lock_or_exit(save_path, report)
     try:
-        cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, _engine_or_fail(engine, jobs, report))
+        cache = None if no_cache else _open_cache(cache_path or default_cache_path(shard), settings)
+        summary, head = _scan_into(report, cache, inputs, settings, _engine_or_fail(engine, jobs, report), shard,
+                                   save_path, output_format)
     finally:
         lock.release()
 
@@ -113,10 +121,19 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, engine) -> tuple[Summary, list[Record]]:
+def _scan_into(report, cache, inputs, settings, engine, shard=None, save_path=None,
+               output_format="csv") -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
-    Whatever stops the run, results analysed so far stay in the cache for the next run."""
+    Whatever stops the run, results analysed so far stay in the cache for the next run.
+    With a shard, only its files (and, in shard 1, the folders that could not be listed)."""
     found = discover(list(inputs))
+    listed = len(found.paths) + len(found.unlistable)
+    if shard:
+        positions, found.paths = shard.select(found.paths)
+        if shard.index == 1:
+            positions += range(listed - len(found.unlistable), listed)
+        else:
+            found.unlistable = []
     if not found.paths and not found.unlistable:
         click.echo(f"No image files found in {', '.join(inputs)}; the report is empty.", err=True)
     summary, head = Summary(), []
@@ -129,6 +146,9 @@ def _scan_into(report, cache, inputs, settings, engine) -> tuple[Summary, list[R
                 bar.update()
             for folder, reason in found.unlistable:
                 _add(Record(folder, error=reason), report, summary, head)
+            if shard:
+                write_sidecar(save_path, shard.index, shard.count, listed, positions, fingerprint(settings),
+                              output_format)
             report.close(blurry_counts=summary.blurry)
             summary.duplicates = report.duplicates.images
             finished = True
@@ -166,6 +186,13 @@ def _engine_or_fail(choice, jobs: int, report: Report):
     if spec is not None:
         log.info("analysing on %s", spec.describe())
     return engine
+
+
+def _shard_option(value: str | None) -> Shard | None:
+    try:
+        return parse_shard(value) if value is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard")
 
 
 def _fail_on_option(value: str) -> tuple[str, ...]:
