@@ -166,7 +166,7 @@ def engine_options(command):
                           "[default: $DASK_SCHEDULER_ADDRESS if set, else this machine's worker processes]"),
         click.option("--scheduler-file", type=click.Path(exists=True, dir_okay=False), default=None,
                      help="Analyse on the Dask scheduler described by this file (dask scheduler --scheduler-file)."),
-        click.option("--cluster", metavar="KIND", default=None,
+        click.option("--cluster", metavar="KIND", default=None, callback=_cluster_option,
                      help="Start a Dask cluster for this run: local[:N] (N worker processes, default --jobs) "
                           "or a batch system through dask-jobqueue: slurm, pbs, sge, lsf, htcondor, oar, moab."),
         click.option("--cluster-jobs", type=click.IntRange(min=1), default=1, show_default=True,
@@ -193,14 +193,20 @@ def engine_choice(scheduler, scheduler_file, cluster, cluster_jobs, cluster_opti
         scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip() or None
         if not scheduler:
             return "local", None
-    from imgval.batch.dask_engine import ClusterSpec, parse_cluster
-    if cluster:
-        try:
-            parse_cluster(cluster)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--cluster")
+    from imgval.batch.dask_engine import ClusterSpec
     return "dask", ClusterSpec(scheduler=scheduler, scheduler_file=scheduler_file, cluster=cluster,
                                cluster_jobs=cluster_jobs, options=_cluster_options(cluster_option))
+
+
+def _cluster_option(ctx, param, value):
+    """--cluster checked as it is parsed (so `imgval run --check` catches a wrong one too)."""
+    if value is not None:
+        from imgval.batch.dask_engine import parse_cluster
+        try:
+            parse_cluster(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param)
+    return value
 
 
 def _cluster_options(pairs) -> dict:
