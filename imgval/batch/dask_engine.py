@@ -11,7 +11,9 @@ Records, never image bytes. What a long batch relies on:
   * in order: records are yielded in input order, as soon as the head of the line is done;
   * a lost worker: Dask reruns its tasks elsewhere; a task that kills workers repeatedly
     (KilledWorker) is split into one task per file, and the file that still kills its worker
-    becomes one CRASH_ERROR row.
+    becomes one CRASH_ERROR row;
+  * one rate limit for the cluster: a Retry-After that Box, Dropbox or S3 gives one worker holds
+    every worker's next call (ClusterBackoff), rather than N retry loops each finding out.
 
 Dask is an optional extra (pip install 'imgval[dask]').
 """
@@ -131,8 +133,59 @@ def _size(path: str) -> int:
         return 0  # remote or missing: counted by number only
 
 
+BACKOFF_VARIABLE = "imgval-rate-limit-until"
+
+
+class ClusterBackoff:
+    """storage.retry's SharedBackoff for a Dask cluster: a rate limit (Retry-After) one worker is
+    given is kept in a Dask Variable on the scheduler, and every worker holds its next remote
+    call until it has passed. Read at most every CHECK_SECONDS per worker (a scheduler round
+    trip costs ~1 ms; remote reads cost far more)."""
+
+    CHECK_SECONDS = 0.5
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.known, self.checked = 0.0, 0.0
+
+    def pause_until(self, deadline: float) -> None:
+        if deadline > self._current(force=True):
+            self.variable.set(deadline)
+            self.known = deadline
+
+    def deadline(self) -> float:
+        return self._current()
+
+    def _current(self, force: bool = False) -> float:
+        import time
+        now = time.monotonic()
+        if force or now - self.checked >= self.CHECK_SECONDS:
+            try:
+                self.known = float(self.variable.get(timeout=5))
+            except Exception:  # unset yet, or the scheduler slow: no pause known
+                pass
+            self.checked = now
+        return self.known
+
+
+_sharing = False  # this worker process's retries already obey the cluster-wide pause
+
+
+def share_rate_limits() -> None:
+    """In a Dask worker: make its storage retries obey the cluster-wide pause (once per process)."""
+    global _sharing
+    if _sharing:
+        return
+    from distributed import Variable, get_client
+
+    from imgval.storage.retry import share_backoff
+    share_backoff(ClusterBackoff(Variable(BACKOFF_VARIABLE, client=get_client())))
+    _sharing = True
+
+
 def analyze_batch(paths: list[str], settings: Settings, analyze: Analyze) -> list[Record]:
     """The task a worker runs: one Record per path (analysis never raises)."""
+    share_rate_limits()
     return [analyze(path, settings) for path in paths]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import distributed
 import pytest
@@ -167,3 +168,51 @@ def test_cluster_names_parse():
     assert parse_cluster("pbs") == ("pbs", None)
     with pytest.raises(ValueError):
         parse_cluster("local:0")
+
+
+def _rate_limited_once(marker: str) -> dict:
+    """On one worker: the first call is told to come back in 2 s (as a 429 with Retry-After)."""
+    import time
+
+    from imgval.batch.dask_engine import share_rate_limits
+    from imgval.storage import TransientError
+    from imgval.storage.retry import RetryPolicy, call_with_retries
+    share_rate_limits()
+    calls = []
+
+    def call():
+        calls.append(time.time())
+        if len(calls) == 1:
+            Path(marker).touch()
+            raise TransientError("429 too many requests", retry_after=2.0)
+        return calls
+
+    call_with_retries(call, RetryPolicy(attempts=3, base_delay=0.01), "rate-limited read")
+    return {"limited_at": calls[0], "retried_at": calls[1]}
+
+
+def _another_call_after(marker: str) -> float:
+    """On another worker: a call made while the first one's pause runs, held until it ends."""
+    import time
+
+    from imgval.batch.dask_engine import share_rate_limits
+    from imgval.storage.retry import RetryPolicy, call_with_retries
+    share_rate_limits()
+    while not Path(marker).exists():
+        time.sleep(0.02)
+    time.sleep(0.3)  # the pause has been published by now
+    return call_with_retries(time.time, RetryPolicy(attempts=3), "another read")
+
+
+def test_a_rate_limit_one_worker_is_given_holds_every_worker(dask_spec, tmp_path):
+    client = workers_at_full_strength(dask_spec)
+    try:
+        first, second = sorted(client.nthreads())
+        marker = str(tmp_path / "limited")
+        limited = client.submit(_rate_limited_once, marker, workers=[first], pure=False)
+        other = client.submit(_another_call_after, marker, workers=[second], pure=False)
+        times, other_call = limited.result(timeout=60), other.result(timeout=60)
+    finally:
+        client.close()
+    assert times["retried_at"] - times["limited_at"] >= 1.9  # the server's Retry-After was obeyed
+    assert other_call >= times["limited_at"] + 1.9  # ...by the other worker too, not just the one told
