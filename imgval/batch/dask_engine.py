@@ -161,11 +161,17 @@ class ClusterBackoff:
         now = time.monotonic()
         if force or now - self.checked >= self.CHECK_SECONDS:
             try:
-                self.known = float(self.variable.get(timeout=5))
+                self.known = float(self.variable.get(timeout=1))
             except Exception:  # unset yet, or the scheduler slow: no pause known
                 pass
             self.checked = now
         return self.known
+
+
+def reset_rate_limit(client) -> None:
+    """No pause at the start of a run (a Variable read before it is set would block)."""
+    from distributed import Variable
+    Variable(BACKOFF_VARIABLE, client=client).set(0.0)
 
 
 _sharing = False  # this worker process's retries already obey the cluster-wide pause
@@ -210,6 +216,7 @@ class DaskEngine(Engine):
         from distributed import KilledWorker
 
         threads = _total_threads(client)
+        reset_rate_limit(client)
         # Settings go with every task (a few KB): data scattered once would be lost with the
         # workers holding it, and every task depending on it with them.
         todo = enumerate(batches(paths, threads, self.spec.files_per_task))
