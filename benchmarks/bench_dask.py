@@ -11,7 +11,8 @@ rounds so the shared machine's drifts hit every command alike; medians of the ro
 
 on two generated sets: `photos` (large JPEGs, the work is decoding) and `thumbs` (64x64 JPEGs,
 the work is per-file overhead), so per-file engine overhead can be read off the thumbs rows.
-Then scaling: 1, 2 and 4 workers of a LocalCluster on this machine (more workers than cores
+Then in-process throughput (the engine alone, its cluster already running, the photos listed
+--repeat times so fixed costs weigh as in a long run), and scaling: 1, 2 and 4 workers of a LocalCluster on this machine (more workers than cores
 shows the cost of oversubscription, not a speed-up). Prints a markdown table.
 """
 from __future__ import annotations
@@ -75,12 +76,15 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=32, help="large JPEGs in the photos set")
     parser.add_argument("--photo-mp", type=float, default=12.0)
     parser.add_argument("--thumbs", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=4, help="in-process: times the photos are listed")
     args = parser.parse_args()
 
     import dask
     import distributed
 
-    from imgval.batch.dask_engine import CLUSTER_CONFIG
+    from imgval.analysis.analyze import Settings
+    from imgval.batch.dask_engine import CLUSTER_CONFIG, ClusterSpec
+    from imgval.batch.engine import make_engine
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -108,6 +112,30 @@ def main() -> None:
         print("| --- | --- | --- | --- | --- | --- |")
         for name, files, engine, seconds, ratio, extra in rows:
             print(f"| {name} | {files} | {engine} | {seconds:.2f} | {ratio:.2f}x | {extra:+.2f} |")
+
+        print(f"\nIn-process: engine.run over the photos listed {args.repeat} times, cluster already running\n")
+        print("| engine | seconds | files per second | throughput vs local |")
+        print("| --- | --- | --- | --- |")
+        paths = sorted(str(p) for p in sets["photos"].iterdir()) * args.repeat
+        with dask.config.set(CLUSTER_CONFIG):
+            cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                               dashboard_address=None, silence_logs=logging.ERROR)
+        try:
+            spec = ClusterSpec(scheduler=cluster.scheduler_address)
+            seconds = {"local": [], "dask": []}
+            for r in range(args.rounds):
+                for name in (("local", "dask") if r % 2 == 0 else ("dask", "local")):
+                    engine = make_engine(name, args.workers, spec=spec if name == "dask" else None)
+                    start = time.perf_counter()
+                    for _ in engine.run(paths, Settings()):
+                        pass
+                    seconds[name].append(time.perf_counter() - start)
+        finally:
+            cluster.close()
+        local = statistics.median(seconds["local"])
+        for name, values in seconds.items():
+            median = statistics.median(values)
+            print(f"| {name} | {median:.2f} | {len(paths) / median:.1f} | {local / median:.2f}x |")
 
         print("\nScaling, photos set, `--scheduler` of a LocalCluster of N workers (this machine: "
               f"{__import__('os').cpu_count()} cores)\n")
