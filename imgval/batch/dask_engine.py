@@ -12,6 +12,9 @@ Records, never image bytes. What a long batch relies on:
   * a lost worker: Dask reruns its tasks elsewhere; a task that kills workers repeatedly
     (KilledWorker) is split into one task per file, and the file that still kills its worker
     becomes one CRASH_ERROR row;
+  * a time limit per file (--timeout): a worker still on one file after it ends its own process
+    (C code cannot be interrupted), so the file's task is rerun, then isolated, and the file
+    that times out again is one row saying so;
   * one rate limit for the cluster: a Retry-After that Box, Dropbox or S3 gives one worker holds
     every worker's next call (ClusterBackoff), rather than N retry loops each finding out.
 
@@ -19,16 +22,18 @@ Dask is an optional extra (pip install 'imgval[dask]').
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
+import threading
 from collections import deque
 from concurrent.futures import CancelledError
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
-from imgval.batch.engine import CRASH_ERROR, Analyze, Engine, EngineError
+from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine, EngineError
 
 log = logging.getLogger("imgval")
 
@@ -189,17 +194,59 @@ def share_rate_limits() -> None:
     _sharing = True
 
 
-def analyze_batch(paths: list[str], settings: Settings, analyze: Analyze) -> list[Record]:
-    """The task a worker runs: one Record per path (analysis never raises)."""
+def analyze_batch(paths: list[str], settings: Settings, analyze: Analyze, timeout: float) -> list[Record]:
+    """The task a worker runs: one Record per path (analysis never raises), each file within
+    `timeout` seconds or the worker process ends (see _stop_worker)."""
+    from distributed import get_client
     share_rate_limits()
-    return [analyze(path, settings) for path in paths]
+    client = get_client()  # found from the task's thread only; the watchdog runs in its own
+    records = []
+    for path in paths:
+        watchdog = threading.Timer(timeout, _stop_worker, args=(path, client))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            records.append(analyze(path, settings))
+        finally:
+            watchdog.cancel()
+    return records
+
+
+def _timeout_mark(path: str) -> str:
+    return "imgval-timed-out-" + hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _stop_worker(path: str, client) -> None:
+    """A file past its time limit: a decoder stuck in C code cannot be interrupted from Python,
+    so the worker process ends itself, after leaving a mark for the client; its nanny starts a
+    fresh worker and the scheduler treats the task like any whose worker died."""
+    try:
+        from distributed import Variable
+        Variable(_timeout_mark(path), client=client).set(True)
+    finally:
+        os._exit(1)
+
+
+def _lost_file(client, path: str, timeout: float) -> Record:
+    """The row of a file whose task kept losing its worker: timed out (the mark) or crashed."""
+    from distributed import Variable
+    mark = Variable(_timeout_mark(path), client=client)
+    try:
+        timed_out = bool(mark.get(timeout=1))
+        mark.delete()
+    except Exception:  # no mark: the worker died of something else (a crash, the OOM killer)
+        timed_out = False
+    error = TIMEOUT_ERROR.format(seconds=timeout) if timed_out else CRASH_ERROR
+    log.warning("%s: %s", path, error)
+    return Record(path, error=error, transient=True)
 
 
 class DaskEngine(Engine):
     """Analyses on a Dask cluster (see the module docstring)."""
 
-    def __init__(self, jobs: int, analyze: Analyze = analyze_mapped, spec: ClusterSpec | None = None):
-        super().__init__(jobs, analyze)
+    def __init__(self, jobs: int, analyze: Analyze = analyze_mapped, spec: ClusterSpec | None = None,
+                 timeout: float = DEFAULT_TIMEOUT):
+        super().__init__(jobs, analyze, timeout)
         self.spec = spec or ClusterSpec(cluster=f"local:{self.jobs}")
         _import_distributed()  # a missing extra is a clear error before any work
 
@@ -244,20 +291,20 @@ class DaskEngine(Engine):
 
     def _submit(self, client, batch: list[str], settings: Settings, priority: int = 0):
         # Earlier files first: tasks submitted together otherwise run in an arbitrary order.
-        return client.submit(analyze_batch, batch, settings, self.analyze, pure=False, priority=priority)
+        return client.submit(analyze_batch, batch, settings, self.analyze, self.timeout, pure=False,
+                             priority=priority)
 
     def _isolate(self, client, batch: list[str], settings: Settings, killed) -> list[Record]:
         """A task whose workers kept dying: each file alone, so only the culprit is an error row."""
         if len(batch) == 1:
-            log.warning("%s: %s", batch[0], CRASH_ERROR)
-            return [Record(batch[0], error=CRASH_ERROR)]
+            return [_lost_file(client, batch[0], self.timeout)]
         futures = [self._submit(client, [path], settings, 1) for path in batch]
         records = []
         for path, future in zip(batch, futures):
             try:
                 records.extend(future.result())
             except killed:
-                records.append(Record(path, error=CRASH_ERROR))
+                records.append(_lost_file(client, path, self.timeout))
         return records
 
 

@@ -15,21 +15,23 @@ from tqdm import tqdm
 from imgval.analysis.analyze import Record, Settings
 from imgval.batch.cache import CacheError, ResultCache, default_cache_path, fingerprint
 from imgval.batch.discover import discover
-from imgval.batch.engine import EngineError, default_jobs, make_engine
+from imgval.batch.engine import DEFAULT_TIMEOUT, EngineError, default_jobs, make_engine
 from imgval.batch.incremental import run_incremental
 from imgval.batch.lock import Locked, RunLock
 from imgval.batch.shard import Shard, parse_shard
 from imgval.cli import exitcodes
 from imgval.cli.options import (
-    HELP, MultiValueCommand, check_inputs, engine_options, images_option, log_record, max_pixels_option, mode_options,
-    open_report_or_fail, resolve_profile, setup_logging_or_fail, threshold_option, verbose_option,
+    HELP, MultiValueCommand, check_inputs, engine_options, images_option, log_record, max_memory_option,
+    max_pixels_option, mode_options, open_report_or_fail, outputs_or_fail, resolve_profile, setup_logging_or_fail,
+    threshold_option, verbose_option,
 )
-from imgval.cli.report import check_html_path, html_after_scan
+from imgval.cli.report import html_after_scan
 from imgval.dupes.index import DEFAULT_RADIUS
+from imgval.escaped_names import printable, shown
 from imgval.report.failon import findings, parse_fail_on
 from imgval.report.shards import write_sidecar
 from imgval.report.summary import Summary
-from imgval.report.writers import Report
+from imgval.report.writers import Report, ReportWriteError
 
 log = logging.getLogger("imgval")
 
@@ -52,10 +54,14 @@ def progress(total: int):
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
 @max_pixels_option
+@max_memory_option
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
               help="SQLite file of earlier results; unchanged files are not analysed again.  "
                    "[default: results.sqlite in the user's cache folder]")
 @click.option("--no-cache", is_flag=True, help="Analyse every file, and keep no results for the next run.")
+@click.option("--verify", is_flag=True,
+              help="Fixity check: analyse and re-hash every file, cached or not; a file whose bytes changed "
+                   "while its size and times did not (bit rot) gets a 'fixity failure' error.")
 @click.option("--fail-on", default="", metavar="KINDS", callback=lambda ctx, param, value: _fail_on_option(value),
               help="Exit with code 3 when the run finds images of these kinds (comma-separated): "
                    "blurry, exif, duplicate, error.  [default: none; findings never change the exit code]")
@@ -65,6 +71,10 @@ def progress(total: int):
               help="Images whose pHashes differ in at most this many bits (of 64) share a dup_group; "
                    "byte-identical files (same sha256) always do. 0 = identical pHashes only "
                    "(see docs/duplicates.md).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
+              metavar="SECONDS",
+              help="Stop analysing a file after this long (its worker is replaced; the row says why, and the "
+                   "next run tries it again).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and --fail-on findings (for cron).")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
@@ -74,35 +84,41 @@ def progress(total: int):
               help="Analyse only shard I of N (1 <= I <= N): a deterministic 1/N of the files, for job arrays "
                    "without Dask; `imgval merge` joins the shards' reports.  [default: results.shard-I-of-N.csv "
                    "and a cache of its own]")
-def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
-         fail_on, html_path, dup_radius, quiet, log_file, verbose, engine, shard):
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, max_memory, cache_path,
+         no_cache, verify, fail_on, html_path, dup_radius, timeout, quiet, log_file, verbose, engine, shard):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
     Results of unchanged files are reused from the cache (see --cache, --no-cache).
     """
-    setup_logging_or_fail(verbose, log_file)
     start = time.perf_counter()
     check_inputs(inputs)
-    if cache_path and no_cache:
-        raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
-    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
     save_path = save_path or (f"results.shard-{shard.index}-of-{shard.count}.{output_format}" if shard
                               else f"results.{output_format}")
-    if html_path:
-        check_html_path(html_path)
-    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, dup_radius=dup_radius)
+    targets = outputs_or_fail({"-s/--save-path": save_path, "--html": html_path, "--log-file": log_file,
+                               "--cache": cache_path}, inputs)
+    setup_logging_or_fail(verbose, log_file)
+    if cache_path and no_cache:
+        raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
+    if verify and no_cache:
+        raise click.UsageError("--verify compares every file with its cached result; it needs the cache "
+                               "(drop --no-cache).")
+    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, max_memory=max_memory * 1_000_000,
+                        profile=resolve_profile(profile_path))
+    report = open_report_or_fail(targets["-s/--save-path"], output_format, list(inputs), settings.threshold,
+                                 dup_radius=dup_radius)
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(shard), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, _engine_or_fail(engine, jobs, report), shard,
-                                   save_path, output_format)
+        summary, head = _scan_into(report, cache, inputs, settings, _engine_or_fail(engine, jobs, timeout, report),
+                                   verify, save_path, shard, output_format)
     finally:
         lock.release()
 
     if not quiet:
         for record in head:
-            click.echo(f"{record.filepath}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
+            name = printable(shown(record.filepath))  # a name's newline or escape codes stay text
+            click.echo(f"{name}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
         click.echo(f"--- Image count: {summary.count} ---")
         click.echo(f"--- Found {summary.blurry} blurry images ---")
         click.echo(f"--- Percent blurry: {summary.percent_blurry:.2f}% ---")
@@ -121,7 +137,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, engine, shard=None, save_path=None,
+def _scan_into(report, cache, inputs, settings, engine, verify=False, save_path="the report", shard=None,
                output_format="csv") -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run.
@@ -140,8 +156,8 @@ def _scan_into(report, cache, inputs, settings, engine, shard=None, save_path=No
     finished = False
     try:
         with _terminate_as_interrupt(), progress(len(found.paths)) as bar:
-            for outcome in run_incremental(found.paths, settings, engine, cache,
-                                           found.remote_entries):
+            for outcome in run_incremental(found.paths, settings, engine, cache, found.remote_entries,
+                                           verify=verify):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
             for folder, reason in found.unlistable:
@@ -159,6 +175,11 @@ def _scan_into(report, cache, inputs, settings, engine, shard=None, save_path=No
         click.echo(f"Interrupted: no report written; {summary.analysed} result(s) are kept in the cache "
                    "for the next run." if cache else "Interrupted: no report written.", err=True)
         sys.exit(exitcodes.INTERRUPTED)
+    except ReportWriteError as exc:  # a full disk, a quota: one message, nothing half-written left
+        kept = f"; {summary.analysed} result(s) are kept in the cache for the next run" if cache else ""
+        click.echo(f"cannot write the report {shown(save_path)}: {exc}. No report written{kept}. "
+                   "Free some space (or give another --save-path) and run again.", err=True)
+        sys.exit(exitcodes.FAILED)
     finally:
         if not finished:
             report.discard()
@@ -168,18 +189,18 @@ def _scan_into(report, cache, inputs, settings, engine, shard=None, save_path=No
 
 
 def _add(record, report, summary, head, reused=False):
+    summary.add(record, reused)  # first: counts what the cache holds even if the write fails
     report.write(record)
-    summary.add(record, reused)
     if len(head) < 5:
         head.append(record)
     log_record(record)
 
 
-def _engine_or_fail(choice, jobs: int, report: Report):
+def _engine_or_fail(choice, jobs: int, timeout: float, report: Report):
     """The engine the options chose; one that cannot start is a usage error (exit 2), before any row."""
     name, spec = choice
     try:
-        engine = make_engine(name, jobs, spec=spec)
+        engine = make_engine(name, jobs, spec=spec, timeout=timeout)
     except EngineError as exc:
         report.discard()
         raise click.UsageError(str(exc))

@@ -10,7 +10,7 @@ import click
 from tqdm import tqdm
 
 from imgval.cli import exitcodes
-from imgval.cli.options import HELP, setup_logging
+from imgval.cli.options import HELP, outputs_or_fail, setup_logging
 from imgval.storage import NotFound, StorageError, open_storage
 from imgval.sync.hashpairs import HashPairs
 from imgval.sync.manifest import write_manifest
@@ -72,6 +72,9 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     ever deleted. Credentials come from the environment (see the README's Sync section).
     Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials.
     """
+    # not a device, FIFO or folder, nor a file being copied (cli/outputs.py)
+    outputs_or_fail({"--manifest": manifest_path, "--log-file": log_file, "--hash-cache": hash_cache},
+                    [source, *destinations])
     setup_logging(verbose, log_file)
     started = time.monotonic()
     # every storage is opened and its credentials checked before any transfer starts

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 from imgval import __version__
 from imgval.analysis.analyze import Settings
+from imgval.report.atomicfile import AtomicFile
 from imgval.report.dupe_listing import Group, group_numbers, list_groups
 from imgval.report.reader import Results, Row
-from imgval.report.thumbnails import Preview, blur_map_preview, file_preview
+from imgval.report.thumbnails import MemoryBudget, Preview, blur_map_preview, file_preview
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,15 @@ def choose(results: Results, radius: int | None, limits: Limits) -> Sections:
 def make_previews(paths: Iterable[str], blur_paths: Iterable[str], jobs: int,
                   settings: Settings) -> tuple[dict[str, Preview | None], dict[str, Preview | None]]:
     """Thumbnails of `paths` and blur maps of `blur_paths`, read in parallel (decoders release
-    the GIL)."""
+    the GIL), within the scan's limits; decodes running at once share --max-memory, so this
+    process holds no more than one worker of the scan may."""
     paths, blur_paths = list(paths), list(blur_paths)
+    budget = MemoryBudget(settings.max_memory)
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        previews = dict(zip(paths, pool.map(file_preview, paths)))
-        maps = dict(zip(blur_paths, pool.map(lambda p: blur_map_preview(p, settings), blur_paths)))
+        previews = dict(zip(paths, pool.map(
+            lambda p: file_preview(p, max_pixels=settings.max_pixels, max_memory=settings.max_memory,
+                                   budget=budget), paths)))
+        maps = dict(zip(blur_paths, pool.map(lambda p: blur_map_preview(p, settings, budget=budget), blur_paths)))
     return previews, maps
 
 
@@ -97,15 +102,13 @@ def write_html_report(results: Results, out_path: str, threshold: float, *, sour
     previews, maps = make_previews(sections.preview_paths(), [r.filepath for r in sections.blurry], jobs,
                                    settings)
     page = render(sections, threshold, previews.get, maps.get, source)
-    folder = os.path.dirname(os.path.abspath(out_path))
-    tmp = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.part")
+    page_file = AtomicFile(os.path.realpath(out_path))  # through a symlink to its target, which is replaced
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        page_file.handle.write(page)
+        page_file.commit()
+    except BaseException:
+        page_file.discard()
+        raise
     return sections
 
 
@@ -213,6 +216,7 @@ def histogram_svg(scores: list[float], threshold: float, bins: int = 48, width: 
                   height: int = 230) -> str:
     """Counts per log10(score) bin as bars, with the threshold as a red line. Scores of 0 or
     below (flat images) fall in the first bin."""
+    threshold = threshold if math.isfinite(threshold) else 0.0  # an older report's inf or nan: no line
     logs = [math.log10(s) for s in scores if s > 0]
     marks = logs + ([math.log10(threshold)] if threshold > 0 else [])
     low = math.floor(min(marks)) if marks else 0

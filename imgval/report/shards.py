@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from imgval.dupes.index import DEFAULT_RADIUS
-from imgval.report.writers import AtomicFile, Report
+from imgval.report.atomicfile import AtomicFile
+from imgval.report.writers import Report
 
 SIDECAR_SUFFIX = ".shard.json"
 SIDECAR_VERSION = 1

@@ -24,13 +24,13 @@ def engine(request):
     The Dask engine runs on one LocalCluster for the session, one file per task (the contract
     is about files; how tasks batch files is tested in test_dask_engine.py)."""
     if request.param == "local":
-        return lambda jobs, analyze=analyze_mapped: make_engine("local", jobs, analyze)
+        return lambda jobs, analyze=analyze_mapped, **options: make_engine("local", jobs, analyze, **options)
     spec = request.getfixturevalue("dask_spec")
     import distributed
     with distributed.Client(spec.scheduler) as client:  # a worker killed by the last test is back
         client.wait_for_workers(2, timeout=60)
-    return lambda jobs, analyze=analyze_mapped: make_engine(
-        "dask", jobs, analyze, dataclasses.replace(spec, files_per_task=1))
+    return lambda jobs, analyze=analyze_mapped, **options: make_engine(
+        "dask", jobs, analyze, dataclasses.replace(spec, files_per_task=1), **options)
 
 
 def fake_analyze(path: str, settings: Settings) -> Record:
