@@ -12,6 +12,7 @@ FAST_DEFAULT_THRESHOLD = 431.0  # labelled corpus: 98.6% agreement for 424..437;
 
 MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see analyze.measure_blur
 MODE_THRESHOLDS = {"default": DEFAULT_THRESHOLD, "exact": DEFAULT_THRESHOLD, "fast": FAST_DEFAULT_THRESHOLD}
+CHECKSUMS = ("sha256", "md5")  # fixity checksums a run can compute; sha256 always (groups, bags)
 DEFAULT_MAX_PIXELS = 250_000_000  # larger headers are treated as bombs
 DEFAULT_MAX_MEMORY = 1_000_000_000  # bytes of decoded pixels one file may cost (decode.Header.decoded_bytes)
 

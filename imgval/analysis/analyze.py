@@ -6,14 +6,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imgval.analysis import blur, decode, fileinfo
+from imgval.analysis import blur, decode, fileinfo, pronom
+from imgval.analysis.conformance import check_conformance
 from imgval.analysis.exif import ExifData, extract_exif
 from imgval.analysis.filedata import read_input
-from imgval.analysis.phash import phash_hex
+from imgval.analysis.phash import hash_of, low_frequencies, oriented_hashes, to_hex
 from imgval.analysis.profile import ImageFacts, Profile, check
 from imgval.analysis.profile_toml import default_profile
-from imgval.defaults import (DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, MODE_THRESHOLDS,  # noqa: F401  (--help)
-                             MODES)
+from imgval.defaults import (CHECKSUMS, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,  # noqa: F401  (--help)
+                             MODE_THRESHOLDS, MODES)
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,12 @@ class Settings:
     max_memory: int = DEFAULT_MAX_MEMORY  # bytes of decoded pixels one image may take
     profile: Profile = field(default_factory=default_profile)
     keep_pixels: bool = False  # attach the scored image and blur map to the record (single process only)
+    checksums: tuple[str, ...] = ("sha256",)  # of CHECKSUMS; sha256 is computed whatever this says
 
     def __post_init__(self):
+        unknown = set(self.checksums) - set(CHECKSUMS)
+        if unknown:
+            raise ValueError(f"unknown checksum {', '.join(sorted(unknown))}: choose from {', '.join(CHECKSUMS)}")
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
         if self.threshold is None:
@@ -43,6 +48,7 @@ class Record:
     score: float | None = None
     blurry: bool | None = None
     hash: str = ""
+    hash_oriented: str = ""  # pHash(es) in the standard orientation (phash.oriented_hashes), space-separated
     width: int | None = None
     height: int | None = None
     format: str = ""
@@ -53,9 +59,16 @@ class Record:
     bit_depth: int | None = None  # bits per sample
     compression: str = ""  # as the format names it: JPEG baseline, LZW, Deflate, none, ...
     icc_profile: str = ""  # the embedded ICC profile's description
+    md5: str = ""  # of the file's bytes, only when Settings.checksums asks for it
+    puid: str = ""  # PRONOM format identifier of the bytes (FIDO), "" when unidentified
+    mime: str = ""  # PRONOM's MIME type for that format
+    ext_mismatch: bool | None = None  # the extension is not one of the identified format's
+    bag: str = ""  # scanning a BagIt bag: "ok" or what is wrong with this file (bags.BagCheck)
     exif: dict[str, str] = field(default_factory=dict)
     exif_ok: bool | None = None
     exif_issues: str = ""
+    conformance: str = ""  # JHOVE's verdict: well-formed and valid / well-formed, not valid / not well-formed
+    conformance_issues: str = ""  # every conformance issue found, "; "-separated
     error: str = ""
     # the error is about the environment, not the file's content (permission denied, out of
     # memory, a killed worker, a timeout): never cached, so the next run tries again
@@ -117,10 +130,29 @@ def enforce_limits(header: decode.Header, max_pixels: int, max_memory: int) -> N
         )
 
 
+def file_facts(filepath: str, data: bytes, settings: Settings) -> Record:
+    """A record with what the bytes alone tell, readable image or not: checksums and format.
+
+    Computed from the bytes already in memory (no second read), before decoding, so
+    byte-identical broken files are still found as exact duplicates and still identified."""
+    found = pronom.identify(data)
+    return Record(filepath, **checksums(data, settings), file_size=len(data), puid=found.puid, mime=found.mime,
+                  ext_mismatch=pronom.extension_mismatch(filepath, found))
+
+
+def checksums(data: bytes, settings: Settings) -> dict[str, str]:
+    """sha256 always, md5 when asked: Record fields of the same name."""
+    sums = {"sha256": hashlib.sha256(data).hexdigest()}
+    if "md5" in settings.checksums:
+        sums["md5"] = hashlib.md5(data).hexdigest()
+    return sums
+
+
 def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
-    # Hashed from the bytes already in memory (no second read); set before decoding, so
-    # byte-identical broken files are still found as exact duplicates.
-    record = Record(filepath, sha256=hashlib.sha256(data).hexdigest(), file_size=len(data))
+    record = file_facts(filepath, data, settings)
+    # from the same bytes, before decoding: a file the decoders refuse still gets its verdict
+    conformance = check_conformance(data)
+    record.conformance, record.conformance_issues = conformance.verdict, conformance.summary
     try:
         header, image = decode.probe(data, settings.max_pixels)
     except decode.DecodeError as exc:
@@ -138,7 +170,9 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
         return record
     record.score = result.score
     record.blurry = blur.is_blurry(result.score, settings.threshold)
-    record.hash = phash_hex(result.image)
+    low = low_frequencies(result.image)  # one DCT for both: the flips and turns are sign flips of it
+    record.hash = to_hex(hash_of(low))
+    record.hash_oriented = " ".join(to_hex(h) for h in oriented_hashes(low))
     if settings.keep_pixels:
         record.pixels = result
     return record
@@ -154,11 +188,21 @@ def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False) -> 
     try:
         return analyze_bytes(filepath, data, settings)
     except MemoryError:
-        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(), file_size=len(data),
-                      error="not enough memory to decode this image", transient=True)
+        return _failed(filepath, data, settings, "not enough memory to decode this image", transient=True)
     except Exception as exc:  # a decoder bug must cost one row, not the run
-        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(), file_size=len(data),
-                      error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+        return _failed(filepath, data, settings,
+                       f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+
+
+def _failed(filepath: str, data: bytes, settings: Settings, error: str, transient: bool = False) -> Record:
+    """The row of a file whose analysis broke: still with its checksums (and format, if that
+    is not what broke)."""
+    try:
+        record = file_facts(filepath, data, settings)
+    except Exception:
+        record = Record(filepath, **checksums(data, settings), file_size=len(data))
+    record.error, record.transient = error, transient
+    return record
 
 
 def analyze_mapped(filepath: str, settings: Settings) -> Record:

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from imgval.analysis import pronom
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
 from imgval.analysis.phash import load_dct
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine
@@ -106,6 +107,7 @@ def _analyze(path: str) -> Record:
 
 
 def _context():
+    pronom.preload()  # before forking, so the workers share it instead of each loading its own
     return multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
 
 
@@ -136,6 +138,8 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
     substitute one that crashes or hangs. `timeout`: seconds one file may take. Closing the
     generator early stops the workers at once.
     """
+    if isinstance(paths, (list, tuple)):  # never more workers than files (--jobs 1000 for 8 files)
+        jobs = min(jobs, len(paths))
     jobs = max(1, jobs)
     window = WINDOW_PER_WORKER * jobs
     todo = iter(paths)

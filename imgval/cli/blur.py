@@ -14,9 +14,10 @@ from imgval.cli import exitcodes
 from imgval.cli.display import display_problem
 from imgval.cli.options import (
     HELP, MultiValueCommand, check_inputs, discover_or_fail, file_path, images_option, include_ext_option,
-    log_record, max_memory_option, max_pixels_option, mode_options, open_report_or_fail, setup_logging,
-    threshold_option, verbose_option,
+    log_record, max_memory_option, max_pixels_option, mode_options, open_report_or_fail, outputs_or_fail,
+    setup_logging, threshold_option, verbose_option,
 )
+from imgval.escaped_names import shown
 from imgval.image_names import with_extensions
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ BLUR_COLUMNS = ("input_path", "score", "blurry", "error")
 
 
 def blur_values(record: Record) -> dict:
-    return {"input_path": record.filepath, "score": record.score, "blurry": record.blurry, "error": record.error}
+    return {"input_path": shown(record.filepath), "score": record.score, "blurry": record.blurry,
+            "error": record.error}
 
 
 @click.command("process_blur.py", cls=MultiValueCommand, context_settings=HELP)
@@ -62,9 +64,11 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     """
     from imgval.analysis.analyze import Record, Settings, analyze_path
     from imgval.report.summary import Summary
+    from imgval.report.writers import ReportWriteError
 
-    setup_logging(verbose, log_file)
     check_inputs(inputs)
+    targets = outputs_or_fail({"-s/--save-path": save_path, "-l/--logger": log_file}, inputs)
+    setup_logging(verbose, log_file)
     problem = display_problem() if display_image else None
     if problem:
         raise click.UsageError(problem)
@@ -79,8 +83,8 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels,
                         max_memory=max_memory * 1_000_000, keep_pixels=True)
     found = discover_or_fail(inputs, with_extensions(include_ext))
-    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, fix_size,
-                                 BLUR_COLUMNS, blur_values)
+    report = open_report_or_fail(targets.get("-s/--save-path"), output_format, list(inputs), settings.threshold,
+                                 fix_size, BLUR_COLUMNS, blur_values)
     paths = sorted(found.paths)
     summary = Summary()
     try:
@@ -98,11 +102,16 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
             record = Record(folder, error=reason)
             report.write(record)
             summary.add(record)
+        report.close(blurry_counts=summary.blurry)
     except KeyboardInterrupt:
         report.discard()
         click.echo("Interrupted: no results written.", err=True)
         sys.exit(exitcodes.INTERRUPTED)
-    report.close(blurry_counts=summary.blurry)
+    except ReportWriteError as exc:
+        report.discard()
+        click.echo(f"cannot write the results {shown(save_path or 'to stdout')}: {exc}. No results written.",
+                   err=True)
+        sys.exit(exitcodes.FAILED)
     log.info("%d images, %d blurry, %d errors", summary.count, summary.blurry, summary.errors)
 
 
@@ -119,7 +128,7 @@ def save_blur_map(record: Record, folder: str) -> None:
 
     from imgval.analysis.blur import pretty_blur_map
 
-    name = blur_map_name(record.filepath)
+    name = blur_map_name(shown(record.filepath))  # a non-UTF-8 name as its escaped text
     target = os.path.join(folder, name)
     if not cv2.imwrite(target, pretty_blur_map(record.pixels.blur_map)):
         log.warning("could not write the blur map %s", target)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from imgval.cli.options import HELP, load_or_fail, printable, radius_option, results_argument
+from imgval.cli.options import HELP, load_or_fail, radius_option, results_argument
+from imgval.escaped_names import printable
 
 
 @click.command("dupes", context_settings=HELP)

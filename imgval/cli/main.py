@@ -4,8 +4,10 @@ from __future__ import annotations
 import click
 
 from imgval import __version__
+from imgval.cli.bag import bag_command
 from imgval.cli.blur import process_blur
 from imgval.cli.dupes import dupes_command
+from imgval.cli.merge import merge_command
 from imgval.cli.options import HELP
 from imgval.cli.report import report_command
 from imgval.cli.run import run_command
@@ -33,6 +35,8 @@ main.add_command(sync_command)
 main.add_command(run_command)
 main.add_command(dupes_command)
 main.add_command(report_command)
+main.add_command(bag_command)
+main.add_command(merge_command)
 
 
 def process_main() -> None:

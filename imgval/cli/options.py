@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import sys
 from typing import TYPE_CHECKING
 
 import click
 
 from imgval.batch.discover import Discovery, discover, missing_inputs
+from imgval.cli.outputs import OutputError, check_outputs
 from imgval.defaults import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, MODES
+from imgval.escaped_names import printable, shown
 from imgval.image_names import IMAGE_EXTENSIONS, sorted_extensions
 
 if TYPE_CHECKING:
@@ -50,10 +53,30 @@ class MultiValueCommand(click.Command):
         return super().parse_args(ctx, expand_multi_values(args, ("-i", "--images")))
 
 
+class LogFileHandler(logging.FileHandler):
+    """--log-file: a log that cannot be written (disk full) says so once on stderr and stops, where
+    logging's default would print a traceback for every line."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not self.failed and isinstance(error, OSError):
+            self.failed = True
+            sys.stderr.write(f"imgval: cannot write the log file {shown(self.baseFilename)}: "
+                             f"{error.strerror or error}; nothing more is written to it.\n")
+        elif not self.failed:
+            super().handleError(record)
+
+
 def setup_logging(verbose: bool, log_file: str | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers.append(LogFileHandler(log_file, encoding="utf-8", errors="backslashreplace"))
     logging.basicConfig(
         level=logging.INFO if verbose or log_file else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -80,12 +103,6 @@ def check_inputs(inputs: tuple[str, ...]) -> None:
         )
 
 
-def printable(path: str) -> str:
-    """A file name as safe terminal text: control characters (newlines, escape sequences that
-    would move the cursor or recolour the terminal) shown as Python escapes."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
-
-
 def discover_or_fail(inputs: tuple[str, ...], extensions=IMAGE_EXTENSIONS) -> Discovery:
     """The files to check; exit USAGE before anything is written when an input could not be
     listed or nothing was found: a run that checked nothing must not pass, nor replace the
@@ -100,6 +117,23 @@ def discover_or_fail(inputs: tuple[str, ...], extensions=IMAGE_EXTENSIONS) -> Di
                                  f"add others with --include-ext).",
                                  param_hint="-i/--images")
     return found
+
+
+def outputs_or_fail(outputs: dict[str, str | None], inputs) -> dict[str, str]:
+    """The files the outputs write to (symlinks resolved), or exit 2 before any work: see outputs.py."""
+    try:
+        return check_outputs(outputs, list(inputs))
+    except OutputError as exc:
+        option, _, message = str(exc).partition(": ")
+        raise click.BadParameter(message, param_hint=option)
+
+
+def threshold_value(ctx, param, value: float | None) -> float | None:
+    """-t/--threshold: a finite number >= 0 (inf, 1e400 and nan would flag everything or nothing,
+    and cannot be drawn on the histogram)."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise click.BadParameter(f"{value:g} is not a blur threshold; give a finite number >= 0, e.g. 100")
+    return value
 
 
 def open_report_or_fail(path: str, *args, **kwargs):
@@ -166,7 +200,7 @@ include_ext_option = click.option(
     help="Also take files with this extension from folders (repeatable or comma-separated, e.g. jfif,jpe); "
          "a file named directly is always taken.  [default: " + " ".join(sorted_extensions()) + "]")
 threshold_option = click.option(
-    "-t", "--threshold", type=float, default=None,
+    "-t", "--threshold", type=float, default=None, callback=threshold_value,
     help=f"Images scoring below this are flagged blurry.  [default: {DEFAULT_THRESHOLD:g}; "
          f"{FAST_DEFAULT_THRESHOLD:g} with --fast, whose scores are on their own scale]",
 )
@@ -211,9 +245,9 @@ max_memory_option = click.option(
 
 def log_record(record: Record) -> None:
     if record.error:
-        log.warning("%s: %s", record.filepath, record.error)
+        log.warning("%s: %s", printable(shown(record.filepath)), record.error)
     else:
-        log.info("%s score=%.2f blurry=%s", record.filepath, record.score, record.blurry)
+        log.info("%s score=%.2f blurry=%s", printable(shown(record.filepath)), record.score, record.blurry)
 
 
 def setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:
@@ -228,7 +262,7 @@ def setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:
 results_argument = click.argument("results_path", metavar="RESULTS", type=file_path(), default="results.csv")
 radius_option = click.option(
     "--dup-radius", type=click.IntRange(min=0, max=64), default=None,
-    help="Regroup from the report's hash and sha256 columns with this radius (bits of 64).  "
+    help="Regroup from the report's hash, hash_oriented and sha256 columns with this radius (bits of 64).  "
          "[default: the report's dup_group column, as the scan grouped it]")
 
 
@@ -239,3 +273,73 @@ def load_or_fail(path: str) -> Results:
         return load_results(path)
     except ResultsError as exc:
         raise click.BadParameter(str(exc), param_hint="RESULTS")
+
+
+# -- where the analysis runs (batch/engine.py) --
+
+def engine_options(command):
+    """--scheduler, --scheduler-file, --cluster, --cluster-jobs, --cluster-option; the command
+    gets `engine`: (engine name, ClusterSpec or None). DASK_SCHEDULER_ADDRESS is honoured as Dask
+    does, when no option names another place."""
+    @functools.wraps(command)
+    def resolved(*args, scheduler, scheduler_file, cluster, cluster_jobs, cluster_option, **kwargs):
+        return command(*args, engine=engine_choice(scheduler, scheduler_file, cluster, cluster_jobs, cluster_option),
+                       **kwargs)
+    for option in reversed((
+        click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="Analyse on the workers of this running Dask scheduler (tcp://HOST:8786).  "
+                          "[default: $DASK_SCHEDULER_ADDRESS if set, else this machine's worker processes]"),
+        click.option("--scheduler-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="Analyse on the Dask scheduler described by this file (dask scheduler --scheduler-file)."),
+        click.option("--cluster", metavar="KIND", default=None, callback=_cluster_option,
+                     help="Start a Dask cluster for this run: local[:N] (N worker processes, default --jobs) "
+                          "or a batch system through dask-jobqueue: slurm, pbs, sge, lsf, htcondor, oar, moab."),
+        click.option("--cluster-jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Batch-system jobs of workers to keep running (--cluster slurm etc.)."),
+        click.option("--cluster-option", multiple=True, metavar="KEY=VALUE",
+                     help="A dask-jobqueue cluster argument, e.g. cores=8, memory=16GB, walltime=02:00:00, "
+                          "queue=normal, account=NAME; repeat for more. VALUE is read as TOML when it parses "
+                          "(numbers, [lists]), else as text."),
+    )):
+        resolved = option(resolved)
+    return resolved
+
+
+def engine_choice(scheduler, scheduler_file, cluster, cluster_jobs, cluster_option):
+    """The options above -> (engine name, ClusterSpec or None); a usage error when they clash."""
+    import os
+    given = [name for name, value in (("--scheduler", scheduler), ("--scheduler-file", scheduler_file),
+                                      ("--cluster", cluster)) if value]
+    if len(given) > 1:
+        raise click.UsageError(f"{' and '.join(given)} name different places to run; give one of them.")
+    if cluster_option and not (cluster and cluster.split(":")[0].lower() not in ("local", "")):
+        raise click.UsageError("--cluster-option is for a batch-system cluster (--cluster slurm, pbs, ...).")
+    if not given:
+        scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip() or None
+        if not scheduler:
+            return "local", None
+    from imgval.batch.cluster import ClusterSpec
+    return "dask", ClusterSpec(scheduler=scheduler, scheduler_file=scheduler_file, cluster=cluster,
+                               cluster_jobs=cluster_jobs, options=_cluster_options(cluster_option))
+
+
+def _cluster_option(ctx, param, value):
+    """--cluster checked as it is parsed (so `imgval run --check` catches a wrong one too)."""
+    if value is not None:
+        from imgval.batch.cluster import parse_cluster
+        try:
+            parse_cluster(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param)
+    return value
+
+
+def _cluster_options(pairs) -> dict:
+    from imgval.tomlfile import toml_value
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r}: write it as KEY=VALUE", param_hint="--cluster-option")
+        options[key.strip()] = toml_value(value.strip())
+    return options

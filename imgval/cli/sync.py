@@ -9,7 +9,7 @@ import time
 import click
 
 from imgval.cli import exitcodes
-from imgval.cli.options import HELP, logs_above_the_bar, setup_logging
+from imgval.cli.options import HELP, logs_above_the_bar, outputs_or_fail, setup_logging
 from imgval.storage import NotFound, StorageError, open_storage
 
 # tqdm and the sync modules are imported when a sync runs: `imgval --help` must not load them.
@@ -79,6 +79,9 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     from imgval.sync.selection import Selection
     from imgval.sync.syncer import COPIED, FAILED, SKIPPED, WOULD_COPY, Syncer
 
+    # not a device, FIFO or folder, nor a file being copied (cli/outputs.py)
+    outputs_or_fail({"--manifest": manifest_path, "--log-file": log_file, "--hash-cache": hash_cache},
+                    [source, *destinations])
     setup_logging(verbose, log_file)
     started = time.monotonic()
     # every storage is opened and its credentials checked before any transfer starts

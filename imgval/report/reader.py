@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 from imgval.report.runmeta import read_companion
-from imgval.report.writers import FORMULA_PREFIXES
+from imgval.report.spreadsheet import unneutralise
 from imgval.storage import is_remote
 
 
@@ -31,6 +31,8 @@ class Row:
     exif_ok: bool | None
     exif_issues: str
     error: str
+    md5: str = ""  # columns added later: older reports lack them
+    hash_oriented: str = ""
 
     @property
     def pixels(self) -> int | None:
@@ -75,7 +77,7 @@ def _load_csv(path: str) -> Results:
         columns = reader.fieldnames or []
         if "filepath" not in columns:
             raise ValueError("no filepath column")
-        rows = [_row({k: _unneutralise(v) for k, v in values.items()}) for values in reader]
+        rows = [_row({k: unneutralise(v) for k, v in values.items()}) for values in reader]
     return Results(rows, None, "dup_group" in columns, read_companion(path))
 
 
@@ -88,14 +90,6 @@ def _load_json(path: str) -> Results:
     return Results(rows, data.get("threshold"), bool(results) and "dup_group" in results[0], meta)
 
 
-def _unneutralise(cell: str | None) -> str:
-    """Undo report.neutralise: "'=x" was written for "=x". (A value that really began with a
-    quote followed by = + - @ reads back without the quote: rare, and only cosmetic here.)"""
-    if cell and cell.startswith("'") and cell[1:].startswith(FORMULA_PREFIXES):
-        return cell[1:]
-    return cell or ""
-
-
 def _row(values: dict) -> Row:
     score = _float(values.get("score"))
     # Reports write False for a verdict that could not be made (pandas-safe booleans) and 0 for
@@ -106,10 +100,12 @@ def _row(values: dict) -> Row:
         score=score,
         blurry=_bool(values.get("blurry")) if score is not None else None,
         hash=_text(values.get("hash")),
+        hash_oriented=_text(values.get("hash_oriented")),
         width=_int(values.get("width")) or None,
         height=_int(values.get("height")) or None,
         format=_text(values.get("format")),
         sha256=_text(values.get("sha256")),
+        md5=_text(values.get("md5")),
         dup_group=_int(values.get("dup_group")) or None,
         exif_ok=_bool(values.get("exif_ok")) if judged_exif else None,
         exif_issues=_text(values.get("exif_issues")),

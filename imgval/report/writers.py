@@ -4,9 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import sys
-import tempfile
 import typing
 from dataclasses import fields
 
@@ -14,13 +12,18 @@ from imgval.analysis.analyze import Record
 from imgval.analysis.exif import EXIF_COLUMNS
 from imgval.dupes.groups import GroupCounts, GroupingWriter, folder_of
 from imgval.dupes.index import DEFAULT_RADIUS
+from imgval.escaped_names import shown
+from imgval.report.atomicfile import AtomicFile
 from imgval.report.runmeta import companion_path
+from imgval.report.spreadsheet import neutralise
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see dupes/groups.py.
-CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
+CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "puid", "mime",
+                "ext_mismatch", "sha256", "md5", "hash_oriented", "dup_group", "bag")
 FILE_COLUMNS = ("file_size", "mode", "channels", "bit_depth", "compression", "icc_profile")  # from the header
-COLUMNS = CORE_COLUMNS + FILE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_status", "exif_issues", "error")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CONFORMANCE_COLUMNS = ("conformance", "conformance_issues")
+COLUMNS = (CORE_COLUMNS + FILE_COLUMNS + CONFORMANCE_COLUMNS + EXIF_COLUMNS
+           + ("exif_ok", "exif_status", "exif_issues", "error"))
 
 
 def _columns_of_type(kind: type) -> tuple[str, ...]:
@@ -55,23 +58,27 @@ def exif_status(ok: bool | None) -> str:
     return "" if ok is None else "pass" if ok else "fail"
 
 
-def neutralise(cell: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula (CSV injection): prefix a quote."""
-    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
-
 
 def record_values(record: Record) -> dict:
     """The record as a flat mapping of report columns to plain values (None when unknown)."""
     values = {
-        "filepath": record.filepath,
+        "filepath": shown(record.filepath),
         "score": record.score,
         "blurry": record.blurry,
         "hash": record.hash,
         "width": record.width,
         "height": record.height,
         "format": record.format,
+        "puid": record.puid,
+        "mime": record.mime,
+        "ext_mismatch": record.ext_mismatch,
         "sha256": record.sha256,
+        "md5": record.md5,
+        "hash_oriented": record.hash_oriented,
         "dup_group": None,  # known only when every image has been seen
+        "bag": record.bag,
+        "conformance": record.conformance,
+        "conformance_issues": record.conformance_issues,
     }
     values.update({column: getattr(record, column) for column in FILE_COLUMNS})
     values.update({column: record.exif.get(column, "") for column in EXIF_COLUMNS})
@@ -86,28 +93,6 @@ def csv_cell(value) -> str:
     if isinstance(value, str):
         return neutralise(value)
     return str(value)  # bools as True/False and floats in full, as pandas wrote them
-
-
-class AtomicFile:
-    """A text file that appears under its name only when complete (temp file, then rename)."""
-
-    def __init__(self, path: str):
-        self.path = os.path.abspath(path)
-        folder = os.path.dirname(self.path)
-        fd, self.tmp_path = tempfile.mkstemp(dir=folder, prefix=".imgval-", suffix=".part")
-        self.handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
-
-    def commit(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
-        os.chmod(self.tmp_path, 0o644)
-        os.replace(self.tmp_path, self.path)
-
-    def discard(self) -> None:
-        self.handle.close()
-        if os.path.exists(self.tmp_path):
-            os.unlink(self.tmp_path)
 
 
 class CsvWriter:
@@ -137,7 +122,7 @@ class JsonWriter:
                  meta: dict | None = None):
         self.handle, self.values = handle, values
         self.first = True
-        head = {"images": images, "threshold": threshold, "fix_size": fix_size}
+        head = {"images": [shown(i) for i in images], "threshold": threshold, "fix_size": fix_size}
         if meta is not None:
             head["meta"] = meta
         handle.write(json.dumps(head, indent=4)[:-2] + ',\n    "results": [')
@@ -154,8 +139,13 @@ class JsonWriter:
         self.handle.write(f'\n    ],\n    "blurry_counts": {blurry_counts}\n}}\n')
 
 
+class ReportWriteError(Exception):
+    """The report could not be written (disk full, quota, file too large); the message says why."""
+
+
 class Report:
-    """A report being written: to a file that appears only when complete, or to stdout."""
+    """A report being written: to a file that appears only when complete, or to stdout.
+    Failures to write it (the OS's, e.g. ENOSPC) are raised as ReportWriteError."""
 
     def __init__(self, path: str | None, output_format: str, images: list[str], threshold: float,
                  fix_size: bool = True, columns=COLUMNS, values=record_values, dup_radius: int = DEFAULT_RADIUS,
@@ -178,21 +168,27 @@ class Report:
         return getattr(self.writer, "counts", GroupCounts())
 
     def write(self, record: Record) -> None:
-        self.writer.write(record)
+        try:
+            self.writer.write(record)
+        except OSError as exc:
+            raise ReportWriteError(exc.strerror or str(exc)) from exc
 
     def close(self, blurry_counts: int) -> None:
-        self.writer.finish(blurry_counts)
-        if self.companion is not None:
-            companion = AtomicFile(companion_path(self.file.path))
-            try:
-                json.dump(self.companion, companion.handle, indent=2)
-                companion.handle.write("\n")
-            except BaseException:
-                companion.discard()
-                raise
-            companion.commit()
-        if self.file:
-            self.file.commit()
+        try:
+            self.writer.finish(blurry_counts)
+            if self.companion is not None:
+                companion = AtomicFile(companion_path(self.file.path))
+                try:
+                    json.dump(self.companion, companion.handle, indent=2)
+                    companion.handle.write("\n")
+                except BaseException:
+                    companion.discard()
+                    raise
+                companion.commit()
+            if self.file:
+                self.file.commit()
+        except OSError as exc:
+            raise ReportWriteError(exc.strerror or str(exc)) from exc
 
     def discard(self) -> None:
         if isinstance(self.writer, GroupingWriter):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import csv
 import os
 
-from imgval.report.writers import AtomicFile, neutralise
+from imgval.report.atomicfile import AtomicFile
+from imgval.report.spreadsheet import neutralise
 from imgval.sync.syncer import SyncResult
 
 MANIFEST_COLUMNS = ("path", "size", "source_hash", "destination", "action", "error")
