@@ -19,7 +19,7 @@ import threading
 from typing import BinaryIO, Callable, Iterable
 
 from imgval.hashpairs import HashPairs
-from imgval.storage import Entry, Storage, StorageError, TransientError
+from imgval.storage import Entry, Storage, StorageError, TransientError, name_key
 from imgval.storage.hashing import hash_stream
 from imgval.storage.retry import RetryPolicy, call_with_retries
 
@@ -142,9 +142,16 @@ class Syncer:
 
     def run(self, files: list[Entry] | None = None) -> SyncResult:
         files = self.source_files() if files is None else files
-        listings = {d.url: _index(_list_or_empty(d), caseless=d.scheme in CASELESS) for d in self.destinations}
-        tasks = [(entry, dest, _lookup(listings[dest.url], entry.path)) for dest in self.destinations for entry in files]
         outcomes: list[Outcome] = []
+        tasks = []
+        for dest in self.destinations:
+            listing = _index(_list_or_empty(dest), dest.caseless)
+            clear, colliding = _split_collisions(files, dest.caseless)
+            outcomes += [Outcome(e.path, e.size, describe_hashes(e.hashes), dest.url, FAILED, reason)
+                         for e, reason in colliding]
+            tasks += [(entry, dest, listing.get(name_key(entry.path, dest.caseless))) for entry in clear]
+        for outcome in outcomes:
+            self.on_done(outcome)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.jobs)
         try:
             futures = [pool.submit(self._one, *task) for task in tasks]
@@ -240,9 +247,6 @@ def _common(a: dict[str, str], b: dict[str, str]) -> list[str]:
     return [k for k in a if k in b]
 
 
-CASELESS = ("box", "dropbox")  # where "A.jpg" and "a.jpg" are the same file
-
-
 def _list_or_empty(storage: Storage) -> list[Entry]:
     from imgval.storage import NotFound
 
@@ -253,16 +257,27 @@ def _list_or_empty(storage: Storage) -> list[Entry]:
 
 
 def _index(entries: Iterable[Entry], caseless: bool) -> dict[str, Entry]:
-    index = {}
-    for entry in entries:
-        index[entry.path] = entry
-        if caseless:
-            index.setdefault(entry.path.lower(), entry)
-    return index
+    return {name_key(entry.path, caseless): entry for entry in entries}
 
 
-def _lookup(index: dict[str, Entry], path: str) -> Entry | None:
-    return index.get(path) or index.get(path.lower())
+def _split_collisions(files: list[Entry], caseless: bool) -> tuple[list[Entry], list[tuple[Entry, str]]]:
+    """Files whose names are distinct at a destination, and those that are not, with why.
+
+    "A.jpg" and "a.jpg" (or "café" composed and decomposed) are one file on Box, Dropbox or a
+    case-folding disk: copying both would keep only the last one, so neither is copied."""
+    groups: dict[str, list[Entry]] = {}
+    for entry in files:
+        groups.setdefault(name_key(entry.path, caseless), []).append(entry)
+    clear, colliding = [], []
+    for group in groups.values():
+        if len(group) == 1:
+            clear.append(group[0])
+            continue
+        for entry in group:
+            others = ", ".join(repr(e.path) for e in group if e is not entry)
+            colliding.append((entry, f"same name at the destination as {others} (it ignores case and Unicode "
+                                     "form); neither is copied: rename one"))
+    return clear, colliding
 
 
 def write_manifest(result: SyncResult, path: str) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import unicodedata
 from typing import BinaryIO, Iterator, Protocol, runtime_checkable
 
 from imgval.storage.hashing import CONTENT_HASH, SHA1
@@ -92,6 +93,8 @@ class Storage(Protocol):
     url: str
     #: hash kinds ``stat``/``list`` can report without reading content
     hash_kinds: frozenset[str]
+    #: True where "A.jpg", "a.jpg" and the other Unicode forms of a name are one file
+    caseless: bool
 
     def check(self) -> None:
         """Fail fast (CredentialsError / NotFound) before any transfer starts."""
@@ -125,6 +128,12 @@ def safe_relative_path(path: str) -> str:
     if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in path:
         raise StorageError(f"refusing unsafe relative path {path!r}")
     return path
+
+
+def name_key(path: str, caseless: bool) -> str:
+    """What a storage compares names by: on a caseless one (Box, Dropbox, a macOS or Windows
+    disk) "A.jpg" and "a.jpg", or "café" composed and decomposed, are the same file."""
+    return unicodedata.normalize("NFC", path).casefold() if caseless else path
 
 
 def is_remote(url: str) -> bool:

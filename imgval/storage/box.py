@@ -30,6 +30,7 @@ from imgval.storage import (
     NotFound,
     StorageError,
     TransientError,
+    name_key,
     safe_relative_path,
 )
 from imgval.storage.hashing import HashingReader, check_expected, read_exactly
@@ -128,6 +129,7 @@ def make_client(retry: RetryPolicy):
 class BoxStorage:
     scheme = "box"
     hash_kinds = frozenset({SHA1})
+    caseless = True
 
     def __init__(self, folder_id: str, client=None, chunked_threshold: int = DEFAULT_CHUNKED_THRESHOLD,
                  retry: RetryPolicy | None = None, **_options):
@@ -138,7 +140,7 @@ class BoxStorage:
         self.client = client or make_client(self.retry)
         self._lock = threading.RLock()
         self._folders: dict[str, str] = {"": folder_id}  # relative dir -> folder id
-        self._children: dict[str, dict[str, tuple[str, str]]] = {}  # folder id -> lower name -> (type, id)
+        self._children: dict[str, dict[str, tuple[str, str]]] = {}  # folder id -> name_key -> (type, id)
 
     @classmethod
     def from_url(cls, url: str, **options) -> "BoxStorage":
@@ -197,7 +199,7 @@ class BoxStorage:
         with self._lock:
             if folder_id not in self._children:
                 self._children[folder_id] = {
-                    item.name.lower(): (item.type.value if hasattr(item.type, "value") else item.type, item.id)
+                    name_key(item.name, True): (item.type.value if hasattr(item.type, "value") else item.type, item.id)
                     for item in self._items(folder_id)
                 }
             return self._children[folder_id]
@@ -210,14 +212,14 @@ class BoxStorage:
             parent = self._folder_id(parent_dir, create)
             if parent is None:
                 return None
-            found = self._children_of(parent).get(name.lower())
+            found = self._children_of(parent).get(name_key(name, True))
             if found and found[0] == "folder":
                 folder_id = found[1]
             elif found or not create:
                 return None
             else:
                 folder_id = self._create_folder(parent, name)
-                self._children_of(parent)[name.lower()] = ("folder", folder_id)
+                self._children_of(parent)[name_key(name, True)] = ("folder", folder_id)
             self._folders[rel_dir] = folder_id
             return folder_id
 
@@ -241,7 +243,7 @@ class BoxStorage:
         parent = self._folder_id(rel_dir, create=False)
         if parent is None:
             return None, None
-        found = self._children_of(parent).get(name.lower())
+        found = self._children_of(parent).get(name_key(name, True))
         return parent, (found[1] if found and found[0] == "file" else None)
 
     # -- interface ------------------------------------------------------------------------
@@ -255,7 +257,7 @@ class BoxStorage:
             children = {}
             for item in self._items(folder_id):
                 kind = item.type.value if hasattr(item.type, "value") else item.type
-                children[item.name.lower()] = (kind, item.id)
+                children[name_key(item.name, True)] = (kind, item.id)
                 rel = f"{rel_dir}/{item.name}" if rel_dir else item.name
                 if kind == "folder":
                     pending.append((rel, item.id))
@@ -301,7 +303,7 @@ class BoxStorage:
         if item.size != size or item.sha_1 != computed[SHA1]:
             raise TransientError(f"{what}: Box recorded different content than was sent")
         with self._lock:
-            self._children_of(parent)[name.lower()] = ("file", item.id)
+            self._children_of(parent)[name_key(name, True)] = ("file", item.id)
         return Entry(path, size, computed, item.content_modified_at or item.modified_at)
 
     def _upload_small(self, parent, name, file_id, data, sha1, what):

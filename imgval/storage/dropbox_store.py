@@ -72,6 +72,7 @@ def parse_dropbox_url(url: str) -> str:
 class DropboxStorage:
     scheme = "dropbox"
     hash_kinds = frozenset({CONTENT_HASH})
+    caseless = True
 
     def __init__(self, root: str, client=None, chunk_size: int = DEFAULT_CHUNK, retry: RetryPolicy | None = None):
         self.root = root

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import tempfile
 from typing import BinaryIO, Iterator
@@ -39,6 +40,20 @@ class LocalStorage:
         if url.startswith("file://"):
             url = url[len("file://") :]
         return cls(url)
+
+    @functools.cached_property
+    def caseless(self) -> bool:
+        """Whether this disk folds case (macOS, Windows do by default), probed on the nearest
+        existing folder with a letter in its name: its other-case spelling names it too."""
+        path = self.root
+        while True:
+            parent, name = os.path.split(path)
+            if name.swapcase() != name and os.path.exists(path):
+                other = os.path.join(parent, name.swapcase())
+                return os.path.exists(other) and os.path.samefile(path, other)
+            if parent == path:
+                return False
+            path = parent
 
     def check(self) -> None:
         if not os.path.isdir(self.root):

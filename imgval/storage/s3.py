@@ -70,6 +70,7 @@ def make_client():
 class S3Storage:
     scheme = "s3"
     hash_kinds = frozenset(ALL_KINDS)  # recorded in metadata (when we wrote the object)
+    caseless = False
 
     def __init__(self, bucket: str, prefix: str, client=None, chunk_size: int = DEFAULT_CHUNK):
         if chunk_size < MIN_PART:

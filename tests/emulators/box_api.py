@@ -17,11 +17,17 @@ import hashlib
 import itertools
 import json
 import re
+import unicodedata
 import uuid
 
 from .base import FaultyEmulator, Request, Response
 
 _ids = itertools.count(1000)
+
+
+def _fold(name: str) -> str:
+    """Box compares names ignoring case and Unicode form."""
+    return unicodedata.normalize("NFC", name).lower()
 
 
 def _now() -> str:
@@ -99,7 +105,7 @@ class BoxEmulator(FaultyEmulator):
 
     def _child(self, parent: str, name: str) -> BoxItem | None:
         for item in self.items.values():
-            if item.parent == parent and item.name.lower() == name.lower():
+            if item.parent == parent and _fold(item.name) == _fold(name):
                 return item
         return None
 

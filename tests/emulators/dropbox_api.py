@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
+import unicodedata
 import uuid
 
 from imgval.storage.hashing import hash_bytes
@@ -27,6 +28,11 @@ class DbxFile:
     id: str
     rev: str
     modified: str
+
+
+def _key(path: str) -> str:
+    """Dropbox compares paths ignoring case and Unicode form."""
+    return unicodedata.normalize("NFC", path).lower()
 
 
 def _now() -> str:
@@ -64,8 +70,8 @@ class DropboxEmulator(FaultyEmulator):
             parts = path.strip("/").split("/")
             for i in range(1, len(parts)):
                 folder = "/" + "/".join(parts[:i])
-                self.folders.setdefault(folder.lower(), folder)
-            key = path.lower()
+                self.folders.setdefault(_key(folder), folder)
+            key = _key(path)
             old = self.files.get(key)
             file_id = old.id if old else f"id:emu{next(_ids):06d}"
             self.files[key] = DbxFile(path, data, file_id, f"{next(_ids):015x}", _now())
@@ -153,7 +159,7 @@ class DropboxEmulator(FaultyEmulator):
         return Response.json({"entries": page, "cursor": cursor, "has_more": more})
 
     def _files_list_folder(self, arg, request) -> Response:
-        root = arg["path"].lower().rstrip("/")
+        root = _key(arg["path"]).rstrip("/")
         if root in self.files:
             return _path_error("path", "not_folder")
         if root not in self.folders:
@@ -165,7 +171,7 @@ class DropboxEmulator(FaultyEmulator):
         return self._page(cursor["root"], cursor["recursive"], cursor["offset"])
 
     def _files_get_metadata(self, arg, request) -> Response:
-        key = arg["path"].lower()
+        key = _key(arg["path"])
         if key in self.files:
             return Response.json(self._file_json(self.files[key]))
         if key in self.folders and key:
@@ -174,7 +180,7 @@ class DropboxEmulator(FaultyEmulator):
 
     # -- content --------------------------------------------------------------------------
     def _files_download(self, arg, request) -> Response:
-        f = self.files.get(arg["path"].lower())
+        f = self.files.get(_key(arg["path"]))
         if f is None:
             return _path_error("path", "not_found")
         self.downloads += 1
@@ -199,7 +205,7 @@ class DropboxEmulator(FaultyEmulator):
 
     def _commit(self, commit: dict, data: bytes) -> Response:
         self.put_file(commit["path"], data)
-        return Response.json(self._file_json(self.files[commit["path"].lower()]))
+        return Response.json(self._file_json(self.files[_key(commit["path"])]))
 
     def _files_upload(self, arg, request) -> Response:
         return self._body_mismatch(arg, request.body) or self._commit(arg, request.body)

@@ -1,0 +1,78 @@
+"""Names at the destination: case-only and Unicode-form twins never overwrite each other
+(issue 13, point 1), a source inside its destination or the reverse is refused (point 9)."""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+
+import pytest
+from click.testing import CliRunner
+
+from imgval.cli import main
+from imgval.hashpairs import HashPairs
+from imgval.storage import open_storage
+from imgval.sync import COPIED, FAILED, Syncer
+from tests.emulators.fixtures import *  # noqa: F401,F403  (fixtures)
+from tests.emulators.fixtures import unique_dropbox_root
+
+CAFE_NFC = unicodedata.normalize("NFC", "café.jpg")
+CAFE_NFD = unicodedata.normalize("NFD", "café.jpg")
+
+
+@pytest.fixture
+def twins(tmp_path):
+    src = tmp_path / "src"
+    (src / "day1").mkdir(parents=True)
+    (src / "day1" / "A.jpg").write_bytes(b"upper case twin")
+    (src / "day1" / "a.jpg").write_bytes(b"lower case twin, other content")
+    (src / "day1" / CAFE_NFC).write_bytes(b"composed e acute")
+    (src / "day1" / CAFE_NFD).write_bytes(b"decomposed e acute")
+    (src / "day1" / "alone.jpg").write_bytes(b"no twin")
+    return src
+
+
+def _by_path(result):
+    return {o.path: o for o in result.outcomes}
+
+
+def test_case_and_unicode_twins_into_dropbox_and_box_copy_neither(twins, dropbox_emulator, box_emulator, tmp_path):
+    if len(list((twins / "day1").iterdir())) < 5:
+        pytest.skip("this filesystem folds names itself")
+    root = unique_dropbox_root()
+    dropbox_emulator.folders[root.lower()] = root
+    box_folder = box_emulator.make_folder("0", "twins")
+    dests = [open_storage(f"dropbox:{root}"), open_storage(f"box:{box_folder}")]
+    result = Syncer(open_storage(str(twins)), dests, hash_pairs=HashPairs(str(tmp_path / "p.sqlite"))).run()
+    twins_paths = {"day1/A.jpg", "day1/a.jpg", f"day1/{CAFE_NFC}", f"day1/{CAFE_NFD}"}
+    for outcome in result.outcomes:
+        if outcome.path in twins_paths:
+            assert outcome.action == FAILED, outcome
+            assert "same name" in outcome.error
+        else:
+            assert outcome.action == COPIED, outcome
+    assert result.failed
+    assert {p.lower() for p in dropbox_emulator.files} == {f"{root}/day1/alone.jpg".lower()}
+    assert box_emulator.files_under(box_folder) == {"day1/alone.jpg": b"no twin"}
+
+
+def test_twins_are_fine_where_names_are_exact(twins, s3_bucket, tmp_path):
+    result = Syncer(open_storage(str(twins)), [open_storage(f"s3://{s3_bucket}/t")],
+                    hash_pairs=HashPairs(str(tmp_path / "p.sqlite"))).run()
+    assert {o.action for o in result.outcomes} == {COPIED}
+
+
+def test_cli_twins_exit_1_and_manifest_names_the_other(twins, box_emulator, tmp_path):
+    manifest = tmp_path / "m.csv"
+    box_folder = box_emulator.make_folder("0", "twins cli")
+    result = CliRunner().invoke(main, ["sync", str(twins), f"box:{box_folder}", "--manifest", str(manifest)],
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    rows = {r["path"]: r for r in csv.DictReader(manifest.open(encoding="utf-8"))}
+    assert rows["day1/A.jpg"]["action"] == "failed" and "day1/a.jpg" in rows["day1/A.jpg"]["error"]
+    assert rows["day1/alone.jpg"]["action"] == "copied"
+    # the next run does not copy one of them either
+    again = CliRunner().invoke(main, ["sync", str(twins), f"box:{box_folder}", "--manifest", str(manifest)],
+                               catch_exceptions=False)
+    assert again.exit_code == 1
+    assert box_emulator.files_under(box_folder) == {"day1/alone.jpg": b"no twin"}
