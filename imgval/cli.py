@@ -59,6 +59,8 @@ def setup_logging(verbose: bool, log_file: str | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:  # an SDK's message may quote a credential
+        handler.addFilter(_redact_secrets)
     logging.basicConfig(
         level=logging.INFO if verbose or log_file else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -66,6 +68,18 @@ def setup_logging(verbose: bool, log_file: str | None = None) -> None:
         force=True,
     )
     handlers[0].setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _redact_secrets(record: logging.LogRecord) -> bool:
+    from .storage.credentials import redact
+
+    record.msg, record.args = redact(record.getMessage()), None
+    if record.exc_info:
+        import traceback
+
+        record.msg += "\n" + redact("".join(traceback.format_exception(*record.exc_info))).rstrip()
+        record.exc_info, record.exc_text = None, None
+    return True
 
 
 def resolve_profile(path: str | None):

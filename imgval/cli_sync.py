@@ -9,7 +9,8 @@ import time
 import click
 
 from imgval import exitcodes
-from imgval.storage import NotFound, StorageError, open_storage
+from imgval.storage import NotFound, StorageError, open_storage, unexpected
+from imgval.storage.credentials import check_environment
 
 log = logging.getLogger("imgval.sync")
 MIB = 1024 * 1024
@@ -67,11 +68,27 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials.
     """
     from imgval.cli import setup_logging
+
+    setup_logging(verbose, log_file)
+    try:
+        _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, chunk_size, hash_cache, quiet)
+    except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # an SDK's own error: told by type, its text cleared of secrets
+        log.debug("unexpected error", exc_info=True)
+        click.echo(f"imgval sync: {unexpected(exc)}", err=True)
+        sys.exit(exitcodes.FAILED)
+
+
+def _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, chunk_size, hash_cache, quiet):
     from imgval.hashpairs import HashPairs
     from imgval.sync import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer, write_manifest
 
-    setup_logging(verbose, log_file)
     started = time.monotonic()
+    try:
+        check_environment()
+    except StorageError as exc:
+        raise click.UsageError(str(exc))
     # every storage is opened and its credentials checked before any transfer starts
     src = _open(source, "source", chunk_size)
     dests = [_open(url, "destination", chunk_size) for url in destinations]

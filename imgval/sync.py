@@ -19,7 +19,7 @@ import threading
 from typing import BinaryIO, Callable, Iterable
 
 from imgval.hashpairs import HashPairs
-from imgval.storage import Entry, Storage, StorageError, TransientError, name_key
+from imgval.storage import Entry, Storage, StorageError, TransientError, name_key, unexpected
 from imgval.storage.hashing import hash_stream
 from imgval.storage.retry import RetryPolicy, call_with_retries
 
@@ -192,8 +192,7 @@ class Syncer:
         except StorageError as exc:
             outcome.error = str(exc)
         except Exception as exc:  # one bad file must not end the run; its row says why
-            log.debug("unexpected error on %s", entry.path, exc_info=True)
-            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.error = unexpected(exc)
         return outcome
 
     # -- deciding -------------------------------------------------------------------------

@@ -34,6 +34,7 @@ __all__ = [
     "NotFound",
     "CredentialsError",
     "TransientError",
+    "Cancelled",
     "open_storage",
     "is_remote",
     "join_url",
@@ -70,6 +71,10 @@ class NotFound(StorageError):
 
 class CredentialsError(StorageError):
     """Credentials are missing or were rejected; the message names what to set."""
+
+
+class Cancelled(Exception):
+    """The run is being stopped (Ctrl-C, SIGTERM): a wait or a transfer ends here."""
 
 
 class TransientError(StorageError):
@@ -134,6 +139,14 @@ def name_key(path: str, caseless: bool) -> str:
     """What a storage compares names by: on a caseless one (Box, Dropbox, a macOS or Windows
     disk) "A.jpg" and "a.jpg", or "café" composed and decomposed, are the same file."""
     return unicodedata.normalize("NFC", path).casefold() if caseless else path
+
+
+def unexpected(exc: BaseException) -> str:
+    """An SDK's untranslated error, as told to the user: its type and its text with every
+    credential of the environment blanked out (an HTTP library quotes headers in errors)."""
+    from imgval.storage.credentials import redact
+
+    return redact(f"unexpected {type(exc).__name__}: {exc}")
 
 
 def is_remote(url: str) -> bool:
@@ -225,6 +238,8 @@ def read_url(url: str) -> bytes:
         raise FileNotFoundError(2, "no such file", url) from None
     except StorageError as exc:
         raise OSError(0, str(exc), url) from None
+    except Exception as exc:  # an SDK's own error: its type says enough, its text may hold a secret
+        raise OSError(0, f"download failed: {unexpected(exc)}", url) from None
 
 
 def list_image_urls(url: str, is_image_name) -> list[str]:
@@ -255,6 +270,8 @@ def list_image_entries(url: str, is_image_name) -> list[tuple[str, Entry]]:
         raise
     except StorageError as exc:
         folder_error = exc
+    except Exception as exc:
+        raise StorageError(f"{url}: {unexpected(exc)}") from None
     root, path = split_file_url(url)
     if path:
         try:

@@ -25,6 +25,7 @@ from typing import BinaryIO, Iterator
 
 from imgval.storage import (
     SHA1,
+    Cancelled,
     CredentialsError,
     Entry,
     NotFound,
@@ -32,7 +33,9 @@ from imgval.storage import (
     TransientError,
     name_key,
     safe_relative_path,
+    unexpected,
 )
+from imgval.storage.credentials import env_value
 from imgval.storage.hashing import HashingReader, check_expected, read_exactly
 from imgval.storage.retry import RetryPolicy, call_translated
 from imgval.storage.tls import ca_bundle
@@ -50,15 +53,15 @@ MISSING_CREDENTIALS = (
 def make_auth():
     from box_sdk_gen import BoxCCGAuth, BoxDeveloperTokenAuth, CCGConfig
 
-    token = os.environ.get("BOX_DEVELOPER_TOKEN")
-    client_id = os.environ.get("BOX_CLIENT_ID")
-    client_secret = os.environ.get("BOX_CLIENT_SECRET")
-    jwt_config = os.environ.get("BOX_JWT_CONFIG")
+    token = env_value("BOX_DEVELOPER_TOKEN")
+    client_id = env_value("BOX_CLIENT_ID")
+    client_secret = env_value("BOX_CLIENT_SECRET")
+    jwt_config = env_value("BOX_JWT_CONFIG")
     if token:
         return _developer_token_auth(BoxDeveloperTokenAuth)(token=token)
     if client_id or client_secret:
-        enterprise = os.environ.get("BOX_ENTERPRISE_ID")
-        user = os.environ.get("BOX_USER_ID")
+        enterprise = env_value("BOX_ENTERPRISE_ID")
+        user = env_value("BOX_USER_ID")
         missing = [n for n, v in (("BOX_CLIENT_ID", client_id), ("BOX_CLIENT_SECRET", client_secret)) if not v]
         if not (enterprise or user):
             missing.append("BOX_ENTERPRISE_ID or BOX_USER_ID")
@@ -179,7 +182,9 @@ class BoxStorage:
 
         if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
             return TransientError(f"{what}: connection failed: {type(exc).__name__}")
-        return exc
+        if isinstance(exc, (StorageError, Cancelled)):
+            return exc
+        return StorageError(f"{what}: Box: {unexpected(exc)}")
 
     def _call(self, what: str, fn, *args, **kwargs):
         return call_translated(what, lambda: fn(*args, **kwargs), self._translate, self.retry)

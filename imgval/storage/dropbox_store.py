@@ -17,13 +17,16 @@ from typing import BinaryIO, Iterator
 
 from imgval.storage import (
     CONTENT_HASH,
+    Cancelled,
     CredentialsError,
     Entry,
     NotFound,
     StorageError,
     TransientError,
     safe_relative_path,
+    unexpected,
 )
+from imgval.storage.credentials import env_value
 from imgval.storage.hashing import HashingReader, check_expected, read_exactly
 from imgval.storage.retry import RetryPolicy, call_translated
 from imgval.storage.tls import ca_bundle
@@ -40,27 +43,32 @@ def make_client():
     """A Dropbox client from the environment; raises CredentialsError naming what is missing."""
     import dropbox  # deferred: the SDK reads DROPBOX_API_HOST when first imported
 
-    access = os.environ.get("DROPBOX_ACCESS_TOKEN")
-    refresh = os.environ.get("DROPBOX_REFRESH_TOKEN")
-    app_key = os.environ.get("DROPBOX_APP_KEY")
-    common = dict(
-        max_retries_on_error=0,
-        max_retries_on_rate_limit=0,
-        user_agent="imgval",
-        ca_certs=ca_bundle(),
-    )
+    access = env_value("DROPBOX_ACCESS_TOKEN")
+    refresh = env_value("DROPBOX_REFRESH_TOKEN")
+    app_key = env_value("DROPBOX_APP_KEY")
+    session = dropbox.create_session(ca_certs=ca_bundle())
+    session.hooks["response"].append(_refuse_foreign_401)
+    common = dict(max_retries_on_error=0, max_retries_on_rate_limit=0, user_agent="imgval", session=session)
     if refresh:
         if not app_key:
             raise CredentialsError("Dropbox: DROPBOX_REFRESH_TOKEN is set but DROPBOX_APP_KEY is missing")
         return dropbox.Dropbox(
             oauth2_refresh_token=refresh,
             app_key=app_key,
-            app_secret=os.environ.get("DROPBOX_APP_SECRET") or None,
+            app_secret=env_value("DROPBOX_APP_SECRET"),
             **common,
         )
     if access:
         return dropbox.Dropbox(oauth2_access_token=access, **common)
     raise CredentialsError(MISSING_CREDENTIALS)
+
+
+def _refuse_foreign_401(response, *args, **kwargs):
+    """A 401 that is not Dropbox's JSON (a proxy's or gateway's page) makes the SDK fail an
+    assertion; it is a refusal of the credentials all the same."""
+    if response.status_code == 401 and "json" not in response.headers.get("Content-Type", ""):
+        raise CredentialsError("Dropbox refused the request (HTTP 401, answered by a page that is not "
+                               "Dropbox's: a proxy, or rejected credentials)")
 
 
 def parse_dropbox_url(url: str) -> str:
@@ -118,7 +126,9 @@ class DropboxStorage:
             return StorageError(f"{what}: Dropbox error {summary}")
         if isinstance(exc, dx.HttpError):
             return StorageError(f"{what}: Dropbox HTTP {exc.status_code}")
-        return exc
+        if isinstance(exc, (StorageError, Cancelled)):
+            return exc
+        return StorageError(f"{what}: Dropbox: {unexpected(exc)}")
 
     def _call(self, what: str, fn, *args, **kwargs):
         return call_translated(what, lambda: fn(*args, **kwargs), self._translate, self.retry)

@@ -17,13 +17,16 @@ import io
 from typing import BinaryIO, Iterator
 
 from imgval.storage import (
+    Cancelled,
     CredentialsError,
     Entry,
     NotFound,
     StorageError,
     TransientError,
     safe_relative_path,
+    unexpected,
 )
+from imgval.storage.credentials import env_value
 from imgval.storage.hashing import ALL_KINDS, HashingReader, check_expected, read_exactly
 from imgval.storage.retry import call_translated
 from imgval.storage.tls import ca_bundle
@@ -64,7 +67,18 @@ def make_client():
     verify = None if os.environ.get("AWS_CA_BUNDLE") else ca_bundle()
     # botocore retries throttling, 5xx and connection errors on each request itself
     config = Config(retries={"mode": "standard", "max_attempts": 5})
-    return boto3.session.Session(botocore_session=core).client("s3", config=config, verify=verify)
+    return boto3.session.Session(botocore_session=core, **_env_keys()).client("s3", config=config, verify=verify)
+
+
+def _env_keys() -> dict[str, str]:
+    """The environment's keys, cleaned (botocore would send a trailing "\r" as it is); empty
+    when they are not both set, so the rest of boto3's chain (profiles, roles) applies."""
+    key_id, secret = env_value("AWS_ACCESS_KEY_ID"), env_value("AWS_SECRET_ACCESS_KEY")
+    if not (key_id and secret):
+        return {}
+    keys = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+    token = env_value("AWS_SESSION_TOKEN")
+    return {**keys, "aws_session_token": token} if token else keys
 
 
 class S3Storage:
@@ -118,7 +132,9 @@ class S3Storage:
             return StorageError(f"{what}: S3 {code or status}")
         if isinstance(exc, BotoConnectionError) or isinstance(exc, OSError):
             return TransientError(f"{what}: connection failed: {type(exc).__name__}")
-        return exc
+        if isinstance(exc, (StorageError, Cancelled)):
+            return exc
+        return StorageError(f"{what}: S3: {unexpected(exc)}")
 
     def _call(self, what: str, fn, **kwargs):
         return call_translated(what, lambda: fn(**kwargs), self._translate)  # boto3 retries itself
