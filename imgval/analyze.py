@@ -9,6 +9,7 @@ import numpy as np
 from . import blur, decode
 from .exif import ExifData, extract_exif
 from .filedata import read_input
+from .storage import is_remote
 from .phash import phash_hex
 from .profile import ImageFacts, Profile, check, default_profile
 
@@ -54,6 +55,7 @@ class Record:
     exif_ok: bool | None = None
     exif_issues: str = ""
     error: str = ""
+    transient: bool = False  # the failure is about the environment (e.g. a download), not the file
     pixels: BlurResult | None = field(default=None, repr=False)  # only with Settings.keep_pixels
 
 
@@ -135,7 +137,9 @@ def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False) -> 
     try:
         data = read_input(filepath, mapped=mapped)
     except OSError as exc:
-        return Record(filepath, error=f"cannot read file: {exc.strerror or exc}")
+        # a remote file that could not be downloaded whole and verified says nothing about
+        # its content: the next run must try again rather than reuse this row
+        return Record(filepath, error=f"cannot read file: {exc.strerror or exc}", transient=is_remote(filepath))
     try:
         return analyze_bytes(filepath, data, settings)
     except MemoryError:

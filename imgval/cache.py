@@ -188,7 +188,7 @@ class ResultCache:
     def store(self, state: FileState | None, record: Record) -> None:
         """Checkpoint one result. `state` must be taken before the file was read, so a file
         changed during its analysis has a newer mtime than stored and is analysed again."""
-        if state is None:
+        if state is None or record.transient:  # a failed download is no verdict on the file
             return
         self._pending.append((state.key, self.fingerprint, state.size, state.version,
                               record_to_json(record), self.now))

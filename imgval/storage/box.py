@@ -36,7 +36,7 @@ from imgval.storage import (
     unexpected,
 )
 from imgval.storage.credentials import env_value
-from imgval.storage.hashing import HashingReader, check_expected, read_exactly
+from imgval.storage.hashing import HashingReader, VerifiedReader, check_expected, read_exactly
 from imgval.storage.retry import RetryPolicy, call_translated
 from imgval.storage.tls import ca_bundle
 
@@ -143,7 +143,8 @@ class BoxStorage:
         self.client = client or make_client(self.retry)
         self._lock = threading.RLock()
         self._folders: dict[str, str] = {"": folder_id}  # relative dir -> folder id
-        self._children: dict[str, dict[str, tuple[str, str]]] = {}  # folder id -> name_key -> (type, id)
+        # folder id -> name_key -> (type, id, sha1, size); the SHA-1 checks downloads
+        self._children: dict[str, dict[str, tuple]] = {}
 
     @classmethod
     def from_url(cls, url: str, **options) -> "BoxStorage":
@@ -200,13 +201,10 @@ class BoxStorage:
             if not marker:
                 return
 
-    def _children_of(self, folder_id: str) -> dict[str, tuple[str, str]]:
+    def _children_of(self, folder_id: str) -> dict[str, tuple]:
         with self._lock:
             if folder_id not in self._children:
-                self._children[folder_id] = {
-                    name_key(item.name, True): (item.type.value if hasattr(item.type, "value") else item.type, item.id)
-                    for item in self._items(folder_id)
-                }
+                self._children[folder_id] = {name_key(item.name, True): _child(item) for item in self._items(folder_id)}
             return self._children[folder_id]
 
     def _folder_id(self, rel_dir: str, create: bool) -> str | None:
@@ -224,7 +222,7 @@ class BoxStorage:
                 return None
             else:
                 folder_id = self._create_folder(parent, name)
-                self._children_of(parent)[name_key(name, True)] = ("folder", folder_id)
+                self._children_of(parent)[name_key(name, True)] = ("folder", folder_id, None, None)
             self._folders[rel_dir] = folder_id
             return folder_id
 
@@ -244,12 +242,22 @@ class BoxStorage:
 
     def _file_id(self, path: str) -> tuple[str | None, str | None]:
         """(parent folder id, file id) for a path, either may be None."""
+        parent, found = self._file(path)
+        return parent, (found[1] if found else None)
+
+    def _file(self, path: str) -> tuple[str | None, tuple | None]:
+        """(parent folder id, the file's (type, id, sha1, size) as listed), either may be None."""
         rel_dir, _, name = safe_relative_path(path).rpartition("/")
         parent = self._folder_id(rel_dir, create=False)
         if parent is None:
             return None, None
         found = self._children_of(parent).get(name_key(name, True))
-        return parent, (found[1] if found and found[0] == "file" else None)
+        return parent, (found if found and found[0] == "file" else None)
+
+    def _forget(self, folder_id: str) -> None:
+        """Drop a folder's cached listing (a download did not match it: it may be stale)."""
+        with self._lock:
+            self._children.pop(folder_id, None)
 
     # -- interface ------------------------------------------------------------------------
     def check(self) -> None:
@@ -262,7 +270,7 @@ class BoxStorage:
             children = {}
             for item in self._items(folder_id):
                 kind = item.type.value if hasattr(item.type, "value") else item.type
-                children[name_key(item.name, True)] = (kind, item.id)
+                children[name_key(item.name, True)] = _child(item)
                 rel = f"{rel_dir}/{item.name}" if rel_dir else item.name
                 if kind == "folder":
                     pending.append((rel, item.id))
@@ -286,11 +294,14 @@ class BoxStorage:
                      item.content_modified_at or item.modified_at)
 
     def open_read(self, path: str) -> BinaryIO:
-        _parent, file_id = self._file_id(path)
-        if file_id is None:
-            raise NotFound(f"{self.url_for(path)}: not found")
-        stream = self._call(self.url_for(path), self.client.downloads.download_file, file_id)
-        return _StreamTranslator(stream, self.url_for(path))
+        what = self.url_for(path)
+        parent, found = self._file(path)
+        if found is None:
+            raise NotFound(f"{what}: not found")
+        _kind, file_id, sha1, size = found
+        stream = self._call(what, self.client.downloads.download_file, file_id)
+        return VerifiedReader(_StreamTranslator(stream, what), size, {SHA1: sha1} if sha1 else {}, what,
+                              on_mismatch=lambda: self._forget(parent))
 
     def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
         what = self.url_for(path)
@@ -308,7 +319,7 @@ class BoxStorage:
         if item.size != size or item.sha_1 != computed[SHA1]:
             raise TransientError(f"{what}: Box recorded different content than was sent")
         with self._lock:
-            self._children_of(parent)[name_key(name, True)] = ("file", item.id)
+            self._children_of(parent)[name_key(name, True)] = ("file", item.id, item.sha_1, item.size)
         return Entry(path, size, computed, item.content_modified_at or item.modified_at)
 
     def _upload_small(self, parent, name, file_id, data, sha1, what):
@@ -377,6 +388,11 @@ class BoxStorage:
             except Exception:
                 pass
             raise
+
+
+def _child(item) -> tuple:
+    kind = item.type.value if hasattr(item.type, "value") else item.type
+    return kind, item.id, getattr(item, "sha_1", None), getattr(item, "size", None)
 
 
 def _conflict_id(exc) -> str | None:

@@ -27,7 +27,7 @@ from imgval.storage import (
     unexpected,
 )
 from imgval.storage.credentials import env_value
-from imgval.storage.hashing import HashingReader, check_expected, read_exactly
+from imgval.storage.hashing import HashingReader, VerifiedReader, check_expected, read_exactly
 from imgval.storage.retry import RetryPolicy, call_translated
 from imgval.storage.tls import ca_bundle
 
@@ -172,8 +172,11 @@ class DropboxStorage:
         return self._entry(path, meta)
 
     def open_read(self, path: str) -> BinaryIO:
-        _meta, response = self._call(self.url_for(path), self.client.files_download, self._full(path))
-        return _ResponseReader(response, self.url_for(path))
+        what = self.url_for(path)
+        meta, response = self._call(what, self.client.files_download, self._full(path))
+        # the file's own record comes with the download: its size and content_hash
+        expected = {CONTENT_HASH: meta.content_hash} if meta.content_hash else {}
+        return VerifiedReader(_ResponseReader(response, what), meta.size, expected, what)
 
     def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
         import dropbox

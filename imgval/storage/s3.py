@@ -27,7 +27,7 @@ from imgval.storage import (
     unexpected,
 )
 from imgval.storage.credentials import env_value
-from imgval.storage.hashing import ALL_KINDS, HashingReader, check_expected, read_exactly
+from imgval.storage.hashing import ALL_KINDS, HashingReader, VerifiedReader, check_expected, read_exactly
 from imgval.storage.retry import call_translated
 from imgval.storage.tls import ca_bundle
 
@@ -169,8 +169,11 @@ class S3Storage:
         return Entry(path, head["ContentLength"], hashes, head.get("LastModified"))
 
     def open_read(self, path: str) -> BinaryIO:
-        obj = self._call(self.url_for(path), self.client.get_object, Bucket=self.bucket, Key=self._key(path))
-        return _ReadTranslator(obj["Body"], self, self.url_for(path))
+        what = self.url_for(path)
+        obj = self._call(what, self.client.get_object, Bucket=self.bucket, Key=self._key(path))
+        # botocore checks a full-object checksum itself (_ReadTranslator reports its verdict)
+        return VerifiedReader(_ReadTranslator(obj["Body"], self, what), obj.get("ContentLength"),
+                              recorded_hashes(obj), what)
 
     def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
         key = self._key(path)
@@ -190,7 +193,7 @@ class S3Storage:
         ETag it answers; returns the response and the body's MD5 digest."""
         md5 = hashlib.md5(data)
         response = self._call(what, send, Body=data, ContentMD5=base64.b64encode(md5.digest()).decode(), **kwargs)
-        _check_etag(response.get("ETag", ""), md5.hexdigest(), what)
+        _check_etag(response, md5.hexdigest(), what)
         return response, md5.digest()
 
     def _multipart(self, key, reader: HashingReader, size, expected, what) -> dict[str, str]:
@@ -228,7 +231,7 @@ class S3Storage:
                 MultipartUpload={"Parts": parts},
             )
             whole = hashlib.md5(b"".join(part_md5s)).hexdigest() + f"-{len(parts)}"
-            _check_etag(response.get("ETag", ""), whole, what)
+            _check_etag(response, whole, what)
             return computed
         except BaseException:
             # also on Ctrl-C: an aborted upload leaves nothing under the key (a killed
@@ -240,14 +243,32 @@ class S3Storage:
             raise
 
 
+def recorded_hashes(response: dict) -> dict[str, str]:
+    """What an object's GET or HEAD says its content hashes to: the hashes imgval put in its
+    metadata, and the ETag where it is the content's MD5 (one part, not SSE-KMS or SSE-C)."""
+    meta = response.get("Metadata", {})
+    hashes = {kind: meta[key] for kind, key in META_KEYS.items() if key in meta}
+    etag = response.get("ETag", "").strip('"')
+    if etag_is_md5(response) and len(etag) == 32 and "-" not in etag:
+        hashes["md5"] = etag
+    return hashes
+
+
+def etag_is_md5(response: dict) -> bool:
+    """False where AWS documents ETags that are not MD5s: SSE-KMS (and DSSE-KMS), SSE-C."""
+    return not (str(response.get("ServerSideEncryption", "")).startswith("aws:kms")
+                or response.get("SSECustomerAlgorithm"))
+
+
 def _metadata(hashes: dict[str, str]) -> dict[str, str]:
     return {META_KEYS[k]: v for k, v in hashes.items() if k in META_KEYS}
 
 
-def _check_etag(etag: str, expected: str, what: str) -> None:
-    etag = etag.strip('"')
-    # SSE-KMS objects have ETags that are not MD5s; only compare the plain-MD5 form
-    if etag and len(etag.split("-")[0]) == 32 and etag != expected:
+def _check_etag(response: dict, expected: str, what: str) -> None:
+    """An upload's ETag against the MD5 of what was sent, where the ETag is one (S3 checked
+    each body's Content-MD5 itself either way)."""
+    etag = response.get("ETag", "").strip('"')
+    if etag and etag_is_md5(response) and etag != expected:
         raise TransientError(f"{what}: S3 ETag {etag} does not match the uploaded bytes")
 
 
@@ -266,11 +287,13 @@ class _ReadTranslator(io.RawIOBase):
         try:
             return self._body.read(None if size is None or size < 0 else size)
         except Exception as exc:
-            from botocore.exceptions import IncompleteReadError, ResponseStreamingError
+            from botocore.exceptions import FlexibleChecksumError, IncompleteReadError, ResponseStreamingError
 
+            if isinstance(exc, FlexibleChecksumError):
+                raise TransientError(f"{self._what}: S3 checksum mismatch (damaged in transit)") from None
             if isinstance(exc, (IncompleteReadError, ResponseStreamingError, OSError)):
                 raise TransientError(f"{self._what}: download interrupted") from exc
-            raise
+            raise TransientError(f"{self._what}: download failed: {unexpected(exc)}") from None
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))
