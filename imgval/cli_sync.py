@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
@@ -11,6 +12,7 @@ import click
 from imgval import exitcodes
 from imgval.storage import NotFound, StorageError, open_storage, unexpected
 from imgval.storage.credentials import check_environment
+from imgval.storage.retry import RetryPolicy
 
 log = logging.getLogger("imgval.sync")
 MIB = 1024 * 1024
@@ -67,12 +69,17 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     ever deleted. Credentials come from the environment (see the README's Sync section).
     Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials.
     """
-    from imgval.cli import setup_logging
+    from imgval.cli import _terminate_as_interrupt, setup_logging
 
     setup_logging(verbose, log_file)
     try:
-        _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, chunk_size, hash_cache, quiet)
-    except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
+        with _terminate_as_interrupt():
+            _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, chunk_size, hash_cache,
+                  quiet)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, at any stage: listing, waiting, copying
+        click.echo("imgval sync: interrupted; nothing partial is visible, run again to finish", err=True)
+        sys.exit(exitcodes.INTERRUPTED)
+    except (click.ClickException, click.exceptions.Exit, SystemExit):
         raise
     except Exception as exc:  # an SDK's own error: told by type, its text cleared of secrets
         log.debug("unexpected error", exc_info=True)
@@ -87,18 +94,24 @@ def _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, 
     started = time.monotonic()
     try:
         check_environment()
+        retry = RetryPolicy.from_env()
     except StorageError as exc:
         raise click.UsageError(str(exc))
     # every storage is opened and its credentials checked before any transfer starts
     src = _open(source, "source", chunk_size)
     dests = [_open(url, "destination", chunk_size) for url in destinations]
+    _refuse_overlaps(src, dests)
 
     selection = Selection(tuple(include), tuple(exclude))
     try:
-        files = sorted((e for e in src.list() if selection(e.path)), key=lambda e: e.path)
+        listed = list(src.list())
     except StorageError as exc:
         click.echo(f"imgval sync: cannot list {source}: {exc}", err=True)
         sys.exit(exitcodes.FAILED)
+    if not listed and src.scheme == "s3" and src.prefix:
+        # S3 has no folders: a mistyped prefix is an empty listing, not an error of S3's
+        raise click.UsageError(f"source {source}: nothing under this prefix (is it spelled right?)")
+    files = sorted((e for e in listed if selection(e.path)), key=lambda e: e.path)
     total_bytes = sum(e.size for e in files) * len(dests)
     if not quiet:
         click.echo(f"{len(files)} files ({_human(total_bytes // max(1, len(dests)))}) under {src.url}", err=True)
@@ -119,16 +132,12 @@ def _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, 
             bar.update(outcome.size)
 
     syncer = Syncer(src, dests, selection, jobs=jobs, dry_run=dry_run, hash_pairs=HashPairs(hash_cache),
-                    on_bytes=bar.update, on_done=done)
+                    retry=dataclasses.replace(retry, attempts=3), on_bytes=bar.update, on_done=done)
     try:
         result = syncer.run(files)
-    except KeyboardInterrupt:
-        bar.close()
-        click.echo("imgval sync: interrupted; nothing partial is visible, run again to finish", err=True)
-        sys.exit(exitcodes.INTERRUPTED)
     finally:
+        bar.close()
         syncer.hash_pairs.close()
-    bar.close()
 
     try:
         write_manifest(result, manifest_path)
@@ -149,6 +158,17 @@ def _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, 
     if failed or not quiet:  # with -q a clean run prints nothing, so cron mails only problems
         click.echo(line, err=bool(failed))
     sys.exit(exitcodes.FAILED if result.failed else exitcodes.OK)
+
+
+def _refuse_overlaps(src, dests) -> None:
+    """A destination inside its source (or the reverse) would copy its own copies again on
+    every run, one level deeper each time; refused, as rclone does."""
+    from imgval.sync import overlapping
+
+    for dest in dests:
+        if overlapping(src, dest):
+            raise click.UsageError(f"destination {dest.url} overlaps the source {src.url} (one is inside the "
+                                   "other); choose a destination outside it")
 
 
 def _human(n: int) -> str:

@@ -19,18 +19,15 @@ import threading
 from typing import BinaryIO, Callable, Iterable
 
 from imgval.hashpairs import HashPairs
-from imgval.storage import Entry, Storage, StorageError, TransientError, name_key, unexpected
+from imgval.storage import Cancelled, Entry, Storage, StorageError, TransientError, name_key, unexpected
 from imgval.storage.hashing import hash_stream
+from imgval.storage import retry as retries
 from imgval.storage.retry import RetryPolicy, call_with_retries
 
 log = logging.getLogger(__name__)
 
 COPIED, SKIPPED, FAILED, WOULD_COPY = "copied", "skipped", "failed", "would copy"
 MANIFEST_COLUMNS = ("path", "size", "source_hash", "destination", "action", "error")
-
-
-class SyncCancelled(Exception):
-    """Raised inside a transfer when the run is being stopped (Ctrl-C)."""
 
 
 @dataclasses.dataclass
@@ -101,7 +98,7 @@ class _Cancellable(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         if self._cancelled.is_set():
-            raise SyncCancelled("sync interrupted")
+            raise Cancelled("sync interrupted")
         data = self._stream.read(size)
         self._on_bytes(len(data))
         return data
@@ -134,7 +131,7 @@ class Syncer:
         self.retry = retry or dataclasses.replace(RetryPolicy.from_env(), attempts=3)
         self.on_bytes = on_bytes
         self.on_done = on_done
-        self.cancelled = threading.Event()
+        self.cancelled = retries.stopping  # process-wide: a signal stops every wait and transfer
 
     # -- planning -------------------------------------------------------------------------
     def source_files(self) -> list[Entry]:
@@ -142,10 +139,16 @@ class Syncer:
 
     def run(self, files: list[Entry] | None = None) -> SyncResult:
         files = self.source_files() if files is None else files
+        self.cancelled.clear()
         outcomes: list[Outcome] = []
         tasks = []
         for dest in self.destinations:
-            listing = _index(_list_or_empty(dest), dest.caseless)
+            try:
+                listing = _index(_list_or_empty(dest), dest.caseless)
+            except StorageError as exc:  # this destination fails its rows; the others go on
+                outcomes += [Outcome(e.path, e.size, describe_hashes(e.hashes), dest.url, FAILED,
+                                     f"cannot list the destination: {exc}") for e in files]
+                continue
             clear, colliding = _split_collisions(files, dest.caseless)
             outcomes += [Outcome(e.path, e.size, describe_hashes(e.hashes), dest.url, FAILED, reason)
                          for e, reason in colliding]
@@ -187,7 +190,7 @@ class Syncer:
                 )
                 outcome.source_hash = describe_hashes(computed)
                 outcome.action = COPIED
-        except SyncCancelled:
+        except Cancelled:
             outcome.error = "interrupted"
         except StorageError as exc:
             outcome.error = str(exc)
@@ -277,6 +280,25 @@ def _split_collisions(files: list[Entry], caseless: bool) -> tuple[list[Entry], 
             colliding.append((entry, f"same name at the destination as {others} (it ignores case and Unicode "
                                      "form); neither is copied: rename one"))
     return clear, colliding
+
+
+def overlapping(a: Storage, b: Storage) -> bool:
+    """Whether one storage's folder is the other's or inside it (so syncing one into the other
+    would copy its own copies again)."""
+    if a.scheme != b.scheme:
+        return False
+    if a.scheme == "box":
+        return a.root_id == b.root_id or a.root_id in b.ancestors() or b.root_id in a.ancestors()
+    if a.scheme == "s3":
+        if a.bucket != b.bucket:
+            return False
+        return a.prefix.startswith(b.prefix) or b.prefix.startswith(a.prefix)
+    if a.scheme == "local":
+        first, second = os.path.realpath(a.root), os.path.realpath(b.root)
+    else:
+        first, second = a.root, b.root
+    first, second = name_key(first, a.caseless).rstrip("/") + "/", name_key(second, a.caseless).rstrip("/") + "/"
+    return first.startswith(second) or second.startswith(first)
 
 
 def write_manifest(result: SyncResult, path: str) -> None:

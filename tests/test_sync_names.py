@@ -76,3 +76,32 @@ def test_cli_twins_exit_1_and_manifest_names_the_other(twins, box_emulator, tmp_
                                catch_exceptions=False)
     assert again.exit_code == 1
     assert box_emulator.files_under(box_folder) == {"day1/alone.jpg": b"no twin"}
+
+
+def test_destination_inside_source_or_the_reverse_is_refused(tmp_path, s3_bucket, box_emulator, dropbox_emulator):
+    inc = tmp_path / "inc"
+    inc.mkdir()
+    (inc / "a.jpg").write_bytes(b"a")
+    outer = box_emulator.make_folder("0", "outer")
+    inner = box_emulator.make_folder(outer, "inner")
+    dropbox_emulator.put_file("/Scans/a.jpg", b"a")
+    cases = [(str(inc), str(inc / "backup")), (str(inc), str(inc)), (str(inc / "sub"), str(inc)),
+             (f"s3://{s3_bucket}/inc", f"s3://{s3_bucket}/inc/backup"), (f"s3://{s3_bucket}/inc/x", f"s3://{s3_bucket}"),
+             (f"box:{outer}", f"box:{inner}"), (f"box:{inner}", f"box:{outer}"),
+             ("dropbox:/Scans", "dropbox:/scans/Backup")]
+    (inc / "sub").mkdir()
+    (inc / "sub" / "b.jpg").write_bytes(b"b")
+    from imgval.storage.s3 import make_client
+
+    make_client().put_object(Bucket=s3_bucket, Key="inc/x/a.jpg", Body=b"a")
+    make_client().put_object(Bucket=s3_bucket, Key="inc/a.jpg", Body=b"a")
+    box_emulator.put_file(inner, "a.jpg", b"a")
+    box_emulator.put_file(outer, "a.jpg", b"a")
+    for source, dest in cases:
+        result = CliRunner().invoke(main, ["sync", source, dest, "--manifest", str(tmp_path / "m.csv")])
+        assert result.exit_code == 2, (source, dest, result.output)
+        assert "overlaps" in result.output
+    assert not (inc / "backup").exists()
+    # siblings with a common name prefix are not nested
+    ok = CliRunner().invoke(main, ["sync", str(inc), str(tmp_path / "inc-backup"), "--manifest", str(tmp_path / "m.csv")])
+    assert ok.exit_code == 0, ok.output

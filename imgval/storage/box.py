@@ -20,7 +20,6 @@ import hashlib
 import io
 import os
 import threading
-import time
 from typing import BinaryIO, Iterator
 
 from imgval.storage import (
@@ -37,7 +36,7 @@ from imgval.storage import (
 )
 from imgval.storage.credentials import env_value
 from imgval.storage.hashing import HashingReader, VerifiedReader, check_expected, read_exactly
-from imgval.storage.retry import RetryPolicy, call_translated
+from imgval.storage.retry import RetryPolicy, call_translated, normalise_retry_after, parse_retry_after, wait
 from imgval.storage.tls import ca_bundle
 
 MIB = 1024 * 1024
@@ -93,14 +92,22 @@ def _developer_token_auth(base):
     return DeveloperTokenAuth
 
 
-def _retry_strategy(base, **kwargs):
+def _retry_strategy(base, policy: RetryPolicy, **kwargs):
     class RetryStrategy(base):
         def should_retry(self, fetch_options, fetch_response, attempt_number):
             # a 401 for a token that cannot be refreshed will not improve by waiting
             auth = fetch_options.auth
             if fetch_response.status == 401 and auth is not None and type(auth).__name__ == "DeveloperTokenAuth":
                 return False
+            asked = parse_retry_after(fetch_response.headers.get("Retry-After"))
+            if asked is not None and asked > policy.max_wait:
+                return False  # the error reaches call_with_retries, which fails the file at once
             return super().should_retry(fetch_options, fetch_response, attempt_number)
+
+        def retry_after(self, fetch_options, fetch_response, attempt_number):
+            # the SDK sleeps uninterruptibly for what this returns: wait here instead
+            wait(super().retry_after(fetch_options, fetch_response, attempt_number))
+            return 0
 
     return RetryStrategy(**kwargs)
 
@@ -123,7 +130,9 @@ def make_client(retry: RetryPolicy):
         session.verify = bundle
     # the SDK retries 429 (honouring Retry-After), 5xx and, for seekable bodies, dropped
     # connections; our policy sets how patiently
-    strategy = _retry_strategy(BoxRetryStrategy, max_attempts=retry.attempts, retry_base_interval=retry.base_delay)
+    session.hooks["response"].append(normalise_retry_after)  # the SDK parses only seconds
+    strategy = _retry_strategy(BoxRetryStrategy, retry, max_attempts=retry.attempts,
+                               retry_base_interval=retry.base_delay)
     network = NetworkSession(base_urls=base_urls, retry_strategy=strategy,
                              network_client=BoxNetworkClient(requests_session=session))
     return BoxClient(auth=make_auth(), network_session=network)
@@ -166,11 +175,17 @@ class BoxStorage:
             code = exc.response_info.code or ""
             if status == 401:
                 return CredentialsError("Box rejected the credentials (BOX_DEVELOPER_TOKEN, BOX_CLIENT_ID...)")
+            body = exc.response_info.body if isinstance(exc.response_info.body, dict) else {}
+            if status in (400, 403) and ("oauth2/token" in (exc.request_info.url or "")
+                                         or body.get("error") in ("invalid_client", "invalid_grant",
+                                                                  "unauthorized_client")):
+                return CredentialsError("Box refused the client credentials: check BOX_CLIENT_ID and "
+                                        "BOX_CLIENT_SECRET, and BOX_ENTERPRISE_ID or BOX_USER_ID")
             if status == 404:
                 return NotFound(f"{what}: not found")
             if status == 429 or status >= 500:
-                retry_after = exc.response_info.headers.get("Retry-After")
-                return TransientError(f"{what}: Box {status}", float(retry_after) if retry_after else None)
+                retry_after = parse_retry_after(exc.response_info.headers.get("Retry-After"))
+                return TransientError(f"{what}: Box {status}", retry_after)
             return StorageError(f"{what}: Box {status} {code}")
         if isinstance(exc, BoxSDKError):
             text = str(exc.message if hasattr(exc, "message") else exc)
@@ -258,6 +273,13 @@ class BoxStorage:
         """Drop a folder's cached listing (a download did not match it: it may be stale)."""
         with self._lock:
             self._children.pop(folder_id, None)
+
+    def ancestors(self) -> list[str]:
+        """The ids of the folders above this storage's folder."""
+        folder = self._call(self.url, self.client.folders.get_folder_by_id, self.root_id,
+                            fields=["id", "path_collection"])
+        collection = getattr(folder, "path_collection", None)
+        return [entry.id for entry in (collection.entries if collection else [])]
 
     # -- interface ------------------------------------------------------------------------
     def check(self) -> None:
@@ -380,7 +402,7 @@ class BoxStorage:
                                    endpoints.commit, parts, whole)
                 if files is not None:  # None: 202, Box still assembling the parts
                     return files.entries[0]
-                time.sleep(self.retry.base_delay)
+                wait(self.retry.base_delay)
             raise TransientError(f"{what}: Box did not finish assembling the upload")
         except BaseException:
             try:  # also on Ctrl-C: nothing of an aborted session ever becomes visible

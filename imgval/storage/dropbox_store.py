@@ -28,7 +28,7 @@ from imgval.storage import (
 )
 from imgval.storage.credentials import env_value
 from imgval.storage.hashing import HashingReader, VerifiedReader, check_expected, read_exactly
-from imgval.storage.retry import RetryPolicy, call_translated
+from imgval.storage.retry import RetryPolicy, call_translated, normalise_retry_after
 from imgval.storage.tls import ca_bundle
 
 MIB = 1024 * 1024
@@ -47,7 +47,7 @@ def make_client():
     refresh = env_value("DROPBOX_REFRESH_TOKEN")
     app_key = env_value("DROPBOX_APP_KEY")
     session = dropbox.create_session(ca_certs=ca_bundle())
-    session.hooks["response"].append(_refuse_foreign_401)
+    session.hooks["response"] += [normalise_retry_after, _refuse_foreign_401]
     common = dict(max_retries_on_error=0, max_retries_on_rate_limit=0, user_agent="imgval", session=session)
     if refresh:
         if not app_key:
@@ -141,11 +141,13 @@ class DropboxStorage:
         import dropbox
 
         result = self._call(self.url, self.client.files_list_folder, self.root, recursive=True, limit=1000)
-        prefix_len = len(self.root) + 1
+        # the root as typed may differ from the stored folder's in case or Unicode form (and so
+        # in length): drop its path components, not its characters
+        depth = len(self.root.strip("/").split("/")) if self.root else 0
         while True:
             for meta in result.entries:
                 if isinstance(meta, dropbox.files.FileMetadata):
-                    yield self._entry(meta.path_display[prefix_len:], meta)
+                    yield self._entry("/".join(meta.path_display.strip("/").split("/")[depth:]), meta)
             if not result.has_more:
                 return
             result = self._call(self.url, self.client.files_list_folder_continue, result.cursor)

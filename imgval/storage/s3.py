@@ -66,7 +66,7 @@ def make_client():
     core.register_component("data_loader", _loader)
     verify = None if os.environ.get("AWS_CA_BUNDLE") else ca_bundle()
     # botocore retries throttling, 5xx and connection errors on each request itself
-    config = Config(retries={"mode": "standard", "max_attempts": 5})
+    config = Config(retries={"mode": "standard", "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or 5)})
     return boto3.session.Session(botocore_session=core, **_env_keys()).client("s3", config=config, verify=verify)
 
 

@@ -115,6 +115,11 @@ class BoxEmulator(FaultyEmulator):
                "modified_at": item.modified, "content_modified_at": item.modified}
         if item.parent is not None:
             out["parent"] = {"type": "folder", "id": item.parent, "name": self.items[item.parent].name}
+        above, parent = [], item.parent
+        while parent is not None:
+            above.insert(0, {"type": "folder", "id": parent, "name": self.items[parent].name})
+            parent = self.items[parent].parent
+        out["path_collection"] = {"total_count": len(above), "entries": above}
         if item.type == "file":
             sha1 = hashlib.sha1(item.data).hexdigest()
             out.update(size=len(item.data), sha1=sha1,

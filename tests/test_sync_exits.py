@@ -1,0 +1,125 @@
+"""Exits cron can rely on (issue 13, points 5, 6, 8): every failure is one clear line and a
+documented code, never a traceback or a silent 0; waits are capped and interruptible; Ctrl-C
+and SIGTERM stop a run at any stage with 130."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+import unicodedata
+
+import pytest
+from click.testing import CliRunner
+
+from imgval.cli import main
+from imgval.hashpairs import HashPairs
+from imgval.storage import open_storage
+from imgval.sync import Syncer
+from tests.emulators.fixtures import *  # noqa: F401,F403  (fixtures)
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, ["sync", *args])
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result
+
+
+@pytest.fixture
+def local_batch(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"img{i}.jpg").write_bytes(b"image %d" % i)
+    return src
+
+
+@pytest.mark.parametrize("kind", ["500", "403"])
+def test_destination_listing_that_keeps_failing_fails_its_rows_and_writes_the_manifest(
+        local_batch, s3_bucket, s3_proxy, fast_retries, tmp_path, kind, monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # botocore's own retries, without its pauses
+    s3_proxy.inject(kind, "GET", "list-type=2", times=1000)
+    manifest = tmp_path / "m.csv"
+    result = invoke(str(local_batch), f"s3://{s3_bucket}/d", str(tmp_path / "out"), "--manifest", str(manifest))
+    assert result.exit_code == 1, result.output
+    rows = list(csv.DictReader(manifest.open(encoding="utf-8")))
+    s3_rows = [r for r in rows if r["destination"].startswith("s3://")]
+    assert len(s3_rows) == 3 and all(r["action"] == "failed" and "cannot list" in r["error"] for r in s3_rows)
+    assert sum(r["action"] == "copied" for r in rows) == 3  # the local destination is unaffected
+
+
+def test_mistyped_s3_source_prefix_is_exit_2_even_with_q(s3_bucket, tmp_path):
+    from imgval.storage.s3 import make_client
+
+    make_client().put_object(Bucket=s3_bucket, Key="scans/2026/a.jpg", Body=b"x")
+    result = invoke(f"s3://{s3_bucket}/scans/2062", str(tmp_path / "out"), "-q", "--manifest", str(tmp_path / "m"))
+    assert result.exit_code == 2
+    assert "scans/2062" in result.output and "nothing" in result.output
+
+
+def test_bad_retry_delay_variable_is_exit_2(local_batch, tmp_path, monkeypatch):
+    monkeypatch.setenv("IMGVAL_RETRY_BASE_DELAY", "one second")
+    result = invoke(str(local_batch), str(tmp_path / "out"), "--manifest", str(tmp_path / "m.csv"))
+    assert result.exit_code == 2
+    assert "IMGVAL_RETRY_BASE_DELAY" in result.output and "one second" in result.output
+
+
+def test_wrong_box_client_secret_names_the_variables(local_batch, box_emulator, monkeypatch, tmp_path):
+    monkeypatch.delenv("BOX_DEVELOPER_TOKEN")
+    monkeypatch.setenv("BOX_CLIENT_ID", "test-client-id")
+    monkeypatch.setenv("BOX_CLIENT_SECRET", "wrong-secret-value")
+    monkeypatch.setenv("BOX_ENTERPRISE_ID", "1")
+    result = invoke(str(local_batch), "box:0", "--manifest", str(tmp_path / "m.csv"))
+    assert result.exit_code == 2
+    assert "BOX_CLIENT_SECRET" in result.output and "wrong-secret-value" not in result.output
+
+
+def test_dropbox_root_typed_in_another_unicode_form(dropbox_emulator, tmp_path):
+    stored = unicodedata.normalize("NFD", "/Scans/Café Ré")
+    dropbox_emulator.put_file(f"{stored}/day1/a.jpg", b"a")
+    dropbox_emulator.put_file(f"{stored}/b.jpg", b"b")
+    typed = unicodedata.normalize("NFC", "dropbox:/scans/café ré")
+    result = Syncer(open_storage(typed), [open_storage(str(tmp_path / "out"))],
+                    hash_pairs=HashPairs(str(tmp_path / "p.sqlite"))).run()
+    assert sorted(o.path for o in result.outcomes) == ["b.jpg", "day1/a.jpg"]
+    assert not result.failed, [o.error for o in result.outcomes]
+    assert (tmp_path / "out" / "day1" / "a.jpg").read_bytes() == b"a"
+
+
+# -- stopping: real signals to a real process ---------------------------------------------
+
+def start_sync(*args) -> subprocess.Popen:
+    code = "import sys; from imgval.cli import main; sys.argv[0] = 'imgval'; main()"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    return subprocess.Popen([sys.executable, "-c", code, "sync", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env, text=True)
+
+
+def wait_for_calls(emulator, route, count, timeout=60, proc=None):
+    deadline = time.monotonic() + timeout
+    while emulator.calls.count(route) < count:
+        assert time.monotonic() < deadline, f"{route} was never called: {emulator.calls}"
+        assert proc is None or proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.05)
+    time.sleep(0.3)  # the client is now inside its wait
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stopped_while_listing_waits_on_retry_after_exits_130(dropbox_emulator, tmp_path, signum, monkeypatch):
+    monkeypatch.setenv("IMGVAL_RETRY_BASE_DELAY", "1")
+    for i in range(5):  # more than a page: the listing continues, and there the server says wait
+        dropbox_emulator.put_file(f"/Slow/{i}.jpg", b"a")
+    dropbox_emulator.inject("files/list_folder/continue", "429", times=100, retry_after=200)
+    proc = start_sync("dropbox:/Slow", str(tmp_path / "out"), "--manifest", str(tmp_path / "m.csv"))
+    try:
+        wait_for_calls(dropbox_emulator, "files/list_folder/continue", 1, proc=proc)
+        proc.send_signal(signum)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, output
+    assert "Traceback" not in output and "interrupted" in output
