@@ -123,3 +123,56 @@ def test_stopped_while_listing_waits_on_retry_after_exits_130(dropbox_emulator, 
         proc.kill()
     assert proc.returncode == 130, output
     assert "Traceback" not in output and "interrupted" in output
+
+
+# -- waits --------------------------------------------------------------------------------
+
+def test_retry_after_as_seconds_or_http_date():
+    import datetime as dt
+
+    from imgval.storage.retry import parse_retry_after
+
+    now = dt.datetime(2026, 12, 2, 3, 0, 0, tzinfo=dt.timezone.utc)
+    assert parse_retry_after("120", now) == 120
+    assert parse_retry_after("Wed, 02 Dec 2026 03:01:30 GMT", now) == 90
+    assert parse_retry_after("Wed, 02 Dec 2026 02:00:00 GMT", now) == 0  # in the past: now
+    assert parse_retry_after("soon", now) is None and parse_retry_after(None, now) is None
+
+
+def test_box_retry_after_beyond_the_cap_fails_the_file_at_once_and_the_run_goes_on(
+        local_batch, box_emulator, tmp_path):
+    folder = box_emulator.make_folder("0", "patience")
+    box_emulator.inject("upload", "429", times=1, retry_after=100000)  # about 28 hours
+    result = Syncer(open_storage(str(local_batch)), [open_storage(f"box:{folder}")], jobs=1,
+                    hash_pairs=HashPairs(str(tmp_path / "p.sqlite"))).run()
+    failed = [o for o in result.outcomes if o.action == "failed"]
+    assert len(failed) == 1 and "more than the 300 s cap" in failed[0].error
+    assert len(box_emulator.files_under(folder)) == 2
+
+
+def test_http_date_retry_after_is_obeyed_on_dropbox_and_box(dropbox_emulator, box_emulator, tmp_path):
+    dropbox_emulator.put_file("/Dated/a.jpg", b"dated")
+    dropbox_emulator.inject("files/download", "429_date", retry_after=1)
+    folder = box_emulator.make_folder("0", "dated")
+    box_emulator.inject("upload", "429_date", retry_after=1)
+    result = Syncer(open_storage("dropbox:/Dated"), [open_storage(f"box:{folder}")],
+                    hash_pairs=HashPairs(str(tmp_path / "p.sqlite"))).run()
+    assert [o.action for o in result.outcomes] == ["copied"], result.outcomes
+    assert dropbox_emulator.calls.count("files/download") == 2
+    assert box_emulator.files_under(folder) == {"a.jpg": b"dated"}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stopped_during_a_transfers_backoff_exits_130(dropbox_emulator, tmp_path, signum, monkeypatch):
+    dropbox_emulator.put_file("/Busy/a.jpg", b"a")
+    dropbox_emulator.inject("files/download", "429", times=100, retry_after=200)
+    proc = start_sync("dropbox:/Busy", str(tmp_path / "out"), "--manifest", str(tmp_path / "m.csv"))
+    try:
+        wait_for_calls(dropbox_emulator, "files/download", 1, proc=proc)
+        proc.send_signal(signum)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, output
+    assert "Traceback" not in output
+    assert not list((tmp_path / "out").rglob("*")) if (tmp_path / "out").exists() else True

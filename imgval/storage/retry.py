@@ -113,8 +113,8 @@ def call_with_retries(
             if attempt >= policy.attempts:
                 raise
             delay = policy.delay(attempt, exc.retry_after)
-            if delay is None:
-                raise TransientError(f"{exc}; the server asked to wait {exc.retry_after:.0f} s, more than the "
+            if delay is None:  # not transient any more: the file fails now, the run goes on
+                raise StorageError(f"{exc}; the server asked to wait {exc.retry_after:.0f} s, more than the "
                                      f"{policy.max_wait:.0f} s cap (IMGVAL_MAX_WAIT)") from exc
             log.info("%s: %s; retry %d/%d in %.1fs", what, exc, attempt, policy.attempts - 1, delay)
             sleep(delay)
