@@ -176,3 +176,45 @@ def test_stopped_during_a_transfers_backoff_exits_130(dropbox_emulator, tmp_path
     assert proc.returncode == 130, output
     assert "Traceback" not in output
     assert not list((tmp_path / "out").rglob("*")) if (tmp_path / "out").exists() else True
+
+
+# -- SIGTERM is Ctrl-C: nothing half-written, nothing billed, nothing left behind -----------
+
+def test_sigterm_during_multipart_upload_aborts_it(tmp_path, s3_bucket, s3_proxy):
+    from imgval.storage.s3 import make_client
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "master.tif").write_bytes(os.urandom(11 * 1024 * 1024))
+    s3_proxy.inject("hang", "PUT", "partNumber=2", times=1)
+    proc = start_sync(str(src), f"s3://{s3_bucket}/big", "--chunk-size", "5", "--manifest", str(tmp_path / "m.csv"))
+    try:
+        deadline = time.monotonic() + 60
+        while not any("partNumber=2" in seen for seen in s3_proxy.seen):
+            assert time.monotonic() < deadline and proc.poll() is None, s3_proxy.seen
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, output
+    client = make_client()
+    assert client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
+
+
+def test_partial_files_of_a_killed_run_are_removed_by_the_next(local_batch, tmp_path):
+    from imgval.storage.local import PARTIAL_PREFIX
+
+    out = tmp_path / "out"
+    (out / "day").mkdir(parents=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = out / "day" / f"{PARTIAL_PREFIX}{gone.stdout.strip()}-abc123"  # its writer was killed
+    stale.write_bytes(b"half a file")
+    live = out / f"{PARTIAL_PREFIX}{os.getpid()}-def456"  # another run, still writing
+    live.write_bytes(b"being written")
+    result = invoke(str(local_batch), str(out), "--manifest", str(tmp_path / "m.csv"))
+    assert result.exit_code == 0, result.output
+    assert not stale.exists() and live.exists()
+    assert sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")) == [
+        "img0.jpg", "img1.jpg", "img2.jpg"]

@@ -6,14 +6,17 @@ import datetime as dt
 import functools
 import os
 import tempfile
+import time
 from typing import BinaryIO, Iterator
 
 from imgval.storage import Entry, NotFound, StorageError, safe_relative_path
 from imgval.storage.hashing import HashingReader, check_expected
 
-# Partial files start with this so a listing (ours, or a person's) can tell them apart; they
-# are renamed over the final name only once complete.
+# Partial files start with this and the writer's pid (".imgval-partial-1234-x8d1"), so a
+# listing (ours, or a person's) can tell them apart and a later run can remove those of a
+# killed one; they are renamed over the final name only once complete.
 PARTIAL_PREFIX = ".imgval-partial-"
+STALE_AFTER_SECONDS = 24 * 3600  # a partial untouched this long is stale whoever wrote it
 COPY_BUFFER = 1024 * 1024
 
 
@@ -73,6 +76,7 @@ class LocalStorage:
             rel_dir = os.path.relpath(dirpath, self.root)
             for name in sorted(filenames):
                 if name.startswith(PARTIAL_PREFIX):
+                    _remove_if_stale(os.path.join(dirpath, name))
                     continue
                 full = os.path.join(dirpath, name)
                 try:
@@ -106,7 +110,7 @@ class LocalStorage:
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"{folder}: cannot create folder: {exc.strerror}") from exc
-        fd, partial = tempfile.mkstemp(prefix=PARTIAL_PREFIX, dir=folder)
+        fd, partial = tempfile.mkstemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-", dir=folder)
         reader = HashingReader(stream)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -128,6 +132,27 @@ class LocalStorage:
                 pass
             raise
         return Entry(path, size, computed, _mtime(os.stat(final)))
+
+
+def _remove_if_stale(path: str) -> None:
+    """Remove a partial file whose writer is gone (killed with -9, or the machine went down)."""
+    pid = os.path.basename(path)[len(PARTIAL_PREFIX):].split("-", 1)[0]
+    try:
+        stale = time.time() - os.stat(path).st_mtime > STALE_AFTER_SECONDS or not (pid.isdigit() and _alive(int(pid)))
+        if stale:
+            os.unlink(path)
+    except OSError:  # gone meanwhile, or not ours to remove
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _mtime(st: os.stat_result) -> dt.datetime:

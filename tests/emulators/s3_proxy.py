@@ -17,7 +17,8 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-KINDS = ("corrupt", "truncate", "etag", "kms_etag", "500", "403", "html_401", "404_list")
+KINDS = ("corrupt", "truncate", "etag", "kms_etag", "500", "403", "html_401", "hang")
+HANG_SECONDS = 3
 
 
 @dataclasses.dataclass
@@ -95,6 +96,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0") or 0)
         body = self.rfile.read(length) if length else b""
         kind = self.proxy.take(self.command, self.path)
+        if kind == "hang":  # a slow link: the request is in flight for a while
+            import time
+
+            time.sleep(HANG_SECONDS)
         if kind in ("500", "403", "html_401"):
             status = int(kind[:3])
             page = (b"<html><body>401 Unauthorized</body></html>" if kind == "html_401" else
