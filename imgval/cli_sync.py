@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import sys
 import time
@@ -17,6 +18,24 @@ from imgval.storage.retry import RetryPolicy
 log = logging.getLogger("imgval.sync")
 MIB = 1024 * 1024
 CREATABLE = ("local", "dropbox")  # destinations whose folder a copy creates
+
+
+def selection_options(command):
+    """--include, --exclude, --ignore-case, --all-files (shared by sync and check)."""
+    options = [
+        click.option("--include", multiple=True, metavar="GLOB",
+                     help="Take files matching this glob instead of the image extensions (repeatable; a glob "
+                          "with '/' matches the relative path, otherwise the file name; 'drafts/' names a "
+                          "folder at any depth, '/drafts/' only at the top)."),
+        click.option("--exclude", multiple=True, metavar="GLOB",
+                     help="Leave out files matching this glob, or everything under a folder 'NAME/' (repeatable)."),
+        click.option("--ignore-case", is_flag=True, help="Match --include/--exclude globs ignoring case."),
+        click.option("--all-files", is_flag=True,
+                     help="Take every file, not only images (sidecars such as .xmp and .txt too)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def _open(url: str, role: str, chunk_size: int | None):
@@ -39,15 +58,13 @@ def _open(url: str, role: str, chunk_size: int | None):
 @click.command("sync", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("source")
 @click.argument("destinations", nargs=-1, required=True, metavar="DEST...")
-@click.option("--include", multiple=True, metavar="GLOB",
-              help="Copy files matching this glob instead of the image extensions (repeatable; a "
-                   "glob with '/' matches the relative path, otherwise the file name).")
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching this glob (repeatable).")
+@selection_options
 @click.option("--dry-run", is_flag=True, help="List what would be copied; copy nothing.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=4, show_default=True,
               help="Files transferred in parallel.")
 @click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False), default="sync-manifest.csv",
-              show_default=True, help="CSV of every file and what was done with it.")
+              show_default=True, help="CSV of every file, its SHA-256 and what was done with it; each run adds "
+                                      "its rows, with the run's start time.")
 @click.option("--chunk-size", type=click.IntRange(min=5), default=None, metavar="MIB",
               help="Part size of multipart uploads to S3 and Dropbox (memory use grows with it).  "
                    "[default: 16]")
@@ -57,8 +74,8 @@ def _open(url: str, role: str, chunk_size: int | None):
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary.")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None, help="Also write a full log here.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every file to stderr.")
-def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest_path, chunk_size, hash_cache,
-                 quiet, log_file, verbose):
+def sync_command(source, destinations, include, exclude, ignore_case, all_files, dry_run, jobs, manifest_path,
+                 chunk_size, hash_cache, quiet, log_file, verbose):
     """Copy the image files under SOURCE to every DEST, keeping relative paths.
 
     \b
@@ -70,12 +87,13 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
     Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials.
     """
     from imgval.cli import _terminate_as_interrupt, setup_logging
+    from imgval.sync import Selection
 
     setup_logging(verbose, log_file)
     try:
         with _terminate_as_interrupt():
-            _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, chunk_size, hash_cache,
-                  quiet)
+            selection = Selection(tuple(include), tuple(exclude), ignore_case, all_files)
+            _sync(source, destinations, selection, dry_run, jobs, manifest_path, chunk_size, hash_cache, quiet)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM, at any stage: listing, waiting, copying
         click.echo("imgval sync: interrupted; nothing partial is visible, run again to finish", err=True)
         sys.exit(exitcodes.INTERRUPTED)
@@ -87,11 +105,12 @@ def sync_command(source, destinations, include, exclude, dry_run, jobs, manifest
         sys.exit(exitcodes.FAILED)
 
 
-def _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, chunk_size, hash_cache, quiet):
+def _sync(source, destinations, selection, dry_run, jobs, manifest_path, chunk_size, hash_cache, quiet):
     from imgval.hashpairs import HashPairs
-    from imgval.sync import COPIED, FAILED, SKIPPED, WOULD_COPY, Selection, Syncer, write_manifest
+    from imgval.sync import COPIED, FAILED, SKIPPED, WOULD_COPY, Syncer, write_manifest
 
     started = time.monotonic()
+    run_started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         check_environment()
         retry = RetryPolicy.from_env()
@@ -101,17 +120,7 @@ def _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, 
     src = _open(source, "source", chunk_size)
     dests = [_open(url, "destination", chunk_size) for url in destinations]
     _refuse_overlaps(src, dests)
-
-    selection = Selection(tuple(include), tuple(exclude))
-    try:
-        listed = list(src.list())
-    except StorageError as exc:
-        click.echo(f"imgval sync: cannot list {source}: {exc}", err=True)
-        sys.exit(exitcodes.FAILED)
-    if not listed and src.scheme == "s3" and src.prefix:
-        # S3 has no folders: a mistyped prefix is an empty listing, not an error of S3's
-        raise click.UsageError(f"source {source}: nothing under this prefix (is it spelled right?)")
-    files = sorted((e for e in listed if selection(e.path)), key=lambda e: e.path)
+    files = list_source(src, selection, "sync")
     total_bytes = sum(e.size for e in files) * len(dests)
     if not quiet:
         click.echo(f"{len(files)} files ({_human(total_bytes // max(1, len(dests)))}) under {src.url}", err=True)
@@ -140,7 +149,7 @@ def _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, 
         syncer.hash_pairs.close()
 
     try:
-        write_manifest(result, manifest_path)
+        write_manifest(result, manifest_path, run_started)
     except OSError as exc:
         click.echo(f"imgval sync: cannot write manifest {manifest_path}: {exc.strerror or exc}", err=True)
         sys.exit(exitcodes.FAILED)
@@ -158,6 +167,19 @@ def _sync(source, destinations, include, exclude, dry_run, jobs, manifest_path, 
     if failed or not quiet:  # with -q a clean run prints nothing, so cron mails only problems
         click.echo(line, err=bool(failed))
     sys.exit(exitcodes.FAILED if result.failed else exitcodes.OK)
+
+
+def list_source(src, selection, command: str) -> list:
+    """The source's selected files, sorted; a listing failure exits 1, a mistyped S3 prefix 2."""
+    try:
+        listed = list(src.list())
+    except StorageError as exc:
+        click.echo(f"imgval {command}: cannot list {src.url}: {exc}", err=True)
+        sys.exit(exitcodes.FAILED)
+    if not listed and src.scheme == "s3" and src.prefix:
+        # S3 has no folders: a mistyped prefix is an empty listing, not an error of S3's
+        raise click.UsageError(f"source {src.url}: nothing under this prefix (is it spelled right?)")
+    return sorted((e for e in listed if selection(e.path)), key=lambda e: e.path)
 
 
 def _refuse_overlaps(src, dests) -> None:

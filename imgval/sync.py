@@ -20,37 +20,51 @@ from typing import BinaryIO, Callable, Iterable
 
 from imgval.hashpairs import HashPairs
 from imgval.storage import Cancelled, Entry, Storage, StorageError, TransientError, name_key, unexpected
-from imgval.storage.hashing import hash_stream
+from imgval.storage.hashing import SHA256, hash_stream
 from imgval.storage import retry as retries
 from imgval.storage.retry import RetryPolicy, call_with_retries
 
 log = logging.getLogger(__name__)
 
 COPIED, SKIPPED, FAILED, WOULD_COPY = "copied", "skipped", "failed", "would copy"
-MANIFEST_COLUMNS = ("path", "size", "source_hash", "destination", "action", "error")
+MANIFEST_COLUMNS = ("run_started", "path", "size", "source_hash", "sha256", "destination", "action", "error")
 
 
 @dataclasses.dataclass
 class Selection:
-    """Which source files take part: image extensions by default, or --include globs."""
+    """Which source files take part: image extensions by default (every file with
+    ``all_files``), or the --include globs; minus the --exclude ones.
+
+    A glob with "/" matches the relative path, otherwise the file name; one ending in "/"
+    names a folder, which takes everything under it (anchored at the root when it starts
+    with "/", else at any depth), as in rclone's filters."""
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    ignore_case: bool = False
+    all_files: bool = False
 
     def __call__(self, path: str) -> bool:
-        name = path.rsplit("/", 1)[-1]
         if self.include:
-            selected = any(_glob(path, name, p) for p in self.include)
+            selected = any(self._glob(path, p) for p in self.include)
+        elif self.all_files:
+            selected = True
         else:
             from imgval.discover import is_image_name
 
-            selected = is_image_name(name)
-        return selected and not any(_glob(path, name, p) for p in self.exclude)
+            selected = is_image_name(path.rsplit("/", 1)[-1])
+        return selected and not any(self._glob(path, p) for p in self.exclude)
 
-
-def _glob(path: str, name: str, pattern: str) -> bool:
-    # a pattern with a "/" is matched against the relative path, otherwise the file name
-    return fnmatch.fnmatchcase(path if "/" in pattern else name, pattern)
+    def _glob(self, path: str, pattern: str) -> bool:
+        if self.ignore_case:
+            path, pattern = path.casefold(), pattern.casefold()
+        if pattern.endswith("/"):
+            folder = pattern.strip("/")
+            dirs = path.split("/")[:-1]
+            depth = folder.count("/") + 1
+            starts = [0] if pattern.startswith("/") else range(len(dirs) - depth + 1)
+            return any(fnmatch.fnmatchcase("/".join(dirs[i:i + depth]), folder) for i in starts)
+        return fnmatch.fnmatchcase(path if "/" in pattern else path.rsplit("/", 1)[-1], pattern.lstrip("/"))
 
 
 @dataclasses.dataclass
@@ -61,6 +75,7 @@ class Outcome:
     destination: str
     action: str
     error: str = ""
+    sha256: str = ""  # of the content, when known without a download (always for a copy)
 
 
 @dataclasses.dataclass
@@ -176,8 +191,9 @@ class Syncer:
         outcome = Outcome(entry.path, entry.size, describe_hashes(entry.hashes), dest.url, FAILED)
         try:
             source_hashes = dict(entry.hashes)
-            if existing is not None and self._same(entry, source_hashes, dest, existing):
+            if existing is not None and self.same_content(entry, source_hashes, dest, existing):
                 outcome.action = SKIPPED
+                outcome.sha256 = source_hashes.get(SHA256, "")
             elif self.dry_run:
                 outcome.action = WOULD_COPY
             else:
@@ -189,6 +205,7 @@ class Syncer:
                     lambda: self._copy(entry, source_hashes, dest), self.retry, f"{entry.path} -> {dest.url}"
                 )
                 outcome.source_hash = describe_hashes(computed)
+                outcome.sha256 = computed.get(SHA256, "")
                 outcome.action = COPIED
         except Cancelled:
             outcome.error = "interrupted"
@@ -199,8 +216,9 @@ class Syncer:
         return outcome
 
     # -- deciding -------------------------------------------------------------------------
-    def _same(self, entry: Entry, source_hashes: dict[str, str], dest: Storage, existing: Entry) -> bool:
-        """Whether the destination already holds the source's content (may read content)."""
+    def same_content(self, entry: Entry, source_hashes: dict[str, str], dest: Storage, existing: Entry) -> bool:
+        """Whether the destination already holds the source's content (may read content).
+        ``source_hashes`` gains every hash learnt on the way (the destination's too, when equal)."""
         if existing.size != entry.size:
             return False
         dest_hashes = dict(existing.hashes)
@@ -218,7 +236,10 @@ class Syncer:
             if not _common(source_hashes, dest_hashes):
                 dest_hashes = self._read_hashes(dest, existing.path)
         kinds = _common(source_hashes, dest_hashes)
-        return bool(kinds) and all(source_hashes[k] == dest_hashes[k] for k in kinds)
+        same = bool(kinds) and all(source_hashes[k] == dest_hashes[k] for k in kinds)
+        if same:
+            source_hashes.update({**dest_hashes, **source_hashes})
+        return same
 
     def _read_hashes(self, storage: Storage, path: str) -> dict[str, str]:
         def read():
@@ -233,7 +254,7 @@ class Syncer:
     def _copy(self, entry: Entry, source_hashes: dict[str, str], dest: Storage) -> dict[str, str]:
         with self.source.open_read(entry.path) as stream:
             written = dest.write(entry.path, _Cancellable(stream, self.cancelled, self.on_bytes), entry.size,
-                                 source_hashes)
+                                 source_hashes, entry.modified)
         self.hash_pairs.remember(written.hashes)
         # verify from the destination's own record, not from what we believe we sent
         after = dest.stat(entry.path)
@@ -301,19 +322,41 @@ def overlapping(a: Storage, b: Storage) -> bool:
     return first.startswith(second) or second.startswith(first)
 
 
-def write_manifest(result: SyncResult, path: str) -> None:
-    """The manifest CSV, written atomically (a reader never sees half of it)."""
+def write_manifest(result: SyncResult, path: str, run_started: str) -> None:
+    """Add this run's rows to the manifest CSV, atomically (a reader never sees half of it).
+
+    Every run's rows are kept, each with the run's start time; a manifest with other columns
+    (an older imgval's) is kept beside it as ``NAME.before-RUN_STARTED.csv``."""
     from imgval.report import AtomicFile, neutralise
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    earlier = _earlier_rows(path, run_started)
     manifest = AtomicFile(path)
     try:
+        manifest.handle.write(earlier)
         writer = csv.writer(manifest.handle)
-        writer.writerow(MANIFEST_COLUMNS)
+        if not earlier:
+            writer.writerow(MANIFEST_COLUMNS)
         for o in result.outcomes:
-            writer.writerow([neutralise(o.path), o.size, o.source_hash, neutralise(o.destination), o.action,
-                             neutralise(o.error)])
+            writer.writerow([run_started, neutralise(o.path), o.size, o.source_hash, o.sha256,
+                             neutralise(o.destination), o.action, neutralise(o.error)])
         manifest.commit()
     except BaseException:
         manifest.discard()
         raise
+
+
+def _earlier_rows(path: str, run_started: str) -> str:
+    """The manifest's text so far (header included), or "" to start a new one."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return ""
+    header = next(csv.reader(io.StringIO(text)), None)
+    if tuple(header or ()) == MANIFEST_COLUMNS:
+        return text if text.endswith("\n") else text + "\r\n"
+    if text:
+        stem, ext = os.path.splitext(path)
+        os.replace(path, f"{stem}.before-{run_started.replace(':', '')}{ext or '.csv'}")
+    return ""

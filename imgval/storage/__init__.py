@@ -113,8 +113,10 @@ class Storage(Protocol):
     def open_read(self, path: str) -> BinaryIO:
         """A streaming reader; raises NotFound. Close it when done."""
 
-    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
-        """Store ``size`` bytes read from ``stream`` under ``path``, replacing any file there.
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
+              modified: dt.datetime | None = None) -> Entry:
+        """Store ``size`` bytes read from ``stream`` under ``path``, replacing any file there,
+        with ``modified`` as its modification time where the backend keeps one (as rclone does).
 
         Atomic: until it returns, nothing half-written is visible under ``path``. ``hashes``
         are the hashes the caller expects the content to have (recorded where the backend

@@ -16,6 +16,7 @@ and a chunked upload becomes visible only at its commit.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import io
 import os
@@ -325,7 +326,8 @@ class BoxStorage:
         return VerifiedReader(_StreamTranslator(stream, what), size, {SHA1: sha1} if sha1 else {}, what,
                               on_mismatch=lambda: self._forget(parent))
 
-    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
+              modified: dt.datetime | None = None) -> Entry:
         what = self.url_for(path)
         rel_dir, _, name = safe_relative_path(path).rpartition("/")
         parent = self._folder_id(rel_dir, create=True)
@@ -334,7 +336,7 @@ class BoxStorage:
         if size < self.chunked_threshold:
             data = read_exactly(reader, size + 1)
             computed = check_expected(reader.hasher, size, hashes, what)
-            item = self._upload_small(parent, name, file_id, data, computed[SHA1], what)
+            item = self._upload_small(parent, name, file_id, data, computed[SHA1], what, modified)
         else:
             item = self._upload_chunked(parent, name, file_id, reader, size, hashes, what)
             computed = reader.hasher.hexdigests()
@@ -344,7 +346,7 @@ class BoxStorage:
             self._children_of(parent)[name_key(name, True)] = ("file", item.id, item.sha_1, item.size)
         return Entry(path, size, computed, item.content_modified_at or item.modified_at)
 
-    def _upload_small(self, parent, name, file_id, data, sha1, what):
+    def _upload_small(self, parent, name, file_id, data, sha1, what, modified):
         from box_sdk_gen import BoxAPIError
         from box_sdk_gen.managers.uploads import (
             UploadFileAttributes,
@@ -353,13 +355,15 @@ class BoxStorage:
         )
 
         def upload_new():
-            attributes = UploadFileAttributes(name, UploadFileAttributesParentField(id=parent))
+            attributes = UploadFileAttributes(name, UploadFileAttributesParentField(id=parent),
+                                              content_modified_at=modified)
             return self.client.uploads.upload_file(attributes, io.BytesIO(data), file_file_name=name,
                                                    content_md_5=sha1, fields=FIELDS)
 
         def upload_version(existing_id):
             return self.client.uploads.upload_file_version(
-                existing_id, UploadFileVersionAttributes(name), io.BytesIO(data), file_file_name=name,
+                existing_id, UploadFileVersionAttributes(name, content_modified_at=modified), io.BytesIO(data),
+                file_file_name=name,
                 content_md_5=sha1, fields=FIELDS)
 
         if file_id:

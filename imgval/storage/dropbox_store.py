@@ -11,6 +11,7 @@ connections the same way for every backend.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 from typing import BinaryIO, Iterator
@@ -154,9 +155,7 @@ class DropboxStorage:
 
     @staticmethod
     def _entry(path: str, meta) -> Entry:
-        import datetime as dt
-
-        modified = meta.server_modified
+        modified = meta.client_modified or meta.server_modified  # the file's own time, as rclone reads it
         if modified is not None and modified.tzinfo is None:
             modified = modified.replace(tzinfo=dt.timezone.utc)
         hashes = {CONTENT_HASH: meta.content_hash} if meta.content_hash else {}
@@ -180,9 +179,13 @@ class DropboxStorage:
         expected = {CONTENT_HASH: meta.content_hash} if meta.content_hash else {}
         return VerifiedReader(_ResponseReader(response, what), meta.size, expected, what)
 
-    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
+              modified: dt.datetime | None = None) -> Entry:
         import dropbox
 
+        # client_modified: the time Dropbox shows and rclone keeps (whole seconds, UTC)
+        client_modified = (modified.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+                           if modified is not None else None)
         full = self._full(path)
         what = self.url_for(path)
         reader = HashingReader(stream)
@@ -191,7 +194,8 @@ class DropboxStorage:
         if size <= self.chunk_size:
             data = read_exactly(reader, size + 1)
             computed = check_expected(reader.hasher, size, hashes, what)
-            meta = self._call(what, self.client.files_upload, data, full, mode=overwrite)
+            meta = self._call(what, self.client.files_upload, data, full, mode=overwrite,
+                              client_modified=client_modified)
         else:
             data = read_exactly(reader, self.chunk_size)
             session = self._call(what, self.client.files_upload_session_start, data)
@@ -206,7 +210,7 @@ class DropboxStorage:
             # the whole content is checked before the commit that makes it visible
             computed = check_expected(reader.hasher, size, hashes, what)
             cursor = dropbox.files.UploadSessionCursor(session.session_id, offset)
-            commit = dropbox.files.CommitInfo(path=full, mode=overwrite)
+            commit = dropbox.files.CommitInfo(path=full, mode=overwrite, client_modified=client_modified)
             meta = self._call(what, self.client.files_upload_session_finish, b"", cursor, commit)
         if meta.size != size or meta.content_hash != computed[CONTENT_HASH]:
             raise TransientError(f"{what}: Dropbox recorded different content than was sent")

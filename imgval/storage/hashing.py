@@ -6,6 +6,9 @@ Two kinds are enough to compare any pair of our storages without re-reading cont
   Dropbox reports for every file; we record it as S3 object metadata.
 * ``sha1``: what Box reports for every file; also recorded in S3 metadata.
 
+and ``sha256`` of the whole file, which no storage reports but archives' fixity records use:
+the sync manifest lists it for every file, and S3 metadata records it.
+
 https://www.dropbox.com/developers/reference/content-hash
 """
 
@@ -17,7 +20,8 @@ from typing import BinaryIO, Callable
 
 CONTENT_HASH = "content_hash"
 SHA1 = "sha1"
-ALL_KINDS = (CONTENT_HASH, SHA1)
+SHA256 = "sha256"  # of the whole file: the fixity value the manifest reports
+ALL_KINDS = (CONTENT_HASH, SHA1, SHA256)
 
 DROPBOX_BLOCK = 4 * 1024 * 1024
 
@@ -54,7 +58,7 @@ class MultiHasher:
 
     def __init__(self) -> None:
         self.size = 0
-        self._hashers = {CONTENT_HASH: DropboxContentHasher(), SHA1: hashlib.sha1()}
+        self._hashers = {CONTENT_HASH: DropboxContentHasher(), SHA1: hashlib.sha1(), SHA256: hashlib.sha256()}
 
     def update(self, data: bytes) -> None:
         self.size += len(data)

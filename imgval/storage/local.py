@@ -103,7 +103,8 @@ class LocalStorage:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound(f"{self.url_for(path)}: no such file") from None
 
-    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
+              modified: dt.datetime | None = None) -> Entry:
         final = self._native(path)
         folder, name = os.path.split(final)
         try:
@@ -123,6 +124,8 @@ class LocalStorage:
                 os.fsync(out.fileno())
             computed = check_expected(reader.hasher, size, hashes, path)
             os.chmod(partial, FILE_MODE)
+            if modified is not None:
+                os.utime(partial, (modified.timestamp(), modified.timestamp()))
             os.replace(partial, final)
         except BaseException:
             # also on KeyboardInterrupt: leave no partial file behind

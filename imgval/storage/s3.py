@@ -12,8 +12,10 @@ survive a change of content.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import io
+import mimetypes
 from typing import BinaryIO, Iterator
 
 from imgval.storage import (
@@ -34,7 +36,7 @@ from imgval.storage.tls import ca_bundle
 MIB = 1024 * 1024
 MIN_PART = 5 * MIB  # S3 refuses smaller parts (except the last)
 DEFAULT_CHUNK = 16 * MIB
-META_KEYS = {"content_hash": "content-hash", "sha1": "sha1"}
+META_KEYS = {"content_hash": "content-hash", "sha1": "sha1", "sha256": "sha256"}
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -175,17 +177,21 @@ class S3Storage:
         return VerifiedReader(_ReadTranslator(obj["Body"], self, what), obj.get("ContentLength"),
                               recorded_hashes(obj), what)
 
-    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
+              modified: dt.datetime | None = None) -> Entry:
         key = self._key(path)
         what = self.url_for(path)
         reader = HashingReader(stream)
+        # the modification time as rclone keeps it (x-amz-meta-mtime), a type by extension
+        extra = {"mtime": f"{modified.timestamp():.9f}"} if modified is not None else {}
+        content_type = {"ContentType": mimetypes.guess_type(path)[0] or "application/octet-stream"}
         if size <= self.chunk_size:
             data = read_exactly(reader, size + 1)  # +1: notice a source longer than announced
             computed = check_expected(reader.hasher, size, hashes, what)
             self._send_checked(what, self.client.put_object, data, Bucket=self.bucket, Key=key,
-                               Metadata=_metadata(computed))
+                               Metadata={**_metadata(computed), **extra}, **content_type)
         else:
-            computed = self._multipart(key, reader, size, hashes, what)
+            computed = self._multipart(key, reader, size, hashes, what, extra, content_type)
         return Entry(path, size, computed, None)
 
     def _send_checked(self, what: str, send, data: bytes, **kwargs):
@@ -196,7 +202,7 @@ class S3Storage:
         _check_etag(response, md5.hexdigest(), what)
         return response, md5.digest()
 
-    def _multipart(self, key, reader: HashingReader, size, expected, what) -> dict[str, str]:
+    def _multipart(self, key, reader: HashingReader, size, expected, what, extra, content_type) -> dict[str, str]:
         # Metadata is fixed when the upload starts, before we have read anything, so only
         # the hashes the caller already knows are recorded; they are checked before completing.
         upload = self._call(
@@ -204,7 +210,8 @@ class S3Storage:
             self.client.create_multipart_upload,
             Bucket=self.bucket,
             Key=key,
-            Metadata=_metadata(expected),
+            Metadata={**_metadata(expected), **extra},
+            **content_type,
         )
         upload_id = upload["UploadId"]
         try:

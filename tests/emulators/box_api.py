@@ -43,6 +43,7 @@ class BoxItem:
     data: bytes = b""
     version: int = 1
     modified: str = dataclasses.field(default_factory=_now)
+    content_modified: str = ""  # what the uploader said; else the upload time
 
 
 def _error(status: int, code: str, message: str = "", context: dict | None = None) -> Response:
@@ -112,7 +113,7 @@ class BoxEmulator(FaultyEmulator):
     # -- JSON -----------------------------------------------------------------------------
     def _json(self, item: BoxItem) -> dict:
         out = {"type": item.type, "id": item.id, "name": item.name, "etag": str(item.version),
-               "modified_at": item.modified, "content_modified_at": item.modified}
+               "modified_at": item.modified, "content_modified_at": item.content_modified or item.modified}
         if item.parent is not None:
             out["parent"] = {"type": "folder", "id": item.parent, "name": self.items[item.parent].name}
         above, parent = [], item.parent
@@ -265,18 +266,20 @@ class BoxEmulator(FaultyEmulator):
             return bad
         self.uploads += 1
         file_id = self.put_file(parent, attributes["name"], content)
+        self.items[file_id].content_modified = attributes.get("content_modified_at", "")
         return Response.json({"total_count": 1, "entries": [self._json(self.items[file_id])]}, 201)
 
     def _upload_version(self, request, file_id):
         item = self.items.get(file_id)
         if not item or item.type != "file":
             return _error(404, "not_found", "Not Found")
-        _attributes, content = self._multipart(request)
+        attributes, content = self._multipart(request)
         bad = self._check_md5(request, content)
         if bad:
             return bad
         self.uploads += 1
         self.put_file(item.parent, item.name, content)
+        item.content_modified = (attributes or {}).get("content_modified_at", "")
         return Response.json({"total_count": 1, "entries": [self._json(item)]}, 201)
 
     # -- chunked uploads ------------------------------------------------------------------

@@ -28,6 +28,7 @@ class DbxFile:
     id: str
     rev: str
     modified: str
+    client_modified: str = ""  # what the uploader said (rclone's mtime); else the upload time
 
 
 def _key(path: str) -> str:
@@ -65,7 +66,7 @@ class DropboxEmulator(FaultyEmulator):
             self.downloads = 0
 
     # -- test helpers ---------------------------------------------------------------------
-    def put_file(self, path: str, data: bytes) -> None:
+    def put_file(self, path: str, data: bytes, client_modified: str = "") -> None:
         with self.lock:
             parts = path.strip("/").split("/")
             for i in range(1, len(parts)):
@@ -74,7 +75,7 @@ class DropboxEmulator(FaultyEmulator):
             key = _key(path)
             old = self.files.get(key)
             file_id = old.id if old else f"id:emu{next(_ids):06d}"
-            self.files[key] = DbxFile(path, data, file_id, f"{next(_ids):015x}", _now())
+            self.files[key] = DbxFile(path, data, file_id, f"{next(_ids):015x}", _now(), client_modified)
 
     # -- routing --------------------------------------------------------------------------
     def route_name(self, path: str, method: str) -> str:
@@ -120,7 +121,7 @@ class DropboxEmulator(FaultyEmulator):
             ".tag": "file",
             "name": f.path_display.rsplit("/", 1)[-1],
             "id": f.id,
-            "client_modified": f.modified,
+            "client_modified": f.client_modified or f.modified,
             "server_modified": f.modified,
             "rev": f.rev,
             "size": len(f.data),
@@ -204,7 +205,7 @@ class DropboxEmulator(FaultyEmulator):
         return None
 
     def _commit(self, commit: dict, data: bytes) -> Response:
-        self.put_file(commit["path"], data)
+        self.put_file(commit["path"], data, commit.get("client_modified") or "")
         return Response.json(self._file_json(self.files[_key(commit["path"])]))
 
     def _files_upload(self, arg, request) -> Response:
