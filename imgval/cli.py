@@ -456,6 +456,8 @@ def main():
 main.add_command(scan)
 from .cli_sync import sync_command  # noqa: E402  (sync owns its module)
 main.add_command(sync_command)
+from .cli_check import check_command  # noqa: E402  (compares like sync, copies nothing)
+main.add_command(check_command)
 from .cli_run import run_command  # noqa: E402  (the cron workflow owns its module)
 main.add_command(run_command)
 main.add_command(dupes_command)  # both work from a finished report: cli_report.py

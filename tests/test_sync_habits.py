@@ -90,3 +90,35 @@ def test_a_manifest_from_an_older_imgval_is_kept_aside(dated, tmp_path):
     kept = list(tmp_path.glob("m.before-*.csv"))
     assert len(kept) == 1 and "x.jpg" in kept[0].read_text()
     assert next(csv.reader(manifest.open()))[0] == "run_started"
+
+
+def test_check_marks_every_file_and_exits_1_on_differences(dropbox_emulator, box_emulator, tmp_path):
+    for name, data in {"same.jpg": b"same", "Day1/changed.jpg": b"new", "only-src.jpg": b"src"}.items():
+        dropbox_emulator.put_file(f"/Check/{name}", data)
+    folder = box_emulator.make_folder("0", "check")
+    day1 = box_emulator.make_folder(folder, "day1")  # another case: the same folder on Box
+    box_emulator.put_file(folder, "SAME.jpg", b"same")
+    box_emulator.put_file(day1, "changed.jpg", b"old")
+    box_emulator.put_file(folder, "only-dest.jpg", b"dest")
+    box_emulator.put_file(folder, "notes.txt", b"not an image: not compared")
+    uploads = box_emulator.uploads
+    result = CliRunner().invoke(main, ["check", "dropbox:/Check", f"box:{folder}", "--hash-cache",
+                                       str(tmp_path / "p.sqlite")], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stdout.splitlines() if line[:2] in ("= ", "* ", "- ", "+ ", "! ")]
+    assert lines == ["* Day1/changed.jpg", "+ only-dest.jpg", "- only-src.jpg", "= same.jpg"]
+    assert "1 differences found" in result.output and "1 matching files" in result.output
+    assert box_emulator.uploads == uploads  # nothing copied
+
+    synced = CliRunner().invoke(main, ["sync", "dropbox:/Check", f"box:{folder}", "--manifest",
+                                       str(tmp_path / "m.csv")], catch_exceptions=False)
+    assert synced.exit_code == 0, synced.output
+    again = CliRunner().invoke(main, ["check", "dropbox:/Check", f"box:{folder}", "-q", "--exclude",
+                                      "only-dest.jpg"], catch_exceptions=False)
+    assert again.exit_code == 0 and again.output == "", again.output
+
+
+def test_check_missing_destination_folder_is_exit_2(dropbox_emulator, tmp_path):
+    dropbox_emulator.put_file("/Check2/a.jpg", b"a")
+    result = CliRunner().invoke(main, ["check", "dropbox:/Check2", "box:999999"])
+    assert result.exit_code == 2
