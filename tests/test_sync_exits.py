@@ -218,3 +218,17 @@ def test_partial_files_of_a_killed_run_are_removed_by_the_next(local_batch, tmp_
     assert not stale.exists() and live.exists()
     assert sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")) == [
         "img0.jpg", "img1.jpg", "img2.jpg"]
+
+
+def test_stopped_while_the_box_sdk_waits_on_retry_after_exits_130(local_batch, box_emulator, tmp_path):
+    folder = box_emulator.make_folder("0", "slow box")
+    box_emulator.inject("upload", "429", times=100, retry_after=200)  # under the cap: the SDK waits
+    proc = start_sync(str(local_batch), f"box:{folder}", "-j", "1", "--manifest", str(tmp_path / "m.csv"))
+    try:
+        wait_for_calls(box_emulator, "upload", 1, proc=proc)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, output
+    assert box_emulator.files_under(folder) == {}
