@@ -7,10 +7,8 @@ import sys
 import click
 
 from imgval import exitcodes
-from imgval.cli_sync import _open, list_source, selection_options
+from imgval.cli_sync import _open, environment_policy, list_source, selection_options
 from imgval.storage import StorageError, unexpected
-from imgval.storage.credentials import check_environment
-from imgval.storage.retry import RetryPolicy
 
 SUMMARY = (("*", "differences found"), ("-", "files missing at the destination"),
            ("+", "files missing at the source"), ("=", "matching files"), ("!", "errors"))
@@ -57,11 +55,7 @@ def _check(source, destination, selection, jobs, hash_cache, quiet) -> int:
     from imgval.hashpairs import HashPairs
     from imgval.sync import Syncer
 
-    try:
-        check_environment()
-        retry = RetryPolicy.from_env()
-    except StorageError as exc:
-        raise click.UsageError(str(exc))
+    retry = environment_policy()
     src = _open(source, "source", None)
     dest = _open(destination, "destination", None)
     files = list_source(src, selection, "check")

@@ -111,11 +111,7 @@ def _sync(source, destinations, selection, dry_run, jobs, manifest_path, chunk_s
 
     started = time.monotonic()
     run_started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    try:
-        check_environment()
-        retry = RetryPolicy.from_env()
-    except StorageError as exc:
-        raise click.UsageError(str(exc))
+    retry = environment_policy()
     # every storage is opened and its credentials checked before any transfer starts
     src = _open(source, "source", chunk_size)
     dests = [_open(url, "destination", chunk_size) for url in destinations]
@@ -167,6 +163,16 @@ def _sync(source, destinations, selection, dry_run, jobs, manifest_path, chunk_s
     if failed or not quiet:  # with -q a clean run prints nothing, so cron mails only problems
         click.echo(line, err=bool(failed))
     sys.exit(exitcodes.FAILED if result.failed else exitcodes.OK)
+
+
+def environment_policy() -> RetryPolicy:
+    """The retry policy from the environment, once every credential variable is well-formed;
+    a bad one is a usage error (exit 2) naming the variable."""
+    try:
+        check_environment()
+        return RetryPolicy.from_env()
+    except StorageError as exc:
+        raise click.UsageError(str(exc))
 
 
 def list_source(src, selection, command: str) -> list:

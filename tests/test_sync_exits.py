@@ -99,13 +99,22 @@ def start_sync(*args) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, env=env, text=True)
 
 
-def wait_for_calls(emulator, route, count, timeout=60, proc=None):
-    deadline = time.monotonic() + timeout
-    while emulator.calls.count(route) < count:
-        assert time.monotonic() < deadline, f"{route} was never called: {emulator.calls}"
-        assert proc is None or proc.poll() is None, proc.communicate()[0]
-        time.sleep(0.05)
-    time.sleep(0.3)  # the client is now inside its wait
+def stop_when_called(args, emulator, route, signum) -> tuple[int, str]:
+    """Run `imgval sync ARGS`, send it ``signum`` once it has called ``route`` (and so is in
+    the wait the server asked for); its exit code and output."""
+    proc = start_sync(*args)
+    try:
+        deadline = time.monotonic() + 60
+        while route not in emulator.calls:
+            assert time.monotonic() < deadline, f"{route} was never called: {emulator.calls}"
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.05)
+        time.sleep(0.3)  # the client is now inside its wait
+        proc.send_signal(signum)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    return proc.returncode, output
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -114,14 +123,9 @@ def test_stopped_while_listing_waits_on_retry_after_exits_130(dropbox_emulator, 
     for i in range(5):  # more than a page: the listing continues, and there the server says wait
         dropbox_emulator.put_file(f"/Slow/{i}.jpg", b"a")
     dropbox_emulator.inject("files/list_folder/continue", "429", times=100, retry_after=200)
-    proc = start_sync("dropbox:/Slow", str(tmp_path / "out"), "--manifest", str(tmp_path / "m.csv"))
-    try:
-        wait_for_calls(dropbox_emulator, "files/list_folder/continue", 1, proc=proc)
-        proc.send_signal(signum)
-        output, _ = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, output
+    args = ["dropbox:/Slow", str(tmp_path / "out"), "--manifest", str(tmp_path / "m.csv")]
+    code, output = stop_when_called(args, dropbox_emulator, "files/list_folder/continue", signum)
+    assert code == 130, output
     assert "Traceback" not in output and "interrupted" in output
 
 
@@ -166,14 +170,9 @@ def test_http_date_retry_after_is_obeyed_on_dropbox_and_box(dropbox_emulator, bo
 def test_stopped_during_a_transfers_backoff_exits_130(dropbox_emulator, tmp_path, signum, monkeypatch):
     dropbox_emulator.put_file("/Busy/a.jpg", b"a")
     dropbox_emulator.inject("files/download", "429", times=100, retry_after=200)
-    proc = start_sync("dropbox:/Busy", str(tmp_path / "out"), "--manifest", str(tmp_path / "m.csv"))
-    try:
-        wait_for_calls(dropbox_emulator, "files/download", 1, proc=proc)
-        proc.send_signal(signum)
-        output, _ = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, output
+    args = ["dropbox:/Busy", str(tmp_path / "out"), "--manifest", str(tmp_path / "m.csv")]
+    code, output = stop_when_called(args, dropbox_emulator, "files/download", signum)
+    assert code == 130, output
     assert "Traceback" not in output
     assert not list((tmp_path / "out").rglob("*")) if (tmp_path / "out").exists() else True
 
@@ -223,12 +222,7 @@ def test_partial_files_of_a_killed_run_are_removed_by_the_next(local_batch, tmp_
 def test_stopped_while_the_box_sdk_waits_on_retry_after_exits_130(local_batch, box_emulator, tmp_path):
     folder = box_emulator.make_folder("0", "slow box")
     box_emulator.inject("upload", "429", times=100, retry_after=200)  # under the cap: the SDK waits
-    proc = start_sync(str(local_batch), f"box:{folder}", "-j", "1", "--manifest", str(tmp_path / "m.csv"))
-    try:
-        wait_for_calls(box_emulator, "upload", 1, proc=proc)
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, output
+    args = [str(local_batch), f"box:{folder}", "-j", "1", "--manifest", str(tmp_path / "m.csv")]
+    code, output = stop_when_called(args, box_emulator, "upload", signal.SIGINT)
+    assert code == 130, output
     assert box_emulator.files_under(folder) == {}

@@ -86,7 +86,8 @@ def test_destination_inside_source_or_the_reverse_is_refused(tmp_path, s3_bucket
     inner = box_emulator.make_folder(outer, "inner")
     dropbox_emulator.put_file("/Scans/a.jpg", b"a")
     cases = [(str(inc), str(inc / "backup")), (str(inc), str(inc)), (str(inc / "sub"), str(inc)),
-             (f"s3://{s3_bucket}/inc", f"s3://{s3_bucket}/inc/backup"), (f"s3://{s3_bucket}/inc/x", f"s3://{s3_bucket}"),
+             (f"s3://{s3_bucket}/inc", f"s3://{s3_bucket}/inc/backup"),
+             (f"s3://{s3_bucket}/inc/x", f"s3://{s3_bucket}"),
              (f"box:{outer}", f"box:{inner}"), (f"box:{inner}", f"box:{outer}"),
              ("dropbox:/Scans", "dropbox:/scans/Backup")]
     (inc / "sub").mkdir()
@@ -103,5 +104,6 @@ def test_destination_inside_source_or_the_reverse_is_refused(tmp_path, s3_bucket
         assert "overlaps" in result.output
     assert not (inc / "backup").exists()
     # siblings with a common name prefix are not nested
-    ok = CliRunner().invoke(main, ["sync", str(inc), str(tmp_path / "inc-backup"), "--manifest", str(tmp_path / "m.csv")])
+    ok = CliRunner().invoke(main, ["sync", str(inc), str(tmp_path / "inc-backup"),
+                                   "--manifest", str(tmp_path / "m.csv")])
     assert ok.exit_code == 0, ok.output

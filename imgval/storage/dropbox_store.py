@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 from typing import BinaryIO, Iterator
 
 from imgval.storage import (
