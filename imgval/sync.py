@@ -253,8 +253,10 @@ class Syncer:
     # -- copying --------------------------------------------------------------------------
     def _copy(self, entry: Entry, source_hashes: dict[str, str], dest: Storage) -> dict[str, str]:
         with self.source.open_read(entry.path) as stream:
+            # a download may know the time better than the listing did (S3's mtime metadata)
+            modified = getattr(stream, "modified", None) or entry.modified
             written = dest.write(entry.path, _Cancellable(stream, self.cancelled, self.on_bytes), entry.size,
-                                 source_hashes, entry.modified)
+                                 source_hashes, modified)
         self.hash_pairs.remember(written.hashes)
         # verify from the destination's own record, not from what we believe we sent
         after = dest.stat(entry.path)

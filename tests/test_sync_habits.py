@@ -47,6 +47,11 @@ def test_modification_times_are_kept_at_every_destination(dated, tmp_path, s3_bu
     assert make_client().head_object(Bucket=s3_bucket, Key="d/b.tif")["ContentType"] == "image/tiff"
     for url in dests[2:]:  # Dropbox client_modified, Box content_modified_at, read back by imgval
         assert {e.path: e.modified for e in open_storage(url).list()} == {"day1/a.jpg": SCANNED, "b.tif": SCANNED}
+    # and back from S3: the time comes from the object's mtime metadata, not its upload time
+    back = Syncer(open_storage(dests[1]), [open_storage(str(tmp_path / "back"))],
+                  hash_pairs=HashPairs(str(tmp_path / "p.sqlite"))).run()
+    assert not back.failed
+    assert os.stat(tmp_path / "back" / "b.tif").st_mtime == SCANNED.timestamp()
 
 
 def test_filters_ignore_case_and_name_folders():

@@ -105,10 +105,12 @@ class VerifiedReader(io.RawIOBase):
     caller can take damaged bytes for the file's content.
 
     ``raw`` raises TransientError itself for a dropped connection; ``on_mismatch`` lets the
-    storage forget a record that may be stale before the retry."""
+    storage forget a record that may be stale before the retry. ``modified`` is the file's
+    modification time when the download told it (S3 keeps it in metadata, not in listings)."""
 
     def __init__(self, raw: BinaryIO, size: int | None, expected: dict[str, str], what: str,
-                 on_mismatch: Callable[[], None] = lambda: None):
+                 on_mismatch: Callable[[], None] = lambda: None, modified=None):
+        self.modified = modified
         self._raw = raw
         self._size = size
         self._expected = {k: v.lower() for k, v in expected.items() if v}

@@ -168,14 +168,14 @@ class S3Storage:
             return None
         meta = head.get("Metadata", {})
         hashes = {kind: meta[key] for kind, key in META_KEYS.items() if key in meta}
-        return Entry(path, head["ContentLength"], hashes, head.get("LastModified"))
+        return Entry(path, head["ContentLength"], hashes, _modified(head))
 
     def open_read(self, path: str) -> BinaryIO:
         what = self.url_for(path)
         obj = self._call(what, self.client.get_object, Bucket=self.bucket, Key=self._key(path))
         # botocore checks a full-object checksum itself (_ReadTranslator reports its verdict)
         return VerifiedReader(_ReadTranslator(obj["Body"], self, what), obj.get("ContentLength"),
-                              recorded_hashes(obj), what)
+                              recorded_hashes(obj), what, modified=_modified(obj))
 
     def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
               modified: dt.datetime | None = None) -> Entry:
@@ -248,6 +248,15 @@ class S3Storage:
             except Exception:
                 pass
             raise
+
+
+def _modified(response: dict) -> dt.datetime | None:
+    """The file's modification time: the ``mtime`` metadata rclone and imgval write, else when
+    the object was stored."""
+    try:
+        return dt.datetime.fromtimestamp(float(response["Metadata"]["mtime"]), tz=dt.timezone.utc)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return response.get("LastModified")
 
 
 def recorded_hashes(response: dict) -> dict[str, str]:
