@@ -18,10 +18,9 @@ import concurrent.futures
 import dataclasses
 
 from imgval.storage import Cancelled, Entry, Storage, StorageError, name_key, unexpected
-from imgval.sync import Selection, Syncer, _index, _list_or_empty
+from imgval.sync import Selection, Syncer, index_by_name, list_or_empty
 
 SAME, DIFFERENT, MISSING_AT_DEST, MISSING_AT_SOURCE, ERROR = "=", "*", "-", "+", "!"
-MARKS = (SAME, DIFFERENT, MISSING_AT_DEST, MISSING_AT_SOURCE, ERROR)
 
 
 @dataclasses.dataclass
@@ -34,7 +33,8 @@ class Difference:
 def check(syncer: Syncer, files: list[Entry], dest: Storage, selection: Selection) -> list[Difference]:
     """One Difference per path at either side, sorted by path. Reads content only where no
     comparable hash is recorded (as sync does)."""
-    listing = _index((e for e in _list_or_empty(dest) if selection(e.path)), dest.caseless)
+    syncer.cancelled.clear()
+    listing = index_by_name((e for e in list_or_empty(dest) if selection(e.path)), dest.caseless)
     seen = {name_key(entry.path, dest.caseless) for entry in files}
     results = [Difference(MISSING_AT_SOURCE, e.path) for key, e in listing.items() if key not in seen]
 

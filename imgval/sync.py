@@ -20,8 +20,8 @@ from typing import BinaryIO, Callable, Iterable
 
 from imgval.hashpairs import HashPairs
 from imgval.storage import Cancelled, Entry, Storage, StorageError, TransientError, name_key, unexpected
-from imgval.storage.hashing import SHA256, hash_stream
 from imgval.storage import retry as retries
+from imgval.storage.hashing import SHA256, hash_stream
 from imgval.storage.retry import RetryPolicy, call_with_retries
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class Syncer:
         tasks = []
         for dest in self.destinations:
             try:
-                listing = _index(_list_or_empty(dest), dest.caseless)
+                listing = index_by_name(list_or_empty(dest), dest.caseless)
             except StorageError as exc:  # this destination fails its rows; the others go on
                 outcomes += [Outcome(e.path, e.size, describe_hashes(e.hashes), dest.url, FAILED,
                                      f"cannot list the destination: {exc}") for e in files]
@@ -272,7 +272,7 @@ def _common(a: dict[str, str], b: dict[str, str]) -> list[str]:
     return [k for k in a if k in b]
 
 
-def _list_or_empty(storage: Storage) -> list[Entry]:
+def list_or_empty(storage: Storage) -> list[Entry]:
     from imgval.storage import NotFound
 
     try:
@@ -281,7 +281,7 @@ def _list_or_empty(storage: Storage) -> list[Entry]:
         return []
 
 
-def _index(entries: Iterable[Entry], caseless: bool) -> dict[str, Entry]:
+def index_by_name(entries: Iterable[Entry], caseless: bool) -> dict[str, Entry]:
     return {name_key(entry.path, caseless): entry for entry in entries}
 
 
