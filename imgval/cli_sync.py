@@ -83,8 +83,10 @@ def sync_command(source, destinations, include, exclude, ignore_case, all_files,
     Example:   imgval sync dropbox:/Scans/2026 s3://archive/scans/2026 box:123456789
 
     A file already at a destination with the same content (by hash) is skipped; nothing is
-    ever deleted. Credentials come from the environment (see the README's Sync section).
-    Exit codes: 0 all files copied or up to date, 1 some file failed, 2 usage or credentials.
+    ever deleted. Two source files that are one name at a destination (case, Unicode form)
+    are both failed, never copied over each other. Credentials come from the environment
+    (see the README's Sync section). Exit codes: 0 all files copied or up to date, 1 some
+    file failed, 2 usage or credentials, 130 interrupted (Ctrl-C or SIGTERM).
     """
     from imgval.cli import _terminate_as_interrupt, setup_logging
     from imgval.sync import Selection
