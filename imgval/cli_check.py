@@ -7,7 +7,7 @@ import sys
 import click
 
 from imgval import exitcodes
-from imgval.cli_sync import _open, environment_policy, list_source, selection_options
+from imgval.cli_sync import open_checked, environment_policy, list_source, selection_options
 from imgval.storage import StorageError, unexpected
 
 SUMMARY = (("*", "differences found"), ("-", "files missing at the destination"),
@@ -56,8 +56,8 @@ def _check(source, destination, selection, jobs, hash_cache, quiet) -> int:
     from imgval.sync import Syncer
 
     retry = environment_policy()
-    src = _open(source, "source", None)
-    dest = _open(destination, "destination", None)
+    src = open_checked(source, "source", None)
+    dest = open_checked(destination, "destination", None)
     files = list_source(src, selection, "check")
     syncer = Syncer(src, [dest], selection, jobs=jobs, hash_pairs=HashPairs(hash_cache), retry=retry)
     try:

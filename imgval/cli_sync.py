@@ -38,7 +38,7 @@ def selection_options(command):
     return command
 
 
-def _open(url: str, role: str, chunk_size: int | None):
+def open_checked(url: str, role: str, chunk_size: int | None):
     """Open a storage and check its credentials; any problem is a usage error (exit 2)."""
     options = {"chunk_size": chunk_size * MIB} if chunk_size else {}
     try:
@@ -115,8 +115,8 @@ def _sync(source, destinations, selection, dry_run, jobs, manifest_path, chunk_s
     run_started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     retry = environment_policy()
     # every storage is opened and its credentials checked before any transfer starts
-    src = _open(source, "source", chunk_size)
-    dests = [_open(url, "destination", chunk_size) for url in destinations]
+    src = open_checked(source, "source", chunk_size)
+    dests = [open_checked(url, "destination", chunk_size) for url in destinations]
     _refuse_overlaps(src, dests)
     files = list_source(src, selection, "sync")
     total_bytes = sum(e.size for e in files) * len(dests)
