@@ -7,7 +7,7 @@ import sys
 import click
 
 from imgval import exitcodes
-from imgval.cli_sync import open_checked, environment_policy, list_source, selection_options
+from imgval.cli_sync import environment_policy, list_source, open_checked, selection_options
 from imgval.storage import StorageError, unexpected
 
 SUMMARY = (("*", "differences found"), ("-", "files missing at the destination"),
