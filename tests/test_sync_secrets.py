@@ -76,3 +76,12 @@ def test_rejected_credentials_answered_as_html_exit_2_without_secret(crlf_creden
     assert result.exit_code == 2, result.output
     assert "Dropbox" in result.output
     assert_no_secret(result, texts)
+
+
+def test_an_sdk_error_quoting_a_header_is_told_without_the_secret(monkeypatch):
+    from imgval.storage import unexpected
+
+    monkeypatch.setenv("DROPBOX_ACCESS_TOKEN", DROPBOX_SECRET + "\r")
+    error = ValueError(f"Invalid header value b'Bearer {DROPBOX_SECRET}\\r'")
+    told = unexpected(error)
+    assert DROPBOX_SECRET not in told and "ValueError" in told and "Invalid header value" in told
