@@ -38,9 +38,9 @@ import cv2
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from imgval import runner  # noqa: E402
-from imgval.analyze import Settings  # noqa: E402
-from imgval.report import Report  # noqa: E402
+from imgval.analysis.analyze import Settings  # noqa: E402
+from imgval.batch.engine import make_engine  # noqa: E402
+from imgval.report.writers import Report  # noqa: E402
 
 REFERENCE = HERE.parent.parent / "shared" / "reference" / "clirdlf_pipeline.py"
 
@@ -78,7 +78,7 @@ def run_imgval(mode: str):
         settings = Settings(mode=mode)
         with tempfile.TemporaryDirectory() as folder:
             report = Report(os.path.join(folder, "results.csv"), "csv", paths, settings.threshold)
-            for record in runner.run(paths, settings, jobs):
+            for record in make_engine(jobs=jobs).run(paths, settings):
                 if record.error:
                     raise RuntimeError(f"{record.filepath}: {record.error}")
                 report.write(record)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from imgval.dupes import DEFAULT_RADIUS, group_ids, parse_hashes  # noqa: E402
+from imgval.dupes.index import DEFAULT_RADIUS, group_ids, parse_hashes  # noqa: E402
 
 
 def peak_rss_mib() -> float:

@@ -27,9 +27,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from imgval import blur  # noqa: E402
-from imgval.analyze import Settings, analyze_path  # noqa: E402
-from imgval.discover import discover  # noqa: E402
+from imgval.analysis import blur  # noqa: E402
+from imgval.analysis.analyze import Settings, analyze_path  # noqa: E402
+from imgval.batch.discover import discover  # noqa: E402
 
 REFERENCE = HERE.parent.parent / "shared" / "reference" / "clirdlf_pipeline.py"
 MODES = ("exact", "default", "fast")

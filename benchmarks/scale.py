@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does cost grow with the number of files? `python benchmarks/scale.py`.
 
-1. Listing: time imgval.discover over a folder of --listing empty *.jpg files (100 subfolders).
+1. Listing: time imgval.batch.discover over a folder of --listing empty *.jpg files (100 subfolders).
 2. Memory: peak RSS of the parent process and of the largest worker for runs over N small
    images (hard links to one 1.2 MP JPEG), N = --counts. Results are streamed to the report,
    so the parent's peak should not grow with N.
@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from imgval import runner  # noqa: E402
-from imgval.analyze import Settings  # noqa: E402
-from imgval.discover import discover  # noqa: E402
-from imgval.report import Report  # noqa: E402
+from imgval.analysis.analyze import Settings  # noqa: E402
+from imgval.batch.discover import discover  # noqa: E402
+from imgval.batch.engine import make_engine  # noqa: E402
+from imgval.report.writers import Report  # noqa: E402
 from imgval.synthetic import natural_image  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def _run(paths: list[str], conn) -> None:
     settings = Settings()
     with tempfile.TemporaryDirectory() as folder:
         report = Report(os.path.join(folder, "r.csv"), "csv", [], settings.threshold)
-        for record in runner.run(paths, settings, 2):
+        for record in make_engine(jobs=2).run(paths, settings):
             report.write(record)
         report.close(0)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -48,7 +48,7 @@ def make_file(path: str, size: int) -> None:
 
 def run_sync(args: list[str], env: dict) -> tuple[float, float]:
     """(peak RSS in MB, seconds) of one `imgval sync` run in a child process."""
-    script = "import sys, resource\nfrom imgval.cli import main\n" \
+    script = "import sys, resource\nfrom imgval.cli.main import main\n" \
              "try:\n    main(sys.argv[1:], prog_name='imgval')\n" \
              "finally:\n    print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
     started = time.monotonic()

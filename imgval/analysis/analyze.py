@@ -1,0 +1,164 @@
+"""One image file -> one Record. Never raises: every failure becomes the record's error."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imgval.analysis import blur, decode
+from imgval.analysis.exif import ExifData, extract_exif
+from imgval.analysis.filedata import read_input
+from imgval.analysis.phash import phash_hex
+from imgval.analysis.profile import ImageFacts, Profile, check
+from imgval.analysis.profile_toml import default_profile
+from imgval.storage import is_remote
+
+DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
+
+
+MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see measure_blur
+MODE_THRESHOLDS = {"default": blur.DEFAULT_THRESHOLD, "exact": blur.DEFAULT_THRESHOLD,
+                   "fast": blur.FAST_DEFAULT_THRESHOLD}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How images are analysed; the same for every image of a run."""
+
+    threshold: float | None = None  # None: the mode's default (MODE_THRESHOLDS)
+    mode: str = "default"
+    fix_size: bool = True  # normalise to ~2 MP before scoring (the original's default)
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    profile: Profile = field(default_factory=default_profile)
+    keep_pixels: bool = False  # attach the scored image and blur map to the record (single process only)
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.threshold is None:
+            object.__setattr__(self, "threshold", MODE_THRESHOLDS[self.mode])
+
+
+@dataclass
+class Record:
+    """One row of the report."""
+
+    filepath: str
+    score: float | None = None
+    blurry: bool | None = None
+    hash: str = ""
+    width: int | None = None
+    height: int | None = None
+    format: str = ""
+    sha256: str = ""  # of the file's bytes: byte-identical copies share it, readable or not
+    exif: dict[str, str] = field(default_factory=dict)
+    exif_ok: bool | None = None
+    exif_issues: str = ""
+    error: str = ""
+    transient: bool = False  # the failure is about the environment (e.g. a download), not the file
+    pixels: BlurResult | None = field(default=None, repr=False)  # only with Settings.keep_pixels
+
+
+@dataclass
+class BlurResult:
+    """The pixels behind a score, for callers that show or save the blur map."""
+
+    score: float
+    image: np.ndarray  # the (normalised) image that was scored
+    blur_map: np.ndarray | None  # its Laplacian (only with Settings.keep_pixels)
+
+
+def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) -> BlurResult:
+    """Decode and score in the settings' mode.
+
+    exact:   as the original did: colour decode, resize to ~2 MP, grayscale, Laplacian variance
+             (the reference's scores within 0.1%).
+    default: luminance decoded directly (no colour planes), resize to ~2 MP, Laplacian variance;
+             the same score up to rounding (docs/performance.md has the measured differences).
+    fast:    luminance decoded at 1/2, 1/4 or 1/8 size (libjpeg DCT scaling), resized to ~0.5 MP,
+             Laplacian variance: a score on its own scale, with its own threshold.
+    """
+    if settings.mode == "fast":
+        gray = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
+        if settings.fix_size:
+            # bilinear, like the default mode: the DCT-scaled decode is already low-passed, and
+            # INTER_AREA at these non-integer ratios cost ~4 ms of the fast mode's ~55 per image
+            gray = blur.normalise_size(gray, blur.FAST_TARGET_PIXELS)
+    else:
+        if settings.mode == "exact":
+            gray = decode.decode_bgr(data, header, image)
+            gray = blur.to_gray(blur.normalise_size(gray) if settings.fix_size else gray)
+        else:
+            gray = decode.decode_gray(data, header, image)
+            gray = blur.normalise_size(gray) if settings.fix_size else gray
+    if settings.keep_pixels:  # the caller shows or saves the map: build it once
+        blur_map = blur.laplacian(gray)
+        return BlurResult(blur.blur_score(blur_map), gray, blur_map)
+    return BlurResult(blur.laplacian_variance(gray), gray, None)
+
+
+def enforce_pixel_limit(header: decode.Header, max_pixels: int) -> None:
+    """Refuse decompression bombs before any pixel is decoded."""
+    if header.pixels > max_pixels:
+        raise decode.DecodeError(
+            f"image too large: {header.width}x{header.height} is {header.pixels / 1e6:.0f} MP, over the "
+            f"limit of {max_pixels / 1e6:.0f} MP (raise it with --max-pixels if this is a real image)"
+        )
+
+
+def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
+    # Hashed from the bytes already in memory (no second read); set before decoding, so
+    # byte-identical broken files are still found as exact duplicates.
+    record = Record(filepath, sha256=hashlib.sha256(data).hexdigest())
+    try:
+        header, image = decode.probe(data)
+    except decode.DecodeError as exc:
+        record.error = str(exc)
+        return record
+    record.width, record.height, record.format = header.width, header.height, header.format
+    _check_exif(record, extract_exif(data, image), header, settings.profile)
+    try:
+        enforce_pixel_limit(header, settings.max_pixels)
+        result = measure_blur(data, header, image, settings)
+    except decode.DecodeError as exc:
+        record.error = str(exc)
+        return record
+    record.score = result.score
+    record.blurry = blur.is_blurry(result.score, settings.threshold)
+    record.hash = phash_hex(result.image)
+    if settings.keep_pixels:
+        record.pixels = result
+    return record
+
+
+def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False) -> Record:
+    """Analyse one file; whatever goes wrong is written into the record, never raised.
+    mapped: read a local file through a memory map (filedata.read_input says when that is safe)."""
+    try:
+        data = read_input(filepath, mapped=mapped)
+    except OSError as exc:
+        # a remote file that could not be downloaded whole and verified says nothing about
+        # its content: the next run must try again rather than reuse this row
+        return Record(filepath, error=f"cannot read file: {exc.strerror or exc}", transient=is_remote(filepath))
+    try:
+        return analyze_bytes(filepath, data, settings)
+    except MemoryError:
+        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
+                      error="not enough memory to decode this image")
+    except Exception as exc:  # a decoder bug must cost one row, not the run
+        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
+                      error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+
+
+def analyze_mapped(filepath: str, settings: Settings) -> Record:
+    """analyze_path for the runner's worker processes, which may map the files they read."""
+    return analyze_path(filepath, settings, mapped=True)
+
+
+def _check_exif(record: Record, exif: ExifData, header: decode.Header, profile: Profile) -> None:
+    facts = ImageFacts(header.width, header.height, header.format, header.bit_depth, header.mode)
+    issues = check(exif, facts, profile)
+    record.exif = exif.fields
+    record.exif_ok = not issues
+    record.exif_issues = "; ".join(issues)

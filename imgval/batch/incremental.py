@@ -1,0 +1,44 @@
+"""Run the analysis over a batch, reusing cached results: only new and changed files are
+analysed, and every result is checkpointed in the cache as it arrives."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from imgval.analysis.analyze import Record, Settings, analyze_path
+from imgval.batch.cache import ResultCache, file_state
+from imgval.batch.engine import Engine
+
+
+@dataclass
+class Outcome:
+    record: Record
+    reused: bool  # True when the record came from the cache, False when analysed in this run
+
+
+def run_incremental(paths: list[str], settings: Settings, engine: Engine, cache: ResultCache | None,
+                    remote_entries: dict | None = None) -> Iterator[Outcome]:
+    """One Outcome per path, in the order given (cached and fresh results interleaved).
+    `remote_entries` maps remote URLs to their listing's Entry (discover.Discovery)."""
+    if cache is None:
+        for record in engine.run(paths, settings):
+            yield Outcome(record, False)
+        return
+    # Each file's state is taken before it is read: a file rewritten while it is analysed is
+    # stored with its old mtime and so analysed again next time.
+    remote_entries = remote_entries or {}
+    states = [file_state(path, remote_entries.get(path)) for path in paths]
+    cached = [cache.has(state) for state in states]
+    fresh = engine.run([p for p, hit in zip(paths, cached) if not hit], settings)
+    try:
+        for path, state, hit in zip(paths, states, cached):
+            record = cache.lookup(path, state) if hit else None
+            if record is not None:
+                yield Outcome(record, True)
+                continue
+            # A hit that vanished between the two looks (another run replaced it) is analysed here.
+            record = next(fresh) if not hit else analyze_path(path, settings)
+            cache.store(state, record)
+            yield Outcome(record, False)
+    finally:
+        fresh.close()  # stops the worker pool now, not when the generator is collected

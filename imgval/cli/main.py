@@ -1,0 +1,38 @@
+"""The `imgval` group and the two scripts' entry points; each command lives in its own module."""
+from __future__ import annotations
+
+import click
+
+from imgval import __version__
+from imgval.cli.blur import process_blur
+from imgval.cli.check import check_command
+from imgval.cli.dupes import dupes_command
+from imgval.cli.options import HELP
+from imgval.cli.report import report_command
+from imgval.cli.run import run_command
+from imgval.cli.scan import scan
+from imgval.cli.sync import sync_command
+
+
+@click.group(context_settings=HELP)
+@click.version_option(__version__, prog_name="imgval")
+def main():
+    """imgval: validate batches of image files (integrity, blur, duplicates, EXIF)."""
+
+
+main.add_command(scan)
+main.add_command(sync_command)
+main.add_command(check_command)
+main.add_command(run_command)
+main.add_command(dupes_command)
+main.add_command(report_command)
+
+
+def process_main() -> None:
+    """`python process.py ...`: the scan, under the original script's name."""
+    scan.main(prog_name="process.py")
+
+
+def process_blur_main() -> None:
+    """`python process_blur.py ...`: the single-process blur run."""
+    process_blur.main(prog_name="process_blur.py")

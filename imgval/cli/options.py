@@ -1,0 +1,191 @@
+"""What several commands share: their common options, logging, and the checks that turn bad
+input into a usage error (exit 2) before any work starts."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import signal
+import sys
+
+import click
+
+from imgval.analysis.analyze import DEFAULT_MAX_PIXELS, MODES, Record
+from imgval.analysis.blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD
+from imgval.analysis.profile_toml import ProfileError, default_profile, load_profile
+from imgval.batch.discover import missing_inputs
+from imgval.report.reader import Results, ResultsError, load_results
+from imgval.report.writers import Report
+from imgval.storage.credentials import redact
+
+log = logging.getLogger("imgval")
+HELP = {"help_option_names": ["-h", "--help"]}
+
+
+def expand_multi_values(args: list[str], options: tuple[str, ...]) -> list[str]:
+    """Rewrite `-i a b c` (the original's argparse nargs='+') as `-i a -i b -i c` for click."""
+    out: list[str] = []
+    taking = None  # the option whose values are being read
+    for arg in args:
+        if arg in options:
+            taking = arg
+            out.append(arg)  # the first value joins it; more values get their own copy
+        elif taking and not arg.startswith("-") and out[-1] != taking:
+            out += [taking, arg]
+        else:
+            if arg == "--" or arg.startswith("-"):
+                taking = None
+            out.append(arg)
+    return out
+
+
+class MultiValueCommand(click.Command):
+    """A command whose -i/--images option takes several values after one flag."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, expand_multi_values(args, ("-i", "--images")))
+
+
+def setup_logging(verbose: bool, log_file: str | None = None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:  # an SDK's message may quote a credential
+        handler.addFilter(_redact_secrets)
+    logging.basicConfig(
+        level=logging.INFO if verbose or log_file else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    handlers[0].setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _redact_secrets(record: logging.LogRecord) -> bool:
+    record.msg, record.args = redact(record.getMessage()), None
+    if record.exc_info:
+        import traceback
+
+        record.msg += "\n" + redact("".join(traceback.format_exception(*record.exc_info))).rstrip()
+        record.exc_info, record.exc_text = None, None
+    return True
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """SIGTERM (cron's timeout, a shutdown) stops the run like Ctrl-C (scan: pending results are
+    committed to the cache and the partial report removed; sync: uploads are aborted). Only in this process: pool workers
+    inherit the handler, and there they keep the default (die at once)."""
+    main_pid = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != main_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def resolve_profile(path: str | None):
+    try:
+        return load_profile(path) if path else default_profile()
+    except ProfileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--profile")
+
+
+def check_inputs(inputs: tuple[str, ...]) -> None:
+    missing = missing_inputs(list(inputs))
+    if missing:
+        raise click.BadParameter(
+            "no such file or folder: " + ", ".join(repr(p) for p in missing), param_hint="-i/--images"
+        )
+
+
+def open_report_or_fail(path: str, *args, **kwargs):
+    """Create the report's temporary file now, so an unwritable path fails before any work."""
+    try:
+        return Report(path, *args, **kwargs)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path!r}: {exc.strerror or exc}", param_hint="-s/--save-path")
+
+
+
+images_option = click.option(
+    "-i", "--images", "inputs", multiple=True, required=True, metavar="PATH...",
+    help="Folders (searched recursively) and image files to check.",
+)
+threshold_option = click.option(
+    "-t", "--threshold", type=float, default=None,
+    help=f"Images scoring below this are flagged blurry.  [default: {DEFAULT_THRESHOLD:g}; "
+         f"{FAST_DEFAULT_THRESHOLD:g} with --fast, whose scores are on their own scale]",
+)
+
+
+def mode_options(default: str):
+    """--mode default|exact|fast, with --exact and --fast as shorthands; the command gets `mode`."""
+    def decorate(command):
+        @functools.wraps(command)
+        def resolved(*args, mode, exact, fast, **kwargs):
+            if exact and fast:
+                raise click.UsageError("--exact and --fast contradict each other; give one of them.")
+            return command(*args, mode="exact" if exact else "fast" if fast else mode, **kwargs)
+        resolved = click.option("--fast", is_flag=True,
+                                help="Shorthand for --mode fast: score a 1/2-1/8 size decode (much faster on "
+                                     "large JPEGs; its own score scale and threshold).")(resolved)
+        resolved = click.option("--exact", is_flag=True,
+                                help="Shorthand for --mode exact: the original tool's scores exactly "
+                                     "(colour decode, then grayscale).")(resolved)
+        return click.option("--mode", type=click.Choice(MODES), default=default, show_default=True,
+                            help="How pixels are decoded for the blur score: default = luminance decoded "
+                                 "directly (the original's scores within 1-2%), exact = as the original, "
+                                 "fast = reduced-size decode (see docs/performance.md).")(resolved)
+    return decorate
+
+
+verbose_option = click.option("-v", "--verbose", is_flag=True, help="Log every image to stderr.")
+max_pixels_option = click.option(
+    "--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
+    help="Refuse images with more pixels than this (decompression bombs).",
+)
+
+
+def log_record(record: Record) -> None:
+    if record.error:
+        log.warning("%s: %s", record.filepath, record.error)
+    else:
+        log.info("%s score=%.2f blurry=%s", record.filepath, record.score, record.blurry)
+
+
+def setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:
+    try:
+        setup_logging(verbose, log_file)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {log_file!r}: {exc.strerror or exc}", param_hint="--log-file")
+
+
+# -- commands that work from a finished report (dupes, report) --
+
+results_argument = click.argument("results_path", metavar="RESULTS", type=click.Path(dir_okay=False),
+                                  default="results.csv")
+radius_option = click.option(
+    "--dup-radius", type=click.IntRange(min=0, max=64), default=None,
+    help="Regroup from the report's hash and sha256 columns with this radius (bits of 64).  "
+         "[default: the report's dup_group column, as the scan grouped it]")
+
+
+def load_or_fail(path: str) -> Results:
+    try:
+        return load_results(path)
+    except ResultsError as exc:
+        raise click.BadParameter(str(exc), param_hint="RESULTS")

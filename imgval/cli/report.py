@@ -1,0 +1,63 @@
+"""`imgval report results.csv --html report.html`: the HTML page of a finished report (also
+what `scan --html` runs)."""
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+from imgval.analysis.analyze import Settings
+from imgval.batch.engine import default_jobs
+from imgval.cli.options import HELP, load_or_fail, radius_option, results_argument
+from imgval.report.html import write_html_report
+from imgval.report.reader import ResultsError, load_results, threshold_of
+
+log = logging.getLogger("imgval")
+
+
+def check_html_path(path: str) -> None:
+    """Fail before any work when the page could not be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"cannot write {path!r}: its folder does not exist or is not writable",
+                                 param_hint="--html")
+
+
+@click.command("report", context_settings=HELP)
+@results_argument
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), required=True,
+              help="Write a self-contained HTML page (opens offline) to this file.")
+@click.option("-t", "--threshold", type=float, default=None,
+              help="Blur threshold to mark on the histogram.  [default: the report's own: stored in JSON, "
+                   "inferred from the blurry column of a CSV]")
+@radius_option
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=default_jobs(), show_default="all cores",
+              help="Images read in parallel for thumbnails.")
+def report_command(results_path, html_path, threshold, dup_radius, jobs):
+    """Turn a scan's report into an HTML page a person can look through: counts, a histogram of
+    blur scores, blurry images with their blur maps, duplicate groups side by side, EXIF
+    failures and errors.
+
+    Images are read again only for the thumbnails shown; each section shows its first images
+    and says how many more RESULTS has.
+    """
+    check_html_path(html_path)
+    results = load_or_fail(results_path)
+    sections = write_html_report(results, html_path, threshold if threshold is not None else threshold_of(results),
+                                 source=results_path, radius=dup_radius, jobs=jobs)
+    click.echo(f"Wrote {html_path}: {len(sections.rows)} images, {sections.blurry_total} blurry, "
+               f"{sections.groups_total} duplicate groups, {sections.exif_total} failing EXIF, "
+               f"{sections.errors_total} errors.")
+
+
+def html_after_scan(results_path: str, html_path: str, settings: Settings, jobs: int) -> None:
+    """`scan --html`: the page from the report just written (its groups, the run's threshold
+    and scoring mode). A failure here costs the page, not the scan's report."""
+    try:
+        results = load_results(results_path)
+        write_html_report(results, html_path, settings.threshold, source=results_path, jobs=jobs,
+                          settings=Settings(threshold=settings.threshold, mode=settings.mode,
+                                            max_pixels=settings.max_pixels, keep_pixels=True))
+    except (ResultsError, OSError) as exc:
+        log.error("could not write the HTML report %s: %s", html_path, exc)

@@ -1,0 +1,194 @@
+"""`imgval scan` (= process.py): discover, analyse in parallel (reusing cached results), write
+the report, print the summary; --fail-on turns findings into exit code 3."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import click
+from tqdm import tqdm
+
+from imgval.analysis.analyze import Record, Settings
+from imgval.batch.cache import CacheError, ResultCache, default_cache_path
+from imgval.batch.discover import discover
+from imgval.batch.engine import default_jobs, make_engine
+from imgval.batch.incremental import run_incremental
+from imgval.batch.lock import Locked, RunLock
+from imgval.cli import exitcodes
+from imgval.cli.options import (
+    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_pixels_option, mode_options,
+    open_report_or_fail, resolve_profile, setup_logging_or_fail, terminate_as_interrupt, threshold_option,
+    verbose_option,
+)
+from imgval.cli.report import check_html_path, html_after_scan
+from imgval.dupes.index import DEFAULT_RADIUS
+from imgval.report.failon import findings, parse_fail_on
+from imgval.report.summary import Summary
+from imgval.report.writers import Report
+
+log = logging.getLogger("imgval")
+
+
+def progress(total: int):
+    """A progress bar with rate and ETA, only when a person is watching a terminal."""
+    return tqdm(total=total, unit="img", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+
+
+@click.command("scan", cls=MultiValueCommand, context_settings=HELP)
+@images_option
+@click.option("-s", "--save-path", type=click.Path(dir_okay=False), default=None,
+              help="Report file.  [default: results.csv, or results.json with -o json]")
+@click.option("-o", "--output-format", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="Report format.")
+@threshold_option
+@mode_options("default")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=default_jobs(), show_default="all cores",
+              help="Images analysed in parallel.")
+@click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
+@max_pixels_option
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
+              help="SQLite file of earlier results; unchanged files are not analysed again.  "
+                   "[default: results.sqlite in the user's cache folder]")
+@click.option("--no-cache", is_flag=True, help="Analyse every file, and keep no results for the next run.")
+@click.option("--fail-on", default="", metavar="KINDS", callback=lambda ctx, param, value: _fail_on_option(value),
+              help="Exit with code 3 when the run finds images of these kinds (comma-separated): "
+                   "blurry, exif, duplicate, error.  [default: none; findings never change the exit code]")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a self-contained HTML report (thumbnails, blur maps, duplicate groups) here.")
+@click.option("--dup-radius", type=click.IntRange(min=0, max=64), default=DEFAULT_RADIUS, show_default=True,
+              help="Images whose pHashes differ in at most this many bits (of 64) share a dup_group; "
+                   "byte-identical files (same sha256) always do. 0 = identical pHashes only "
+                   "(see docs/duplicates.md).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and --fail-on findings (for cron).")
+@click.option("--log-file", type=click.Path(dir_okay=False), default=None,
+              help="Also write a full log (every image, the summary) to this file.")
+@verbose_option
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
+         fail_on, html_path, dup_radius, quiet, log_file, verbose):
+    """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
+
+    Writes one row per file to results.csv in the current folder and prints a summary.
+    Results of unchanged files are reused from the cache (see --cache, --no-cache).
+    """
+    setup_logging_or_fail(verbose, log_file)
+    start = time.perf_counter()
+    check_inputs(inputs)
+    if cache_path and no_cache:
+        raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
+    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
+    save_path = save_path or f"results.{output_format}"
+    if html_path:
+        check_html_path(html_path)
+    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, dup_radius=dup_radius)
+    lock = _lock_or_exit(save_path, report)
+    try:
+        cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
+        summary, head = _scan_into(report, cache, inputs, settings, jobs)
+    finally:
+        lock.release()
+
+    if not quiet:
+        for record in head:
+            click.echo(f"{record.filepath}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
+        click.echo(f"--- Image count: {summary.count} ---")
+        click.echo(f"--- Found {summary.blurry} blurry images ---")
+        click.echo(f"--- Percent blurry: {summary.percent_blurry:.2f}% ---")
+        click.echo(f"--- Total time taken: {time.perf_counter() - start:.2f} seconds ---")
+    if summary.errors:
+        log.warning("%d file(s) could not be analysed: see the error column in %s.", summary.errors, save_path)
+    if html_path:
+        html_after_scan(save_path, html_path, settings, jobs)
+    line = _summary_line(summary, save_path, time.perf_counter() - start)
+    log.info(line)
+    if not quiet:
+        click.echo(line)
+    flagged = findings(summary, fail_on)
+    if flagged:
+        click.echo(f"--fail-on {','.join(fail_on)}: found {', '.join(flagged)}; see {save_path}.", err=True)
+        sys.exit(exitcodes.FLAGGED)
+
+
+def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Record]]:
+    """Discover, analyse (or reuse) and write every row; the report appears only when complete.
+    Whatever stops the run, results analysed so far stay in the cache for the next run."""
+    found = discover(list(inputs))
+    if not found.paths and not found.unlistable:
+        click.echo(f"No image files found in {', '.join(inputs)}; the report is empty.", err=True)
+    summary, head = Summary(), []
+    finished = False
+    try:
+        with terminate_as_interrupt(), progress(len(found.paths)) as bar:
+            for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs), cache,
+                                           found.remote_entries):
+                _add(outcome.record, report, summary, head, outcome.reused)
+                bar.update()
+            for folder, reason in found.unlistable:
+                _add(Record(folder, error=reason), report, summary, head)
+            report.close(blurry_counts=summary.blurry)
+            summary.duplicates = report.duplicates.images
+            finished = True
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted: no report written; {summary.analysed} result(s) are kept in the cache "
+                   "for the next run." if cache else "Interrupted: no report written.", err=True)
+        sys.exit(exitcodes.INTERRUPTED)
+    finally:
+        if not finished:
+            report.discard()
+        if cache:
+            cache.close(finished=finished)
+    return summary, head
+
+
+def _add(record, report, summary, head, reused=False):
+    report.write(record)
+    summary.add(record, reused)
+    if len(head) < 5:
+        head.append(record)
+    log_record(record)
+
+
+def _fail_on_option(value: str) -> tuple[str, ...]:
+    try:
+        return parse_fail_on(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fail-on")
+
+
+def _lock_or_exit(save_path: str, report: Report) -> RunLock:
+    """Exit at once with LOCKED when another run is writing this report; its work is untouched."""
+    try:
+        return RunLock.for_report(save_path).acquire()
+    except Locked as exc:
+        report.discard()
+        click.echo(f"{exc} Wait for it to finish, or give another --save-path.", err=True)
+        sys.exit(exitcodes.LOCKED)
+    except OSError as exc:
+        report.discard()
+        raise click.BadParameter(f"cannot create the lock file {save_path}.lock: {exc.strerror or exc}",
+                                 param_hint="-s/--save-path")
+
+
+def _open_cache(path: str, settings: Settings) -> ResultCache | None:
+    """The result cache, or None with a warning: a broken cache costs speed, never the nightly run."""
+    try:
+        return ResultCache(path, settings)
+    except CacheError as exc:
+        log.warning("%s. Analysing every file this time.", exc)
+        return None
+
+
+def _summary_line(summary: Summary, save_path: str, seconds: float) -> str:
+    """The run in one line, for cron mail and logs."""
+    return (f"imgval: {summary.count} images, {summary.blurry} blurry, {summary.exif_failed} failing EXIF, "
+            f"{summary.duplicates} duplicates, {summary.errors} errors; {summary.analysed} analysed, "
+            f"{summary.reused} reused; report {save_path} ({seconds:.1f} s)")
+
+
+def _fmt_score(score) -> str:
+    return "" if score is None else f"{score:.2f}"
+
+
+def _fmt(value) -> str:
+    return "" if value is None else str(value)

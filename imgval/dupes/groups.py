@@ -1,0 +1,82 @@
+"""The report's finishing pass: the dup_group column needs every image's hashes, but rows are
+written as they arrive.
+
+Rows are spooled, as JSON lines, to an anonymous temporary file beside the report; only the
+hashes stay in memory (8 bytes of pHash and 32 of SHA-256 per image, ~40 MB for a million
+images). When the run ends, the groups are computed once and every row is written to the
+real report in one pass, with its group.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from array import array
+from dataclasses import dataclass
+
+import numpy as np
+
+from imgval.dupes import index as dupes
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """What the finishing pass found: for summaries and --fail-on."""
+
+    groups: int = 0  # duplicate groups (two or more images each)
+    images: int = 0  # images that belong to one
+
+
+def shown_group(group_id: int) -> int | None:
+    """The group number a person sees: 1, 2, ... (largest first), None (empty) for no group."""
+    return None if group_id == dupes.NO_GROUP else int(group_id) + 1
+
+
+class GroupingWriter:
+    """Wraps a report writer (CsvWriter, JsonWriter): holds rows back until every hash is
+    known, then writes them all with their `dup_group`."""
+
+    def __init__(self, inner, radius: int, folder: str | None = None):
+        dupes._check_radius(radius)
+        self.inner, self.radius = inner, radius
+        self.values = inner.values
+        # Unnamed where the OS allows: it disappears with the process, whatever stops the run.
+        self.spool = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder, prefix=".imgval-rows-")
+        self.phashes = array("Q")
+        self.has_phash = bytearray()
+        self.digests = bytearray()  # 32 bytes per row, all zero when unknown
+        self.counts = GroupCounts()
+
+    def write(self, record) -> None:
+        values = self.values(record)
+        self.spool.write(json.dumps(values) + "\n")
+        self.phashes.append(int(values["hash"], 16) if values.get("hash") else 0)
+        self.has_phash.append(bool(values.get("hash")))
+        digest = values.get("sha256")
+        self.digests += bytes.fromhex(digest) if digest else bytes(32)
+
+    def finish(self, blurry_counts: int) -> None:
+        ids = self.group_ids()
+        self.counts = GroupCounts(int(ids.max()) + 1 if len(ids) else 0, int((ids != dupes.NO_GROUP).sum()))
+        self.spool.seek(0)
+        for line, group_id in zip(self.spool, ids):
+            values = json.loads(line)
+            values["dup_group"] = shown_group(group_id)
+            self.inner.write_values(values)
+        self.spool.close()
+        self.inner.finish(blurry_counts)
+
+    def group_ids(self) -> np.ndarray:
+        phashes = np.frombuffer(self.phashes, np.uint64) if len(self.phashes) else np.zeros(0, np.uint64)
+        present = np.frombuffer(bytes(self.has_phash), bool)
+        # Missing pHashes as None, so parse_hashes leaves them out (0 is a valid pHash).
+        hashes = [int(h) if p else None for h, p in zip(phashes, present)] if not present.all() else phashes
+        digests = np.frombuffer(bytes(self.digests), "S32")  # all-zero digests compare as b""
+        return dupes.duplicate_groups(hashes, digests, self.radius)
+
+    def discard(self) -> None:
+        self.spool.close()
+
+
+def folder_of(path: str | None) -> str | None:
+    return os.path.dirname(os.path.abspath(path)) if path else None

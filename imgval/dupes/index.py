@@ -1,0 +1,407 @@
+"""Near-duplicate groups from 64-bit perceptual hashes: pure functions, no I/O.
+
+Two images are near duplicates when their pHashes differ in at most `radius` bits; groups
+are the connected components of that relation (so A~B and B~C puts A, B, C together even if
+A and C are further apart). Images in no pair get no group.
+
+Finding the pairs without comparing all n^2/2 of them uses multi-index hashing (Norouzi et
+al., "Fast search in Hamming space with multi-index hashing", CVPR 2012): cut the 64 bits
+into m blocks and give block i a threshold t_i with sum(t_i + 1) = radius + 1. If two hashes
+differ in at most `radius` bits, then by pigeonhole some block i differs in at most t_i bits.
+So for each block we look up only hashes whose block value is within t_i of ours (a dense
+table of 2^bits buckets, probed with every flip mask of weight <= t_i), and verify those
+candidates with a full 64-bit popcount. Memory is linear in n plus 2^bits per block.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+HASH_BITS = 64
+NO_GROUP = -1
+# Chosen from the shipped evaluation (python -m imgval.dupes.evaluation; docs/duplicates.md): the
+# smallest radius with >= 0.95 recall of true pairs on resized, recompressed, derivative,
+# cropped and brightened copies. An imagehash pHash has 32 ones of 64 (bits above the median)
+# unless the median ties, so distances are even and radius 9 behaves as 8.
+DEFAULT_RADIUS = 8
+
+# Rough per-item costs on numpy (seconds), measured on the 2-core CI machine; they only steer
+# the choice of strategy, so being off by 2x costs speed, never correctness.
+_COST_BRUTE_PAIR = 15e-9  # xor + popcount + compare of one pair, all-pairs strategy
+_COST_PROBE = 8e-9  # one bucket lookup of one hash for one flip mask
+_COST_CANDIDATE = 25e-9  # verifying one candidate pair
+_COST_BUCKET = 5e-9  # building the dense table, per possible block value
+_COST_BLOCK = 2e-3  # Python overhead of searching one block
+_MAX_BLOCK_BITS = 24  # dense bucket tables above this would cost more memory than they save
+_CHUNK_PAIRS = 4_000_000  # candidate pairs verified at once: bounds temporary memory (~100 MB)
+_SMALL_BUCKET = 8  # buckets up to this size are matched slot by slot
+
+
+def parse_hashes(values: Iterable) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes as uint64 plus a mask of which entries are present.
+
+    Accepts a uint64 array, Python ints, or hex strings as the report stores them
+    (16 hex digits). Missing entries (None, "", NaN, as pandas reads empty CSV cells) are
+    allowed: their slot holds 0 and `present` is False there.
+    """
+    if isinstance(values, np.ndarray) and values.dtype == np.uint64:
+        return values, np.ones(len(values), bool)
+    items = list(values)
+    present = np.array([_is_present(v) for v in items], bool)
+    out = np.zeros(len(items), np.uint64)
+    kept = [v for v, p in zip(items, present) if p]
+    if kept and all(isinstance(v, str) and len(v) == 16 for v in kept):
+        # One C-level pass instead of a million int(s, 16) calls.
+        out[present] = np.frombuffer(bytes.fromhex("".join(kept)), dtype=">u8")
+    elif kept:
+        out[present] = np.array(
+            [int(v, 16) if isinstance(v, str) else int(v) for v in kept], dtype=np.uint64)
+    return out, present
+
+
+def _is_present(value) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return value.strip() != ""
+    if isinstance(value, float):
+        return not math.isnan(value)
+    return True
+
+
+def hashes_to_uint64(values: Iterable) -> np.ndarray:
+    """Hex strings or ints to a uint64 array; every entry must be present."""
+    hashes, present = parse_hashes(values)
+    if not present.all():
+        raise ValueError(f"{int((~present).sum())} hash(es) missing")
+    return hashes
+
+
+@dataclass(frozen=True)
+class Block:
+    """Bits [shift, shift + bits) of the hash, searched within `threshold` flipped bits."""
+    shift: int
+    bits: int
+    threshold: int
+
+
+def plan_blocks(count: int, radius: int) -> list[Block] | None:
+    """The cheapest multi-index split for `count` distinct hashes, or None for all-pairs.
+
+    Blocks whose threshold is -1 are left out: pigeonhole only needs radius + 1 units of
+    threshold in total, so with many blocks some are never searched.
+    """
+    _check_radius(radius)
+    best_cost = count * (count - 1) / 2 * _COST_BRUTE_PAIR
+    best: list[Block] | None = None
+    for m in range(math.ceil(HASH_BITS / _MAX_BLOCK_BITS), HASH_BITS + 1):
+        blocks = split_blocks(m, radius)
+        cost = sum(_block_cost(count, b) for b in blocks)
+        if cost < best_cost:
+            best_cost, best = cost, blocks
+        if m > radius + 1:
+            break  # more blocks than radius + 1 only makes each one less selective
+    return best
+
+
+def _check_radius(radius: int) -> None:
+    if radius < 0:
+        raise ValueError(f"radius must be 0 or more bits, not {radius}")
+
+
+def split_blocks(m: int, radius: int) -> list[Block]:
+    """m near-equal blocks, thresholds summing (as t + 1) to radius + 1, wider blocks first."""
+    widths = [HASH_BITS // m + (1 if i < HASH_BITS % m else 0) for i in range(m)]
+    units = [(radius + 1) // m + (1 if i < (radius + 1) % m else 0) for i in range(m)]
+    blocks, shift = [], 0
+    for width, unit in zip(widths, units):
+        if unit > 0:
+            blocks.append(Block(shift, width, unit - 1))
+        shift += width
+    return blocks
+
+
+def _ball(bits: int, threshold: int) -> int:
+    return sum(math.comb(bits, k) for k in range(threshold + 1))
+
+
+def _block_cost(count: int, block: Block) -> float:
+    masks = _ball(block.bits, block.threshold) - 1
+    probes = count / 2 * masks  # each mask probes from the half of hashes with its top bit 0
+    candidates = count * (count - 1) / 2 * _ball(block.bits, block.threshold) / 2 ** block.bits
+    return (_COST_BLOCK + 2 ** block.bits * _COST_BUCKET + probes * _COST_PROBE
+            + candidates * _COST_CANDIDATE)
+
+
+def near_pairs(hashes: np.ndarray, radius: int,
+               blocks: Sequence[Block] | None | str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i, j) with popcount(hashes[i] ^ hashes[j]) <= radius, i != j.
+
+    `hashes` should be distinct (see `group_ids`): identical hashes are found too, but a
+    bucket of k copies costs k^2. A pair may be reported more than once. `blocks` forces a
+    strategy (None = all-pairs, a list = that multi-index split); tests use it.
+    """
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    _check_radius(radius)
+    if blocks == "auto":
+        blocks = plan_blocks(len(hashes), radius)
+    if blocks is None:
+        return _all_pairs(hashes, radius)
+    if any(block.bits > _MAX_BLOCK_BITS for block in blocks):
+        raise ValueError(f"blocks wider than {_MAX_BLOCK_BITS} bits need too big a table: "
+                         "split into at least 3 blocks")
+    firsts, seconds = [], []
+    for block in blocks:
+        for first, second in _block_pairs(hashes, radius, block):
+            firsts.append(first)
+            seconds.append(second)
+    if not firsts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _all_pairs(hashes: np.ndarray, radius: int):
+    firsts, seconds = [], []
+    rows = max(1, _CHUNK_PAIRS // max(1, len(hashes)))
+    for start in range(0, len(hashes), rows):
+        chunk = hashes[start:start + rows]
+        close = np.bitwise_count(chunk[:, None] ^ hashes[None, :]) <= radius
+        i, j = np.nonzero(close)
+        i += start
+        keep = i < j
+        firsts.append(i[keep])
+        seconds.append(j[keep])
+    if not firsts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _flip_masks_by_top_bit(bits: int, threshold: int) -> list[list[int]]:
+    """Every mask of weight 1..threshold over `bits` bits, listed under its highest set bit."""
+    by_top: list[list[int]] = [[] for _ in range(bits)]
+    for weight in range(1, threshold + 1):
+        for positions in combinations(range(bits), weight):
+            by_top[positions[-1]].append(sum(1 << p for p in positions))
+    return by_top
+
+
+def _block_pairs(hashes: np.ndarray, radius: int, block: Block):
+    """Yield verified (i, j) chunks for pairs whose `block` values differ by <= threshold bits.
+
+    Hashes are laid out bucket after bucket (sorted by block value); `starts` and `counts`
+    index the buckets densely by value, so a probe is one array lookup.
+    """
+    keys = ((hashes >> np.uint64(block.shift)) & np.uint64((1 << block.bits) - 1)).astype(np.int32)
+    order = np.argsort(keys, kind="stable")
+    keys, by_key = keys[order], hashes[order]
+    counts = np.bincount(keys, minlength=1 << block.bits).astype(np.int32)
+    starts = np.zeros(len(counts), np.int32)
+    np.cumsum(counts[:-1], out=starts[1:])
+    # Probes read a one-byte occupancy table: 4x smaller than the counts, so it stays in cache.
+    occupied = (counts != 0).view(np.uint8)
+    table = _Buckets(by_key, order, radius)
+
+    # Pairs inside one bucket: position p against p + 1, p + 2, ... while still in the bucket.
+    positions = np.arange(len(keys), dtype=np.int32)
+    left_in_bucket = starts[keys] + counts[keys] - positions - 1
+    has_next = left_in_bucket > 0
+    yield from table.match(positions[has_next], positions[has_next] + 1,
+                           left_in_bucket[has_next])
+
+    # Pairs across buckets whose values differ by a flip mask. Probing only from hashes with
+    # a 0 at the mask's highest bit finds each unordered pair once, with half the lookups.
+    for top_bit, masks in enumerate(_flip_masks_by_top_bit(block.bits, block.threshold)):
+        if not masks:
+            continue
+        sources = np.flatnonzero((keys >> top_bit) & 1 == 0).astype(np.int32)
+        source_keys = keys[sources]
+        for mask in masks:
+            partners = source_keys ^ np.int32(mask)
+            # flatnonzero of a bool array and take() are several times faster than boolean
+            # indexing on these sizes; the same idiom recurs below.
+            found = np.flatnonzero(np.take(occupied, partners).view(bool))
+            if len(found):
+                hit = np.take(partners, found)
+                yield from table.match(np.take(sources, found), np.take(starts, hit),
+                                       np.take(counts, hit))
+
+
+class _Buckets:
+    """Verifies "hash at position p against every hash in positions [start, start + count)"."""
+
+    def __init__(self, by_key: np.ndarray, order: np.ndarray, radius: int):
+        self.by_key, self.order, self.radius = by_key, order, radius
+
+    def match(self, position, start, count):
+        small = count <= _SMALL_BUCKET
+        if small.all():
+            yield from self._match_by_slot(position, start, count)
+        else:
+            yield from self._match_by_slot(*_select(np.flatnonzero(small), position, start, count))
+            yield from self._match_by_repeat(*_select(np.flatnonzero(~small), position, start, count))
+
+    def _match_by_slot(self, position, start, count):
+        # Buckets hold about one hash each, so looping over slot numbers (not pairs) makes few,
+        # fast-shrinking passes.
+        own = np.take(self.by_key, position)
+        slot = 0
+        while len(position):
+            other = start + slot
+            yield from self._keep_close(position, other, own, np.take(self.by_key, other))
+            slot += 1
+            position, start, count, own = _select(np.flatnonzero(count > slot),
+                                                  position, start, count, own)
+
+    def _match_by_repeat(self, position, start, count):
+        # Few, big buckets (many distinct hashes sharing a block value): expand all products,
+        # a bounded number at a time.
+        ends = np.cumsum(count.astype(np.int64))
+        cuts = np.searchsorted(ends, np.arange(_CHUNK_PAIRS, ends[-1] if len(ends) else 0,
+                                               _CHUNK_PAIRS), side="right")
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(position)]):
+            if lo == hi:
+                continue
+            sizes = count[lo:hi].astype(np.int64)
+            owner = np.repeat(np.arange(hi - lo), sizes)
+            within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            mine = position[lo:hi][owner]
+            other = start[lo:hi][owner] + within
+            yield from self._keep_close(mine, other, self.by_key[mine], self.by_key[other])
+
+    def _keep_close(self, position, other, own_hash, other_hash):
+        close = np.flatnonzero(np.bitwise_count(own_hash ^ other_hash) <= self.radius)
+        if len(close):
+            yield (np.take(self.order, np.take(position, close)),
+                   np.take(self.order, np.take(other, close)))
+
+
+def _select(indices, *arrays):
+    return tuple(np.take(a, indices) for a in arrays)
+
+
+def group_ids(hashes: Iterable, radius: int, blocks: Sequence[Block] | None | str = "auto",
+              ) -> np.ndarray:
+    """Group id per input hash: connected components of "Hamming distance <= radius".
+
+    Returns int64 ids 0, 1, 2, ... numbered largest group first (ties by first appearance),
+    and NO_GROUP (-1) for hashes with no near duplicate and for missing hashes.
+    Identical hashes are collapsed before searching, so 10,000 copies of one blank page cost
+    one lookup, not 50 million comparisons.
+    """
+    _check_radius(radius)
+    values, present = parse_hashes(hashes)
+    ids = np.full(len(values), NO_GROUP, np.int64)
+    if not present.any():
+        return ids
+    distinct, inverse = np.unique(values[present], return_inverse=True)
+    if radius == 0:  # distinct hashes are never within 0 bits: only identical copies group
+        first = second = np.zeros(0, np.int64)
+    else:
+        first, second = near_pairs(distinct, radius, blocks)
+    graph = coo_matrix((np.ones(len(first), np.int32), (first, second)),
+                       shape=(len(distinct), len(distinct)))
+    _, component = connected_components(graph, directed=False)
+    ids[present] = _number_largest_first(component[inverse])
+    return ids
+
+
+def _number_largest_first(component: np.ndarray) -> np.ndarray:
+    """Component labels -> group ids 0, 1, ... largest first (ties by first appearance), so ids
+    are stable and readable; components of one member become NO_GROUP."""
+    ids = np.full(len(component), NO_GROUP, np.int64)
+    if not len(component):
+        return ids
+    sizes = np.bincount(component)
+    grouped = sizes[component] > 1
+    if not grouped.any():
+        return ids
+    labels, first_seen = np.unique(component[grouped], return_index=True)
+    rank = np.lexsort((first_seen, -sizes[labels]))
+    new_id = np.empty(len(labels), np.int64)
+    new_id[rank] = np.arange(len(labels))
+    ids[grouped] = new_id[np.searchsorted(labels, component[grouped])]
+    return ids
+
+
+def duplicate_groups(hashes: Iterable, checksums: Iterable, radius: int) -> np.ndarray:
+    """Group id per image from both signals: byte-identical files (same checksum, e.g. the
+    sha256 column) always share a group, even when they could not be decoded and have no
+    pHash; images whose pHashes are within `radius` bits join them (see `group_ids`).
+
+    Ids as `group_ids`: 0, 1, ... largest group first, NO_GROUP for unique images. Missing
+    checksums (None, "", NaN) group nothing.
+    """
+    near = group_ids(hashes, radius)
+    exact = _exact_ids(checksums, len(near))
+    count = len(near)
+    # A graph over the images: each member of a group is linked to the group's first member,
+    # by either kind of group; its components merge the two partitions.
+    firsts, seconds = [], []
+    for ids in (near, exact):
+        members = np.flatnonzero(ids != NO_GROUP)
+        if len(members):
+            labels, first = np.unique(ids[members], return_index=True)
+            anchor = np.empty(labels.max() + 1, np.int64)
+            anchor[labels] = members[first]
+            firsts.append(members)
+            seconds.append(anchor[ids[members]])
+    if not firsts:
+        return np.full(count, NO_GROUP, np.int64)
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
+    graph = coo_matrix((np.ones(len(first), np.int8), (first, second)), shape=(count, count))
+    _, component = connected_components(graph, directed=False)
+    return _number_largest_first(component)
+
+
+def _exact_ids(checksums: Iterable, count: int) -> np.ndarray:
+    """A label per image shared by identical checksums; NO_GROUP where missing or unique."""
+    if isinstance(checksums, np.ndarray) and checksums.dtype.kind == "S":
+        values = checksums  # fixed-size digests (compact for millions); b"" is missing
+        present = values != b""
+    else:
+        values = np.array([str(v) if _is_present(v) else "" for v in checksums], dtype=object)
+        present = values != ""
+    if len(values) != count:
+        raise ValueError(f"need one checksum per hash: {len(values)} checksums for {count} hashes")
+    ids = np.full(count, NO_GROUP, np.int64)
+    if present.any():
+        _, inverse, sizes = np.unique(values[present], return_inverse=True, return_counts=True)
+        ids[present] = np.where(sizes[inverse] > 1, inverse, NO_GROUP)
+    return ids
+
+
+def group_members(ids: np.ndarray) -> list[np.ndarray]:
+    """Indices of each group's members, in group-id order (largest group first)."""
+    ids = np.asarray(ids)
+    grouped = np.flatnonzero(ids != NO_GROUP)
+    order = grouped[np.argsort(ids[grouped], kind="stable")]
+    boundaries = np.flatnonzero(np.diff(ids[order])) + 1
+    return np.split(order, boundaries) if len(order) else []
+
+
+def best_copy(pixel_counts: Sequence, sharpness: Sequence) -> int:
+    """Position of the copy to keep: most pixels, then sharpest (highest blur score).
+
+    Missing values (None, NaN: a file that failed to decode) rank below any real value;
+    remaining ties go to the earliest position.
+    """
+    if len(pixel_counts) != len(sharpness) or not len(pixel_counts):
+        raise ValueError("need one pixel count and one sharpness per copy, at least one copy")
+
+    def rank(position):
+        return (_or_minus_inf(pixel_counts[position]), _or_minus_inf(sharpness[position]),
+                -position)
+
+    return max(range(len(pixel_counts)), key=rank)
+
+
+def _or_minus_inf(value) -> float:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return -math.inf
+    return float(value)

@@ -1,0 +1,142 @@
+"""Reading a finished report (results.csv or .json) back: the rows `imgval dupes` and
+`imgval report` work from, with typed values and only the columns they use."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+
+from imgval.report.writers import FORMULA_PREFIXES
+
+
+class ResultsError(Exception):
+    """The file is not a report imgval can read; the message says why."""
+
+
+@dataclass(slots=True)
+class Row:
+    filepath: str
+    score: float | None
+    blurry: bool | None
+    hash: str
+    width: int | None
+    height: int | None
+    format: str
+    sha256: str
+    dup_group: int | None
+    exif_ok: bool | None
+    exif_issues: str
+    error: str
+
+    @property
+    def pixels(self) -> int | None:
+        return self.width * self.height if self.width and self.height else None
+
+
+@dataclass
+class Results:
+    rows: list[Row]
+    threshold: float | None  # stored in JSON reports; a CSV does not say
+    has_groups: bool  # the report has a dup_group column (older reports do not)
+
+
+def load_results(path: str) -> Results:
+    try:
+        if path.lower().endswith(".json"):
+            return _load_json(path)
+        return _load_csv(path)
+    except OSError as exc:
+        raise ResultsError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, csv.Error) as exc:
+        raise ResultsError(f"{path!r} is not an imgval report ({exc}); give the results.csv or "
+                           f"results.json that `imgval scan` wrote") from None
+
+
+def _load_csv(path: str) -> Results:
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        columns = reader.fieldnames or []
+        if "filepath" not in columns:
+            raise ValueError("no filepath column")
+        rows = [_row({k: _unneutralise(v) for k, v in values.items()}) for values in reader]
+    return Results(rows, None, "dup_group" in columns)
+
+
+def _load_json(path: str) -> Results:
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    results = data["results"]
+    rows = [_row(values) for values in results]
+    return Results(rows, data.get("threshold"), bool(results) and "dup_group" in results[0])
+
+
+def _unneutralise(cell: str | None) -> str:
+    """Undo report.neutralise: "'=x" was written for "=x". (A value that really began with a
+    quote followed by = + - @ reads back without the quote: rare, and only cosmetic here.)"""
+    if cell and cell.startswith("'") and cell[1:].startswith(FORMULA_PREFIXES):
+        return cell[1:]
+    return cell or ""
+
+
+def _row(values: dict) -> Row:
+    return Row(
+        filepath=str(values["filepath"]),
+        score=_float(values.get("score")),
+        blurry=_bool(values.get("blurry")),
+        hash=_text(values.get("hash")),
+        width=_int(values.get("width")),
+        height=_int(values.get("height")),
+        format=_text(values.get("format")),
+        sha256=_text(values.get("sha256")),
+        dup_group=_int(values.get("dup_group")),
+        exif_ok=_bool(values.get("exif_ok")),
+        exif_issues=_text(values.get("exif_issues")),
+        error=_text(values.get("error")),
+    )
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _float(value) -> float | None:
+    if value is None or value == "":
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _int(value) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(float(value))
+
+
+def _bool(value) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if value in ("True", "true", "1"):
+        return True
+    if value in ("False", "false", "0"):
+        return False
+    raise ValueError(f"{value!r} is not True or False")
+
+
+def threshold_of(results: Results) -> float:
+    """The blur threshold the report was made with: stored in JSON; for a CSV, the default of
+    the scan mode whose threshold agrees with every row's blurry flag, else the lowest score
+    not flagged blurry (the threshold lies between the blurry and the sharp scores)."""
+    from imgval.analysis.blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD
+
+    if results.threshold is not None:
+        return float(results.threshold)
+    scored = [(r.score, r.blurry) for r in results.rows if r.score is not None and r.blurry is not None]
+    for candidate in (DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD):
+        if all((score < candidate) == blurry for score, blurry in scored):
+            return candidate
+    sharp = [score for score, blurry in scored if not blurry]
+    blurry = [score for score, blurry in scored if blurry]
+    return min(sharp) if sharp else max(blurry)

@@ -1,0 +1,31 @@
+"""The run's counts, as the scan prints them and --fail-on judges them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imgval.analysis.analyze import Record
+
+
+@dataclass
+class Summary:
+    count: int = 0
+    blurry: int = 0
+    errors: int = 0
+    exif_failed: int = 0
+    reused: int = 0  # records taken from the cache rather than analysed in this run
+    duplicates: int = 0  # images in a dup_group: known when the report is complete (Report.duplicates)
+
+    def add(self, record: Record, reused: bool = False) -> None:
+        self.count += 1
+        self.blurry += bool(record.blurry)
+        self.errors += bool(record.error)
+        self.exif_failed += record.exif_ok is False
+        self.reused += reused
+
+    @property
+    def analysed(self) -> int:
+        return self.count - self.reused
+
+    @property
+    def percent_blurry(self) -> float:
+        return 100.0 * self.blurry / self.count if self.count else 0.0

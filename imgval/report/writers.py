@@ -1,0 +1,152 @@
+"""Records -> CSV or JSON reports, written atomically (the run's counts: summary.py)."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import tempfile
+
+from imgval.analysis.analyze import Record
+from imgval.analysis.exif import EXIF_COLUMNS
+from imgval.dupes.groups import GroupCounts, GroupingWriter, folder_of
+from imgval.dupes.index import DEFAULT_RADIUS
+
+# dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see dupes/groups.py.
+CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
+COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """Keep a spreadsheet from running a cell as a formula (CSV injection): prefix a quote."""
+    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
+
+
+def record_values(record: Record) -> dict:
+    """The record as a flat mapping of report columns to plain values (None when unknown)."""
+    values = {
+        "filepath": record.filepath,
+        "score": record.score,
+        "blurry": record.blurry,
+        "hash": record.hash,
+        "width": record.width,
+        "height": record.height,
+        "format": record.format,
+        "sha256": record.sha256,
+        "dup_group": None,  # known only when every image has been seen
+    }
+    values.update({column: record.exif.get(column, "") for column in EXIF_COLUMNS})
+    values.update(exif_ok=record.exif_ok, exif_issues=record.exif_issues, error=record.error)
+    return values
+
+
+def csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise(value)
+    return str(value)  # bools as True/False and floats in full, as pandas wrote them
+
+
+class AtomicFile:
+    """A text file that appears under its name only when complete (temp file, then rename)."""
+
+    def __init__(self, path: str):
+        self.path = os.path.abspath(path)
+        folder = os.path.dirname(self.path)
+        fd, self.tmp_path = tempfile.mkstemp(dir=folder, prefix=".imgval-", suffix=".part")
+        self.handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
+
+    def commit(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        os.chmod(self.tmp_path, 0o644)
+        os.replace(self.tmp_path, self.path)
+
+    def discard(self) -> None:
+        self.handle.close()
+        if os.path.exists(self.tmp_path):
+            os.unlink(self.tmp_path)
+
+
+class CsvWriter:
+    """CSV rows, one per record as it arrives (memory does not grow with the run)."""
+
+    def __init__(self, handle, columns, values):
+        self.columns, self.values = columns, values
+        self.writer = csv.writer(handle)
+        self.writer.writerow(columns)
+
+    def write(self, record: Record) -> None:
+        self.write_values(self.values(record))
+
+    def write_values(self, values: dict) -> None:
+        self.writer.writerow([csv_cell(values[c]) for c in self.columns])
+
+    def finish(self, blurry_counts: int) -> None:
+        pass
+
+
+class JsonWriter:
+    """A JSON object with the original tool's keys: images, threshold, fix_size, results,
+    blurry_counts. Results are streamed into the array as they arrive."""
+
+    def __init__(self, handle, values, images: list[str], threshold: float, fix_size: bool):
+        self.handle, self.values = handle, values
+        self.first = True
+        head = {"images": images, "threshold": threshold, "fix_size": fix_size}
+        handle.write(json.dumps(head, indent=4)[:-2] + ',\n    "results": [')
+
+    def write(self, record: Record) -> None:
+        self.write_values(self.values(record))
+
+    def write_values(self, values: dict) -> None:
+        values = {k: _json_value(v) for k, v in values.items()}
+        self.handle.write(("\n        " if self.first else ",\n        ") + json.dumps(values))
+        self.first = False
+
+    def finish(self, blurry_counts: int) -> None:
+        self.handle.write(f'\n    ],\n    "blurry_counts": {blurry_counts}\n}}\n')
+
+
+class Report:
+    """A report being written: to a file that appears only when complete, or to stdout."""
+
+    def __init__(self, path: str | None, output_format: str, images: list[str], threshold: float,
+                 fix_size: bool = True, columns=COLUMNS, values=record_values, dup_radius: int = DEFAULT_RADIUS):
+        self.file = AtomicFile(path) if path else None
+        handle = self.file.handle if self.file else sys.stdout
+        if output_format == "json":
+            self.writer = JsonWriter(handle, values, images, threshold, fix_size)
+        else:
+            self.writer = CsvWriter(handle, columns, values)
+        if "dup_group" in columns:
+            self.writer = GroupingWriter(self.writer, dup_radius, folder_of(path))
+
+    @property
+    def duplicates(self) -> GroupCounts:
+        """Duplicate groups found (sha256 or pHash within dup_radius); known after close()."""
+        return getattr(self.writer, "counts", GroupCounts())
+
+    def write(self, record: Record) -> None:
+        self.writer.write(record)
+
+    def close(self, blurry_counts: int) -> None:
+        self.writer.finish(blurry_counts)
+        if self.file:
+            self.file.commit()
+
+    def discard(self) -> None:
+        if isinstance(self.writer, GroupingWriter):
+            self.writer.discard()
+        if self.file:
+            self.file.discard()
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

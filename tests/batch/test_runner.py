@@ -1,0 +1,150 @@
+"""The engine contract (batch/engine.py), run on every engine: input order, every file a row, a
+slow file not blocking the rest, and a worker that dies (a decoder segfault) costing one error row
+instead of hanging or killing the run."""
+import faulthandler
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from imgval.analysis.analyze import Record, Settings, analyze_bytes, analyze_mapped
+from imgval.analysis.filedata import read_input
+from imgval.batch.engine import CRASH_ERROR, ENGINE_NAMES, make_engine
+from imgval.synthetic import natural_image
+
+from tests.conftest import write_image
+
+
+@pytest.fixture(params=ENGINE_NAMES)
+def engine(request) -> str:
+    """Each test runs once per engine: a new engine passes the same tests as the local pool."""
+    return request.param
+
+
+def fake_analyze(path: str, settings: Settings) -> Record:
+    """Stands in for analyze_path: the file name says what to do."""
+    name = os.path.basename(path)
+    if name.startswith("segv"):
+        faulthandler.disable()  # pytest's crash dump would only clutter the output
+        os.kill(os.getpid(), signal.SIGSEGV)  # what a decoder crash looks like to the pool
+    if name.startswith("exit"):
+        os._exit(3)
+    if name.startswith("slow"):
+        # Waits until every other file is done: only returns in time if the other worker kept
+        # taking files while this one was busy.
+        marker = Path(path).parent / "all-small-done"
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            if time.monotonic() > deadline:
+                return Record(path, error="starved: the other files were not processed meanwhile")
+            time.sleep(0.01)
+    if name == "last-small":
+        (Path(path).parent / "all-small-done").touch()
+    return Record(path, score=float(len(name)), error="", format=str(os.getpid()))
+
+
+def truncate_while_mapped(path: str, settings: Settings) -> Record:
+    """The first attempt maps the file, and then another program truncates it before it is read
+    (as `cp` onto an existing file does): reading the lost pages faults (SIGBUS), killing the
+    worker. Later attempts analyse the file as the runner's workers do."""
+    marker = Path(path + ".mapped-once")
+    if not path.endswith("cut.jpg") or marker.exists():
+        return analyze_mapped(path, settings)
+    marker.touch()
+    data = read_input(path, mapped=True)
+    os.truncate(path, len(data) // 3)
+    faulthandler.disable()
+    return analyze_bytes(path, data, settings)
+
+
+def test_a_file_truncated_while_mapped_is_read_again_as_it_now_is(tmp_path, engine):
+    paths = [str(write_image(tmp_path / name, natural_image(900, 600, seed=i)))
+             for i, name in enumerate(["a.jpg", "cut.jpg", "b.jpg"])]
+    records = list(make_engine(engine, 2, truncate_while_mapped).run(paths, Settings()))
+    assert [r.filepath for r in records] == paths
+    assert Path(paths[1] + ".mapped-once").exists()  # the first attempt did map and truncate it
+    assert "truncated" in records[1].error and records[1].error != CRASH_ERROR
+    assert records[0].error == records[2].error == ""
+
+
+def test_records_come_back_in_input_order(tmp_path, engine):
+    paths = [str(tmp_path / f"img{i:03d}") for i in range(50)]
+    records = list(make_engine(engine, 2, fake_analyze).run(paths, Settings()))
+    assert [r.filepath for r in records] == paths
+    assert all(r.error == "" for r in records)
+
+
+def test_a_slow_file_does_not_stop_the_other_worker(tmp_path, engine):
+    paths = [str(tmp_path / "slow-big")] + [str(tmp_path / f"small{i}") for i in range(40)]
+    paths.append(str(tmp_path / "last-small"))
+    records = list(make_engine(engine, 2, fake_analyze).run(paths, Settings()))
+    assert records[0].error == ""  # it was not starved
+    assert [r.filepath for r in records] == paths
+    small_workers = {r.format for r in records[1:]}
+    assert records[0].format not in small_workers  # one worker held the big file all along
+
+
+def test_a_crashing_worker_costs_one_error_row(tmp_path, engine):
+    paths = [str(tmp_path / f"a{i}") for i in range(6)] + [str(tmp_path / "segv.jpg")]
+    paths += [str(tmp_path / f"b{i}") for i in range(6)] + [str(tmp_path / "exit.tif")]
+    paths += [str(tmp_path / f"c{i}") for i in range(3)]
+    records = list(make_engine(engine, 2, fake_analyze).run(paths, Settings()))
+    assert [r.filepath for r in records] == paths
+    errors = {os.path.basename(r.filepath): r.error for r in records if r.error}
+    assert set(errors) == {"segv.jpg", "exit.tif"}
+    assert "died" in errors["segv.jpg"] and "corrupt" in errors["segv.jpg"]
+    assert all(r.score is not None for r in records if not r.error)
+
+
+def test_one_worker_is_crash_safe_too(tmp_path, engine):
+    paths = [str(tmp_path / "segv.png"), str(tmp_path / "ok.png")]
+    records = list(make_engine(engine, 1, fake_analyze).run(paths, Settings()))
+    assert [bool(r.error) for r in records] == [True, False]
+
+
+def test_closing_the_stream_early_stops_the_workers(tmp_path, engine):
+    stream = make_engine(engine, 2, fake_analyze).run([str(tmp_path / f"x{i}") for i in range(500)], Settings())
+    first = next(stream)
+    stream.close()
+    assert first.filepath.endswith("x0")
+
+
+def test_real_analysis_through_the_pool(image_dir, engine):
+    from imgval.batch.discover import discover
+    paths = discover([str(image_dir)]).paths
+    records = list(make_engine(engine, 2).run(paths, Settings()))
+    assert [r.filepath for r in records] == paths
+    assert all(r.error == "" and r.score > 0 for r in records)
+
+
+def _run_in_child(engine, paths, conn):
+    conn.send([r.filepath for r in make_engine(engine, 2, fake_analyze).run(paths, Settings())])
+
+
+def test_runs_in_a_process_forked_after_opencv_used_its_threads(tmp_path, engine):
+    """A caller that is itself a fork of a process with a running OpenCV thread pool (a
+    benchmark harness, a multiprocessing job) must not hang: nothing may resize OpenCV's pool."""
+    import multiprocessing
+
+    import cv2
+    import numpy as np
+    big = np.zeros((3000, 3000), np.uint8)
+    for _ in range(3):
+        cv2.resize(big, (0, 0), fx=0.3, fy=0.3)  # starts OpenCV's thread pool in this process
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    paths = [str(tmp_path / f"f{i}") for i in range(4)]
+    process = ctx.Process(target=_run_in_child, args=(engine, paths, child))
+    process.start()
+    finished = parent.poll(30)
+    if not finished:
+        process.kill()
+    process.join()
+    assert finished and parent.recv() == paths
+
+
+def test_an_unknown_engine_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="unknown engine 'nope'; choose from local"):
+        make_engine("nope", 1)
