@@ -85,3 +85,16 @@ def test_an_sdk_error_quoting_a_header_is_told_without_the_secret(monkeypatch):
     error = ValueError(f"Invalid header value b'Bearer {DROPBOX_SECRET}\\r'")
     told = unexpected(error)
     assert DROPBOX_SECRET not in told and "ValueError" in told and "Invalid header value" in told
+
+
+def test_box_401_answered_as_html_exit_2(box_emulator, tmp_path, monkeypatch):
+    monkeypatch.setenv("BOX_DEVELOPER_TOKEN", "bxSECRETdeveloperToken0123\r")
+    box_emulator.tokens.add("bxSECRETdeveloperToken0123")
+    box_emulator.inject("get_folder", "html_401", times=100)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(b"a")
+    result, texts = run(["sync", str(src), "box:0", "--manifest", str(tmp_path / "m.csv")], tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "Box" in result.output and "Traceback" not in result.output
+    assert all("bxSECRETdeveloperToken0123" not in text for text in texts)
