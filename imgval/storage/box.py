@@ -328,6 +328,7 @@ class BoxStorage:
 
     def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
               modified: dt.datetime | None = None) -> Entry:
+        modified = modified.replace(microsecond=0) if modified is not None else None  # Box keeps seconds
         what = self.url_for(path)
         rel_dir, _, name = safe_relative_path(path).rpartition("/")
         parent = self._folder_id(rel_dir, create=True)
@@ -338,7 +339,7 @@ class BoxStorage:
             computed = check_expected(reader.hasher, size, hashes, what)
             item = self._upload_small(parent, name, file_id, data, computed[SHA1], what, modified)
         else:
-            item = self._upload_chunked(parent, name, file_id, reader, size, hashes, what)
+            item = self._upload_chunked(parent, name, file_id, reader, size, hashes, what, modified)
             computed = reader.hasher.hexdigests()
         if item.size != size or item.sha_1 != computed[SHA1]:
             raise TransientError(f"{what}: Box recorded different content than was sent")
@@ -377,7 +378,7 @@ class BoxStorage:
             # there already (listing was stale, or an earlier attempt got through)
             return self._call(what, upload_version, conflict).entries[0]
 
-    def _upload_chunked(self, parent, name, file_id, reader, size, expected, what):
+    def _upload_chunked(self, parent, name, file_id, reader, size, expected, what, modified):
         chunked = self.client.chunked_uploads
         if file_id:
             session = self._call(what, chunked.create_file_upload_session_for_existing_file, file_id, size,
@@ -402,8 +403,7 @@ class BoxStorage:
             computed = check_expected(reader.hasher, size, expected, what)
             whole = "sha=" + base64.b64encode(bytes.fromhex(computed[SHA1])).decode()
             for _ in range(self.retry.attempts * 4):
-                files = self._call(what, chunked.create_file_upload_session_commit_by_url,
-                                   endpoints.commit, parts, whole)
+                files = self._call(what, _commit_session, chunked, endpoints.commit, parts, whole, modified)
                 if files is not None:  # None: 202, Box still assembling the parts
                     return files.entries[0]
                 wait(self.retry.base_delay)
@@ -414,6 +414,24 @@ class BoxStorage:
             except Exception:
                 pass
             raise
+
+
+def _commit_session(chunked, url: str, parts, digest: str, modified: dt.datetime | None):
+    """The SDK's create_file_upload_session_commit_by_url, plus the ``attributes`` the API takes
+    and the SDK does not send: ``content_modified_at``, the file's own time. None while Box
+    is still assembling the parts (202)."""
+    from box_sdk_gen.internal.utils import date_time_to_string
+    from box_sdk_gen.networking.fetch_options import FetchOptions, ResponseFormat
+    from box_sdk_gen.schemas.files import Files
+    from box_sdk_gen.serialization.json import deserialize, serialize
+
+    body = {"parts": parts}
+    if modified is not None:
+        body["attributes"] = {"content_modified_at": date_time_to_string(modified)}
+    response = chunked.network_session.network_client.fetch(FetchOptions(
+        url=url, method="POST", headers={"digest": digest}, data=serialize(body), content_type="application/json",
+        response_format=ResponseFormat.JSON, auth=chunked.auth, network_session=chunked.network_session))
+    return None if response.status == 202 else deserialize(response.data, Files)
 
 
 def _child(item) -> tuple:

@@ -354,6 +354,7 @@ class BoxEmulator(FaultyEmulator):
         del self.sessions[session_id]
         self.uploads += 1
         file_id = self.put_file(s["folder"], s["name"], data)
+        self.items[file_id].content_modified = (request.json().get("attributes") or {}).get("content_modified_at", "")
         return Response.json({"total_count": 1, "entries": [self._json(self.items[file_id])]}, 201)
 
     def _abort(self, request, session_id):
