@@ -128,3 +128,22 @@ def test_check_missing_destination_folder_is_exit_2(dropbox_emulator, tmp_path):
     dropbox_emulator.put_file("/Check2/a.jpg", b"a")
     result = CliRunner().invoke(main, ["check", "dropbox:/Check2", "box:999999"])
     assert result.exit_code == 2
+
+
+def test_a_hash_cache_from_before_sha256_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    from imgval.storage.hashing import hash_bytes
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE pairs (content_hash TEXT PRIMARY KEY, sha1 TEXT NOT NULL)")
+    old.execute("INSERT INTO pairs VALUES ('c1', 's1')")
+    old.commit()
+    old.close()
+    pairs = HashPairs(str(path))
+    assert pairs.complete({"sha1": "s1"}) == {"sha1": "s1", "content_hash": "c1"}  # old rows still answer
+    hashes = hash_bytes(b"new content")
+    pairs.remember(hashes)
+    assert pairs.complete({"content_hash": hashes["content_hash"]}) == hashes
+    pairs.close()
