@@ -12,9 +12,9 @@ from imgval.analysis.filedata import read_input
 from imgval.analysis.phash import phash_hex
 from imgval.analysis.profile import ImageFacts, Profile, check
 from imgval.analysis.profile_toml import default_profile
-from imgval.storage import is_remote
 
-DEFAULT_MAX_PIXELS = 250_000_000  # ~1 GB decoded as BGR; larger headers are treated as bombs
+DEFAULT_MAX_PIXELS = decode.DEFAULT_MAX_PIXELS
+DEFAULT_MAX_MEMORY = decode.DEFAULT_MAX_MEMORY
 
 
 MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see measure_blur
@@ -30,6 +30,7 @@ class Settings:
     mode: str = "default"
     fix_size: bool = True  # normalise to ~2 MP before scoring (the original's default)
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_memory: int = DEFAULT_MAX_MEMORY  # bytes of decoded pixels one image may take
     profile: Profile = field(default_factory=default_profile)
     keep_pixels: bool = False  # attach the scored image and blur map to the record (single process only)
 
@@ -56,7 +57,9 @@ class Record:
     exif_ok: bool | None = None
     exif_issues: str = ""
     error: str = ""
-    transient: bool = False  # the failure is about the environment (e.g. a download), not the file
+    # the error is about the environment, not the file's content (permission denied, out of
+    # memory, a killed worker, a timeout): never cached, so the next run tries again
+    transient: bool = False
     pixels: BlurResult | None = field(default=None, repr=False)  # only with Settings.keep_pixels
 
 
@@ -98,12 +101,19 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
     return BlurResult(blur.laplacian_variance(gray), gray, None)
 
 
-def enforce_pixel_limit(header: decode.Header, max_pixels: int) -> None:
-    """Refuse decompression bombs before any pixel is decoded."""
+def enforce_limits(header: decode.Header, max_pixels: int, max_memory: int) -> None:
+    """Refuse decompression bombs before any pixel is decoded: by pixel count, and by the memory
+    decoding would take (channels and bit depth counted, every layer of a container)."""
     if header.pixels > max_pixels:
         raise decode.DecodeError(
             f"image too large: {header.width}x{header.height} is {header.pixels / 1e6:.0f} MP, over the "
             f"limit of {max_pixels / 1e6:.0f} MP (raise it with --max-pixels if this is a real image)"
+        )
+    if header.decoded_bytes > max_memory:
+        raise decode.DecodeError(
+            f"image too large to decode: {header.width}x{header.height} {header.mode} "
+            f"({header.bit_depth or 8}-bit) would take about {header.decoded_bytes / 1e6:,.0f} MB of memory, "
+            f"over the limit of {max_memory / 1e6:,.0f} MB (raise it with --max-memory if this is a real image)"
         )
 
 
@@ -112,14 +122,14 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
     # byte-identical broken files are still found as exact duplicates.
     record = Record(filepath, sha256=hashlib.sha256(data).hexdigest())
     try:
-        header, image = decode.probe(data)
+        header, image = decode.probe(data, settings.max_pixels)
     except decode.DecodeError as exc:
         record.error = str(exc)
         return record
     record.width, record.height, record.format = header.width, header.height, header.format
     _check_exif(record, extract_exif(data, image), header, settings.profile)
     try:
-        enforce_pixel_limit(header, settings.max_pixels)
+        enforce_limits(header, settings.max_pixels, settings.max_memory)
         result = measure_blur(data, header, image, settings)
     except decode.DecodeError as exc:
         record.error = str(exc)
@@ -138,14 +148,12 @@ def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False) -> 
     try:
         data = read_input(filepath, mapped=mapped)
     except OSError as exc:
-        # a remote file that could not be downloaded whole and verified says nothing about
-        # its content: the next run must try again rather than reuse this row
-        return Record(filepath, error=f"cannot read file: {exc.strerror or exc}", transient=is_remote(filepath))
+        return Record(filepath, error=f"cannot read file: {exc.strerror or exc}", transient=True)
     try:
         return analyze_bytes(filepath, data, settings)
     except MemoryError:
         return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
-                      error="not enough memory to decode this image")
+                      error="not enough memory to decode this image", transient=True)
     except Exception as exc:  # a decoder bug must cost one row, not the run
         return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
                       error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")

@@ -5,7 +5,9 @@ data is an error, never a grey-filled picture (a grey fill would score as "sharp
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -19,18 +21,29 @@ import simplejpeg  # noqa: E402
 import tifffile  # noqa: E402
 from PIL import Image, UnidentifiedImageError  # noqa: E402
 
+from imgval.analysis import samples  # noqa: E402
 from imgval.analysis.filedata import byte_stream  # noqa: E402
 
 pillow_heif.register_heif_opener()
+# tifffile logs what it finds odd in damaged files; the row's verdict already says what matters.
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 # imagecodecs loads each codec's extension on first use: load them here, once, in the parent,
 # not again in every forked worker.
-_PNG_DECODE, _TIFF_DECODE = imagecodecs.png_decode, imagecodecs.tiff_decode
-# imgval enforces its own pixel limit (Header.pixels vs --max-pixels) before decoding, so
-# Pillow's global bomb check would only get in the way of a limit the user chose.
-Image.MAX_IMAGE_PIXELS = None
+_PNG_DECODE = imagecodecs.png_decode
+DEFAULT_MAX_PIXELS = 250_000_000  # larger headers are treated as bombs
+DEFAULT_MAX_MEMORY = 1_000_000_000  # bytes of decoded pixels one file may cost (Header.decoded_bytes)
+MAX_TIFF_PAGES = 10_000  # pages whose size is checked; beyond these nothing is ever decoded
+
+# The formats imgval checks (the README lists them). Pillow is asked to open these and nothing
+# else: its other plugins would run Ghostscript on PostScript, or decode ICNS/ICO icons that wrap
+# JPEG 2000 codestreams of any size, from any file named like an image.
+SUPPORTED_FORMATS = ("JPEG", "PNG", "TIFF", "JPEG2000", "WEBP", "BMP", "GIF", "HEIF")
+# Signatures of common non-image files Pillow has no reader for (others are named by Pillow's
+# own plugins' signature checks, which read bytes only).
+_OTHER_SIGNATURES = {b"%PDF-": "PDF", b"PK\x03\x04": "ZIP", b"<?xml": "XML", b"<svg": "SVG"}
 
 # Formats OpenCV decodes the way the original tool did (cv2.imread); the rest go through Pillow.
-_OPENCV_FORMATS = {"PNG", "TIFF", "WEBP", "BMP", "JPEG2000", "DIB"}
+_OPENCV_FORMATS = {"PNG", "TIFF", "WEBP", "BMP", "JPEG2000"}
 # JPEG colour models libjpeg-turbo converts to BGR itself; CMYK/YCCK need OpenCV's conversion.
 _SIMPLEJPEG_COLORSPACES = {"Gray", "YCbCr", "RGB"}
 # ... and those whose luminance it can decode directly (Y of YCbCr; Gray as is).
@@ -61,31 +74,141 @@ class Header:
     mode: str  # Pillow's colour mode: RGB, L, CMYK, I;16, ...
     bit_depth: int | None
     orientation: int  # EXIF orientation 1..8 (1 when absent)
+    decoded_bytes: int = 0  # the memory decoding its pixels takes, at most (see decoded_bytes)
 
     @property
     def pixels(self) -> int:
         return self.width * self.height
 
 
-def probe(data: bytes) -> tuple[Header, Image.Image]:
+def probe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, Image.Image | None]:
     """Identify the format and size from the header. Returns the lazily opened Pillow image too
-    (header parsed, pixels not decoded) so EXIF readers can reuse it."""
+    (header parsed, pixels not decoded) so EXIF readers can reuse it; None for the layouts only
+    imgval's other decoders read (_probe_without_pillow).
+
+    max_pixels also sets Pillow's own bomb guard (process-wide; it refuses images of more than
+    twice that many pixels wherever Pillow meets them, a GIF's later frames included): a
+    backstop behind imgval's own checks (analyze.enforce_limits)."""
     if not data:
         raise DecodeError("empty file (0 bytes)")
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; EXIF checks report it
-            image = Image.open(byte_stream(data))
+            image = Image.open(byte_stream(data), formats=SUPPORTED_FORMATS)
             orientation = _orientation(image)
     except UnidentifiedImageError:
+        if (fallback := _probe_without_pillow(data)) is not None:
+            return fallback, None
+        other = looks_like(data)
+        if other:
+            raise DecodeError(f"not a supported image: looks like {other} (imgval reads "
+                              "JPEG, PNG, TIFF, JPEG 2000, WebP, BMP, GIF and HEIF)")
         raise DecodeError("not an image, or a format imgval cannot read (the header is not recognised)")
+    except Image.DecompressionBombError as exc:
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(claimed[1]) / 1e6:.0f} MP" if claimed else "its size"
+        raise DecodeError(f"image too large: {size} is over the limit of {max_pixels / 1e6:.0f} MP "
+                          "(raise it with --max-pixels if this is a real image)")
     except Exception as exc:  # Pillow raises many types for damaged headers
+        if (fallback := _probe_without_pillow(data)) is not None:
+            return fallback, None
         raise DecodeError(f"damaged image header: {exc}")
     width, height = image.size
     if width <= 0 or height <= 0:
         raise DecodeError(f"image header gives an empty size ({width}x{height})")
-    header = Header(image.format or "unknown", width, height, image.mode, _bit_depth(image, data), orientation)
+    bit_depth = _bit_depth(image, data)
+    header = Header(image.format or "unknown", width, height, image.mode, bit_depth, orientation,
+                    decoded_bytes(image, data, bit_depth))
     return header, image
+
+
+def _probe_without_pillow(data) -> Header | None:
+    """The header of a valid TIFF or BMP layout Pillow cannot open (floating-point RGB TIFF,
+    BMP bit fields it does not know), read by the decoders that do read them; None otherwise.
+    Such files have no Pillow image: their EXIF is read by exifread alone."""
+    prefix = bytes(data[:4])
+    if prefix in (b"II*\0", b"MM\0*") and (tiff := samples.tiff_header(data)) is not None:
+        width, height, mode, bits, orientation = tiff
+        layer = width * height * _layer_bytes_per_pixel(len(mode), bits)
+        return Header("TIFF", width, height, mode, bits, orientation if 1 <= orientation <= 8 else 1,
+                      max(layer, _largest_tiff_layer(data)))
+    if (bmp := samples.bmp_header(data)) is not None:
+        width, height, mode, bits = bmp
+        return Header("BMP", width, height, mode, bits, 1, width * height * _layer_bytes_per_pixel(4, 8))
+    return None
+
+
+def decoded_bytes(image: Image.Image, data, bit_depth: int | None) -> int:
+    """The most memory imgval's decoders may take for this file's pixels, from its headers: the
+    largest of its layers (every page of a TIFF and its tiles; a GIF's logical screen, onto
+    which Pillow draws each frame), with every sample as wide as the decoder holds it (16-bit
+    samples stay 16-bit, OpenJPEG holds each sample as a 32-bit integer beside its 8-bit
+    output), at least the 8-bit colour image (3 bytes a pixel) a decode for scoring or a
+    thumbnail makes, one more colour copy (OpenCV's colour reads convert into a second buffer;
+    measured: ~5.7 bytes a pixel for an 8-bit RGB PNG or an RLE BMP), and the 8-bit luminance
+    scored (1 byte a pixel)."""
+    pixels = image.width * image.height
+    if image.format == "JPEG2000":
+        largest = pixels * (len(image.getbands()) * 4 + 2 * _COLOUR_COPY + _LUMINANCE)
+    elif image.format not in _OPENCV_FORMATS and image.format != "JPEG":  # GIF, HEIF, MPO: Pillow
+        # Pillow's decoded image, its RGB conversion and the array made of it
+        largest = pixels * (len(image.getbands()) * -(-(bit_depth or 8) // 8) + 2 * _COLOUR_COPY + _LUMINANCE)
+    else:
+        largest = pixels * _layer_bytes_per_pixel(len(image.getbands()), bit_depth or 8)
+    if image.format == "TIFF":
+        largest = max(largest, _largest_tiff_layer(data))
+    return largest
+
+
+_COLOUR_COPY, _LUMINANCE = 3, 1  # bytes a pixel
+
+
+def _layer_bytes_per_pixel(samples: int, bits: int) -> int:
+    return max(samples * -(-max(bits, 1) // 8), _COLOUR_COPY) + _COLOUR_COPY + _LUMINANCE
+
+
+def _largest_tiff_layer(data) -> int:
+    """decoded_bytes of the largest page (or tile) of a TIFF, from tifffile's reading of every
+    page's tags (no pixel data is read); 0 when tifffile cannot parse it."""
+    stream = byte_stream(data)
+    largest = 0
+    try:
+        with warnings.catch_warnings(), tifffile.TiffFile(stream) as tif:
+            warnings.simplefilter("ignore")
+            for index, page in enumerate(tif.pages):
+                if index >= MAX_TIFF_PAGES:
+                    break
+                pixels = page.imagewidth * page.imagelength * max(page.imagedepth, 1)
+                tile = page.tilewidth * page.tilelength * max(page.tiledepth, 1)
+                largest = max(largest, pixels * _layer_bytes_per_pixel(page.samplesperpixel, page.bitspersample),
+                              tile * page.samplesperpixel * -(-max(page.bitspersample, 1) // 8))
+    except Exception:
+        pass  # a page tifffile cannot read is not decoded by it; the others were counted
+    finally:
+        stream.close()
+    return largest
+
+
+def looks_like(data: bytes) -> str | None:
+    """The name of the unsupported format data's first bytes look like (EPS, PDF, ICNS, ...),
+    or None. Only signature checks: nothing is parsed or decoded."""
+    prefix = bytes(data[:64])
+    for signature, name in _OTHER_SIGNATURES.items():
+        if prefix.startswith(signature):
+            return name
+    Image.init()
+    for name in Image.ID:
+        accept = Image.OPEN[name][1]
+        if name in SUPPORTED_FORMATS or accept is None:
+            continue
+        try:
+            accepted = accept(prefix)
+        except Exception:
+            continue
+        if accepted and not isinstance(accepted, str):  # a str is Pillow's reason for refusing
+            return name
+    return None
 
 
 def decode_bgr(data: bytes, header: Header, image: Image.Image) -> np.ndarray:
@@ -96,14 +219,83 @@ def decode_bgr(data: bytes, header: Header, image: Image.Image) -> np.ndarray:
             pixels = simplejpeg.decode_jpeg(data, colorspace="BGR", strict=True)
         except ValueError as exc:
             raise DecodeError(f"truncated or corrupt JPEG data: {exc}")
+    elif header.format == "TIFF":
+        pixels = _tiff_bgr(data, header, image)
     elif header.format in _OPENCV_FORMATS or header.format == "JPEG":
-        flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION  # orientation applied below, once
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _COLOR)
         if pixels is None:
-            raise DecodeError(f"truncated or corrupt {header.format} data (the decoder could not read it)")
+            pixels = samples.to_bgr(_second_opinion(data, header, image))
     else:
         pixels = _decode_with_pillow(image, header)
     return orient(pixels, header.orientation)
+
+
+_COLOR = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION  # orientation is applied once, by orient()
+_GRAY = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION
+
+
+def _tiff_bgr(data, header: Header, image: Image.Image | None) -> np.ndarray:
+    """A TIFF as 8-bit BGR: OpenCV's read, as the original tool's, once libtiff's strict decode
+    has found its compressed data undamaged (OpenCV's read logs damage and returns the pixels);
+    layouts OpenCV cannot convert (2/4/12/32-bit, float) from the strict decode's samples."""
+    compressed = image is None or image.tag_v2.get(259, 1) != 1
+    if compressed:
+        stored, problem = samples.strict_tiff(data)
+        if stored is None:
+            return samples.to_bgr(_second_opinion(data, header, image, problem))
+        if (stored.dtype == np.uint8 and _tiff_samples_are_plain(image)
+                and stored.shape[:2] == (header.height, header.width)):
+            return samples.to_bgr(samples.colour_to_rgb(stored, "RGB"))  # OpenCV's pixels exactly
+        del stored  # checked; OpenCV decodes again below, so both never take memory at once
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _COLOR)
+    if pixels is not None:
+        return pixels
+    return samples.to_bgr(_stored_to_8bit(data, header, image))
+
+
+def _tiff_gray(data, header: Header, image: Image.Image | None) -> np.ndarray:
+    """A TIFF as 8-bit luminance (see _tiff_bgr for the integrity rule): the file's own bytes
+    for plain uncompressed layouts, libtiff's strict decode for plain 8/16-bit gray and RGB,
+    OpenCV's conversion for palette, YCbCr, CMYK and the like, and the strict decode's samples
+    scaled to 8 bits for layouts OpenCV cannot read."""
+    if (plain := _plain_tiff_gray(data)) is not None:
+        return plain
+    stored, problem = samples.strict_tiff(data)
+    if stored is None:
+        return samples.to_gray(_second_opinion(data, header, image, problem))
+    if (image is not None and _tiff_samples_are_plain(image) and stored.dtype in (np.uint8, np.uint16)
+            and stored.shape[:2] == (header.height, header.width)):
+        return _gray8(stored)
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _GRAY)
+    if pixels is not None:
+        return pixels
+    return samples.to_gray(_stored_to_8bit(data, header, image, stored))
+
+
+def _stored_to_8bit(data, header: Header, image: Image.Image | None, stored=None) -> np.ndarray:
+    """The strict decode's samples as 8-bit gray or RGB (decoded again unless given)."""
+    problem = None
+    if stored is None:
+        stored, problem = samples.strict_tiff(data)
+    picture = samples.picture_8bit(stored, header.bit_depth, header.mode, header.height, header.width)
+    return picture if picture is not None else _second_opinion(data, header, image, problem)
+
+
+def _second_opinion(data, header: Header, image: Image.Image | None, problem: str | None = None) -> np.ndarray:
+    """8-bit gray or RGB pixels from a strict decoder other than the one that refused the file
+    (Pillow; tifffile for TIFF; imagecodecs for BMP); DecodeError when none reads it."""
+    if header.format == "PNG" and data.rfind(_PNG_END) < 0:  # Pillow reads every row of these
+        raise DecodeError("truncated PNG data (the file ends before its IEND chunk)")
+    pixels = samples.pillow_samples(image, header.bit_depth)
+    if pixels is None and header.format == "TIFF":
+        pixels = samples.picture_8bit(samples.tifffile_samples(data), header.bit_depth, header.mode,
+                                      header.height, header.width)
+    if pixels is None and header.format == "BMP":
+        pixels = samples.bmp_samples(data)
+    if pixels is None:
+        reason = f": {problem}" if problem else " (the decoder could not read it)"
+        raise DecodeError(f"truncated or corrupt {header.format} data{reason}")
+    return pixels
 
 
 def decode_gray(data: bytes, header: Header, image: Image.Image) -> np.ndarray:
@@ -143,14 +335,14 @@ def _decode_gray_stored(data: bytes, header: Header, image: Image.Image, factor:
         except ValueError as exc:
             raise DecodeError(f"truncated or corrupt JPEG data: {exc}")
         pixels = pixels.reshape(pixels.shape[:2])
-    elif header.format == "TIFF" and (plain := _plain_tiff_gray(data)) is not None:
-        pixels = plain
-    elif (decoded := _imagecodecs_gray(data, header, image)) is not None:
+    elif header.format == "TIFF":
+        pixels = _tiff_gray(data, header, image)
+    elif (decoded := _imagecodecs_png_gray(data, header)) is not None:
         pixels = decoded
     elif header.format in _OPENCV_FORMATS or header.format == "JPEG":
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _GRAY)
         if pixels is None:
-            raise DecodeError(f"truncated or corrupt {header.format} data (the decoder could not read it)")
+            pixels = samples.to_gray(_second_opinion(data, header, image))
     else:
         try:
             image.load()
@@ -208,21 +400,19 @@ _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every compl
 _TIFF_PHOTOMETRIC_SAMPLES = {1: 1, 2: 3}  # MINISBLACK: one sample; RGB: three
 
 
-def _imagecodecs_gray(data, header: Header, image: Image.Image) -> np.ndarray | None:
-    """8-bit luminance of a PNG, or of an 8/16-bit grayscale or chunky RGB TIFF (any compression
-    libtiff reads), decoded by imagecodecs; None for other files (the caller uses OpenCV).
+def _imagecodecs_png_gray(data, header: Header) -> np.ndarray | None:
+    """8-bit luminance of a PNG decoded by imagecodecs; None for other files, and for PNGs it
+    refuses (the caller asks OpenCV, then Pillow).
 
-    The same libraries OpenCV uses, newer builds: measured 15-35% faster than OpenCV's read on
-    12 MP PNGs and ~10% on LZW TIFF masters (docs/performance.md). A file these decoders refuse
-    also goes to OpenCV, whose verdict (error or pixels) stands, as before; the one file they
-    accept that OpenCV refuses, a PNG cut off after its last pixel row, is refused here."""
-    if header.format == "PNG":
-        if data.rfind(_PNG_END) < 0:
-            raise DecodeError("truncated PNG data (the file ends before its IEND chunk)")
-    elif not (header.format == "TIFF" and _tiff_samples_are_plain(image)):
+    The same library OpenCV uses, a newer build: measured 15-35% faster than OpenCV's read on
+    12 MP PNGs (docs/performance.md). The one file it accepts that OpenCV refuses, a PNG cut off
+    after its last pixel row, is refused here."""
+    if header.format != "PNG":
         return None
+    if data.rfind(_PNG_END) < 0:
+        raise DecodeError("truncated PNG data (the file ends before its IEND chunk)")
     try:
-        pixels = _PNG_DECODE(data) if header.format == "PNG" else _TIFF_DECODE(data, index=0)
+        pixels = _PNG_DECODE(data)
     except Exception:  # imagecodecs raises its own error types; OpenCV gives the verdict
         return None
     if pixels.shape[:2] != (header.height, header.width) or pixels.dtype not in (np.uint8, np.uint16):
@@ -269,10 +459,10 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
 def _decode_with_pillow(image: Image.Image, header: Header) -> np.ndarray:
     try:
         image.load()  # Pillow refuses truncated data (LOAD_TRUNCATED_IMAGES stays False)
-        rgb = np.asarray(image.convert("RGB"))
+        pixels = np.array(image.convert("RGB"))  # the RGB image is freed once copied
     except Exception as exc:
         raise DecodeError(f"truncated or corrupt {header.format} data: {exc}")
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR, dst=pixels)  # in place: no third copy
 
 
 def _orientation(image: Image.Image) -> int:

@@ -12,7 +12,7 @@ from imgval.storage import is_remote, read_url
 
 def read_input(path: str, *, mapped: bool = False) -> bytes | mmap.mmap:
     """The file's bytes (a remote URL's are downloaded). Only regular files are read: a FIFO
-    named x.jpg would block forever.
+    named x.jpg would block forever, a device would be read without end.
 
     mapped=True maps a local file instead of copying it: the SHA-256 and the decoders then read
     the page cache directly, which saves ~70 ms of copying per 120 MB TIFF master. The catch is
@@ -22,15 +22,21 @@ def read_input(path: str, *, mapped: bool = False) -> bytes | mmap.mmap:
     """
     if is_remote(path):  # s3://, box:, dropbox: streamed from the storage, no local copy
         return read_url(path)
-    st = os.stat(path)
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(21, "is a directory", path)
-    if not stat.S_ISREG(st.st_mode):
-        raise OSError(0, "not a regular file (device, pipe or socket)", path)
-    with open(path, "rb") as handle:
-        if mapped and os.fstat(handle.fileno()).st_size > 0:  # an empty file cannot be mapped
-            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        return handle.read()
+    # Opened without blocking and checked on the open descriptor, not by name first: a file
+    # swapped for a FIFO between a stat and the open would block a plain open forever.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "is a directory", path)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(0, "not a regular file (device, pipe or socket)", path)
+        if mapped and st.st_size > 0:  # an empty file cannot be mapped
+            return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        with open(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)  # a mapping keeps its own reference to the file
 
 
 def byte_stream(data: bytes | mmap.mmap) -> io.RawIOBase | io.BytesIO:

@@ -1,5 +1,7 @@
 """A SQLite cache of analysis results, so a re-run analyses only new and changed files.
 
+Only verdicts about a file's content are cached; transient failures (Record.transient: permission
+denied, out of memory, a killed worker, a timeout) are analysed again by the next run.
 A cached result is reused when the file's absolute path, size and modification time (ns) are
 unchanged (for a remote file: its URL, size and the content hashes or modified time its
 storage lists) and it was produced by the same analysis settings and tool version (the
@@ -187,8 +189,9 @@ class ResultCache:
 
     def store(self, state: FileState | None, record: Record) -> None:
         """Checkpoint one result. `state` must be taken before the file was read, so a file
-        changed during its analysis has a newer mtime than stored and is analysed again."""
-        if state is None or record.transient:  # a failed download is no verdict on the file
+        changed during its analysis has a newer mtime than stored and is analysed again.
+        Only verdicts about the file's content are kept: a transient failure is tried again."""
+        if state is None or record.transient:
             return
         self._pending.append((state.key, self.fingerprint, state.size, state.version,
                               record_to_json(record), self.now))

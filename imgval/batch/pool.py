@@ -9,7 +9,12 @@ Guarantees a long batch relies on:
     line does not stop the others from taking the next files (up to the window);
   * a worker that dies (a decoder segfault, the OOM killer) costs the file it was reading one
     error row, never the run: the pool is restarted, the files that were in flight are
-    retried one by one in isolation, and the one that kills its worker again is reported.
+    retried one by one in isolation, and the one that kills its worker again is reported;
+  * no file runs for ever: a worker still on one file after `timeout` seconds is killed by its
+    own alarm (the kernel's, so even a decoder stuck in C code or a blocked read is stopped),
+    which is a dying worker as above; the file that times out again alone gets a row saying so;
+  * a run that is abandoned (Ctrl-C, SIGTERM, the caller closing the stream) kills its workers
+    at once, whatever they are doing, instead of waiting for the files they are on.
 """
 from __future__ import annotations
 
@@ -24,27 +29,33 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
-from imgval.batch.engine import CRASH_ERROR, Analyze, Engine
+from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
+KILL_GRACE_SECONDS = 5  # past the timeout, the parent kills a worker whose alarm did not end it
 
 PARENT_CHECK_SECONDS = 0.5  # how soon an orphaned worker notices and exits
+RETAINED_BLOCK_BYTES = 256 << 20  # freed blocks up to this size a worker keeps for the next file
 
 _settings: Settings | None = None  # each worker's copy, set once by _init_worker
 _analyze_fn: Analyze = analyze_mapped
+_timeout: float = DEFAULT_TIMEOUT
 
 
 class LocalPool(Engine):
     """The engine of one machine: worker processes forked from this one (see `run`)."""
 
     def run(self, references: Iterable[str], settings: Settings) -> Iterator[Record]:
-        return run(references, settings, self.jobs, self.analyze)
+        return run(references, settings, self.jobs, self.analyze, self.timeout)
 
 
-def _init_worker(settings: Settings, analyze: Analyze) -> None:
-    global _settings, _analyze_fn
-    _settings, _analyze_fn = settings, analyze
+def _init_worker(settings: Settings, analyze: Analyze, timeout: float) -> None:
+    global _settings, _analyze_fn, _timeout
+    _settings, _analyze_fn, _timeout = settings, analyze, timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (inherited by fork)
+    if hasattr(signal, "SIGALRM"):
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the time limit: the alarm ends the process
     _keep_freed_memory()
     _exit_with_parent()
 
@@ -73,26 +84,55 @@ def _keep_freed_memory() -> None:
     try:
         import ctypes
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: blocks up to 1 GiB come from the heap
-        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB free at the heap's top
+        # Up to 256 MiB (a 40 MP 16-bit RGB master's samples): larger blocks are the rare giant
+        # image, whose page faults cost little beside its decode; kept, such blocks would add
+        # to a worker's size beyond --max-memory (measured 1.7 GB with 1 GiB here)
+        libc.mallopt(-3, RETAINED_BLOCK_BYTES)  # M_MMAP_THRESHOLD: blocks up to this come from the heap
+        libc.mallopt(-1, RETAINED_BLOCK_BYTES)  # M_TRIM_THRESHOLD: keep up to this free at the heap's top
     except (OSError, AttributeError):
         pass  # not glibc (macOS, musl, Windows): the default allocator it is
 
 
 def _analyze(path: str) -> Record:
-    return _analyze_fn(path, _settings)
+    alarm = hasattr(signal, "setitimer")  # POSIX; elsewhere the parent's kill is the limit
+    if alarm:
+        signal.setitimer(signal.ITIMER_REAL, _timeout)
+    try:
+        return _analyze_fn(path, _settings)
+    finally:
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _new_pool(workers: int, settings: Settings, analyze: Analyze) -> ProcessPoolExecutor:
-    context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings, analyze))
+def _context():
+    return multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
 
 
-def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = analyze_mapped) -> Iterator[Record]:
+def _new_pool(workers: int, settings: Settings, analyze: Analyze, timeout: float) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker,
+                               initargs=(settings, analyze, timeout))
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Shut an abandoned pool down without waiting: its workers are killed, whatever they are
+    doing (shutdown alone waits for the files they are on, and a worker stuck in a decoder or
+    stopped would keep the run, and its lock, alive for ever). Python < 3.14 has no public way
+    to reach the workers, hence the executor's _processes."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.kill()
+    for process in workers:
+        process.join(KILL_GRACE_SECONDS)
+
+
+def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = analyze_mapped,
+        timeout: float = DEFAULT_TIMEOUT) -> Iterator[Record]:
     """Analyse every path in `jobs` worker processes, yielding one Record each, in the order given.
 
     `analyze` is the per-file step (a module-level function, so workers can find it); tests
-    substitute one that crashes. Closing the generator early stops the workers.
+    substitute one that crashes or hangs. `timeout`: seconds one file may take. Closing the
+    generator early stops the workers at once.
     """
     jobs = max(1, jobs)
     window = WINDOW_PER_WORKER * jobs
@@ -102,7 +142,7 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
     # forked from one whose OpenCV thread pool was running (the pool is copied without its
     # threads and the call waits for them forever), and neither a worker nor run()'s caller
     # can know it was not forked so. Using the pool after a fork is safe; resizing it is not.
-    pool = _new_pool(jobs, settings, analyze)
+    pool = _new_pool(jobs, settings, analyze, timeout)
     finished = False
     try:
         exhausted = False
@@ -120,8 +160,8 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
                 record = pending[0][1].result()
             except BrokenProcessPool:
                 pool.shutdown(wait=True)
-                settled = _recover(pending, jobs, settings, analyze)
-                pool = _new_pool(jobs, settings, analyze)
+                settled = _recover(pending, jobs, settings, analyze, timeout)
+                pool = _new_pool(jobs, settings, analyze, timeout)
                 # files that never ran (or were cleared in isolation) go to the new pool / the output
                 pending = deque((path, done if done is not None else pool.submit(_analyze, path))
                                 for path, done in settled)
@@ -129,11 +169,14 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
             pending.popleft()
             yield record
     finally:
-        # idle workers exit at once after a complete run; an abandoned one is not waited for
-        pool.shutdown(wait=finished, cancel_futures=not finished)
+        if finished:
+            pool.shutdown(wait=True)  # idle workers exit at once after a complete run
+        else:
+            _stop_now(pool)
 
 
-def _recover(pending: deque, jobs: int, settings: Settings, analyze: Analyze) -> list[tuple[str, Future | None]]:
+def _recover(pending: deque, jobs: int, settings: Settings, analyze: Analyze,
+             timeout: float) -> list[tuple[str, Future | None]]:
     """After a worker died: keep finished results; retry, one at a time in a fresh process, the
     files that may have been running (the first jobs + 1 unfinished: the pool hands files out in
     order and queues at most one extra); the rest are returned with None to be resubmitted.
@@ -142,27 +185,47 @@ def _recover(pending: deque, jobs: int, settings: Settings, analyze: Analyze) ->
     """
     settled: list[tuple[str, Future | None]] = []
     suspects = 0
-    isolated: ProcessPoolExecutor | None = None
-    try:
-        for path, future in pending:
-            if future.done() and not isinstance(future.exception(), BrokenProcessPool):
-                settled.append((path, future))
-                continue
-            if suspects > jobs:
-                settled.append((path, None))
-                continue
-            suspects += 1
-            isolated = isolated or _new_pool(1, settings, analyze)
-            retry = isolated.submit(_analyze, path)
-            try:
-                retry.result()
-            except BrokenProcessPool:
-                isolated.shutdown(wait=True)
-                isolated = None
-                retry = Future()
-                retry.set_result(Record(path, error=CRASH_ERROR))
-            settled.append((path, retry))
-    finally:
-        if isolated is not None:
-            isolated.shutdown(wait=True)
+    for path, future in pending:
+        if future.done() and not isinstance(future.exception(), BrokenProcessPool):
+            settled.append((path, future))
+            continue
+        if suspects > jobs:
+            settled.append((path, None))
+            continue
+        suspects += 1
+        retry: Future = Future()
+        retry.set_result(_run_alone(path, settings, analyze, timeout))
+        settled.append((path, retry))
     return settled
+
+
+def _run_alone(path: str, settings: Settings, analyze: Analyze, timeout: float) -> Record:
+    """Analyse one file in a process of its own; a crash or a timeout becomes its row."""
+    receiver, sender = _context().Pipe(duplex=False)
+    process = _context().Process(target=_analyze_alone, args=(sender, path, settings, analyze, timeout),
+                                 name="imgval-isolated", daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if receiver.poll(timeout + KILL_GRACE_SECONDS):  # a result, or the end of a dead process's pipe
+            try:
+                return receiver.recv()
+            except EOFError:  # it died: by its own alarm, or a crash
+                process.join()
+                timed_out = process.exitcode == -getattr(signal, "SIGALRM", 0)
+        else:  # still running past its own alarm (or the alarm is not available here)
+            process.kill()
+            timed_out = True
+        return Record(path, error=TIMEOUT_ERROR.format(seconds=timeout) if timed_out else CRASH_ERROR,
+                      transient=True)
+    finally:
+        receiver.close()
+        if process.is_alive():  # interrupted while waiting: this process must not outlive the run
+            process.kill()
+        process.join()
+
+
+def _analyze_alone(sender, path: str, settings: Settings, analyze: Analyze, timeout: float) -> None:
+    _init_worker(settings, analyze, timeout)
+    sender.send(_analyze(path))
+    sender.close()

@@ -14,7 +14,7 @@ from imgval.analysis.blur import pretty_blur_map
 from imgval.batch.discover import discover
 from imgval.cli import exitcodes
 from imgval.cli.options import (
-    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_pixels_option, mode_options,
+    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_memory_option, max_pixels_option, mode_options,
     open_report_or_fail, setup_logging, threshold_option, verbose_option,
 )
 from imgval.report.summary import Summary
@@ -55,8 +55,9 @@ def display_problem() -> str | None:
 @click.option("--blur-map-dir", type=click.Path(file_okay=False), default=None,
               help="Save each image's blur map as a PNG in this folder.")
 @max_pixels_option
+@max_memory_option
 def process_blur(inputs, save_path, output_format, threshold, mode, variable_size, log_file, verbose, display_image,
-                 blur_map_dir, max_pixels):
+                 blur_map_dir, max_pixels, max_memory):
     """Score images for blur one at a time, with more control than process.py (slower).
 
     Rows are input_path, score, blurry (and error), sorted by path.
@@ -73,7 +74,8 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     fix_size = not variable_size
     if not fix_size:
         log.warning("not normalising image size: scores are not comparable across image sizes")
-    settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels, keep_pixels=True)
+    settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels,
+                        max_memory=max_memory * 1_000_000, keep_pixels=True)
     report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, fix_size,
                                  BLUR_COLUMNS, blur_values)
 

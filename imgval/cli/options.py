@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from imgval.analysis.analyze import DEFAULT_MAX_PIXELS, MODES, Record
+from imgval.analysis.analyze import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, MODES, Record
 from imgval.analysis.blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD
 from imgval.analysis.profile_toml import ProfileError, default_profile, load_profile
 from imgval.batch.discover import missing_inputs
@@ -74,7 +74,10 @@ def _redact_secrets(record: logging.LogRecord) -> bool:
 
 @contextlib.contextmanager
 def terminate_as_interrupt():
-    """SIGTERM (cron's timeout, a shutdown) stops the run like Ctrl-C (scan: pending results are
+    """SIGTERM (cron's timeout, a shutdown) stops the run like Ctrl-C (scan: pending results
+    are committed to the cache and the partial report removed; sync: uploads are aborted).
+    Only in this process: pool workers inherit the handler, and there they keep the default
+    (die at once)."""SIGTERM (cron's timeout, a shutdown) stops the run like Ctrl-C (scan: pending results are
     committed to the cache and the partial report removed; sync: uploads are aborted). Only in this process: pool workers
     inherit the handler, and there they keep the default (die at once)."""
     main_pid = os.getpid()
@@ -157,6 +160,13 @@ verbose_option = click.option("-v", "--verbose", is_flag=True, help="Log every i
 max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
     help="Refuse images with more pixels than this (decompression bombs).",
+)
+max_memory_option = click.option(
+    "--max-memory", type=click.IntRange(min=1), default=DEFAULT_MAX_MEMORY // 1_000_000, show_default=True,
+    metavar="MB",
+    help="Refuse images whose decoded pixels would take more than this many megabytes (channels and bit "
+         "depth counted, every page or frame of the file), before decoding them: bombs that stay under "
+         "--max-pixels. Each of --jobs workers may use this much, plus ~150 MB.",
 )
 
 

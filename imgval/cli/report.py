@@ -58,6 +58,7 @@ def html_after_scan(results_path: str, html_path: str, settings: Settings, jobs:
         results = load_results(results_path)
         write_html_report(results, html_path, settings.threshold, source=results_path, jobs=jobs,
                           settings=Settings(threshold=settings.threshold, mode=settings.mode,
-                                            max_pixels=settings.max_pixels, keep_pixels=True))
+                                            max_pixels=settings.max_pixels, max_memory=settings.max_memory,
+                                            keep_pixels=True))
     except (ResultsError, OSError) as exc:
         log.error("could not write the HTML report %s: %s", html_path, exc)

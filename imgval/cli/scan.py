@@ -12,14 +12,14 @@ from tqdm import tqdm
 from imgval.analysis.analyze import Record, Settings
 from imgval.batch.cache import CacheError, ResultCache, default_cache_path
 from imgval.batch.discover import discover
-from imgval.batch.engine import default_jobs, make_engine
+from imgval.batch.engine import DEFAULT_TIMEOUT, default_jobs, make_engine
 from imgval.batch.incremental import run_incremental
 from imgval.batch.lock import Locked, RunLock
 from imgval.cli import exitcodes
 from imgval.cli.options import (
-    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_pixels_option, mode_options,
-    open_report_or_fail, resolve_profile, setup_logging_or_fail, terminate_as_interrupt, threshold_option,
-    verbose_option,
+    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_memory_option, max_pixels_option,
+    mode_options, open_report_or_fail, resolve_profile, setup_logging_or_fail, terminate_as_interrupt,
+    threshold_option, verbose_option,
 )
 from imgval.cli.report import check_html_path, html_after_scan
 from imgval.dupes.index import DEFAULT_RADIUS
@@ -48,6 +48,7 @@ def progress(total: int):
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
 @max_pixels_option
+@max_memory_option
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
               help="SQLite file of earlier results; unchanged files are not analysed again.  "
                    "[default: results.sqlite in the user's cache folder]")
@@ -61,12 +62,17 @@ def progress(total: int):
               help="Images whose pHashes differ in at most this many bits (of 64) share a dup_group; "
                    "byte-identical files (same sha256) always do. 0 = identical pHashes only "
                    "(see docs/duplicates.md).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
+              metavar="SECONDS",
+              help="Stop analysing a file after this long (its worker is replaced; the row says why, and the "
+                   "next run tries it again).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and --fail-on findings (for cron).")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
-def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, cache_path, no_cache,
-         fail_on, html_path, dup_radius, quiet, log_file, verbose):
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, max_memory, cache_path,
+         no_cache,
+         fail_on, html_path, dup_radius, timeout, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -77,7 +83,8 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     check_inputs(inputs)
     if cache_path and no_cache:
         raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
-    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, profile=resolve_profile(profile_path))
+    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, max_memory=max_memory * 1_000_000,
+                        profile=resolve_profile(profile_path))
     save_path = save_path or f"results.{output_format}"
     if html_path:
         check_html_path(html_path)
@@ -85,7 +92,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs)
+        summary, head = _scan_into(report, cache, inputs, settings, jobs, timeout)
     finally:
         lock.release()
 
@@ -110,7 +117,7 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Record]]:
+def _scan_into(report, cache, inputs, settings, jobs, timeout) -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
     found = discover(list(inputs))
@@ -120,7 +127,7 @@ def _scan_into(report, cache, inputs, settings, jobs) -> tuple[Summary, list[Rec
     finished = False
     try:
         with terminate_as_interrupt(), progress(len(found.paths)) as bar:
-            for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs), cache,
+            for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs, timeout=timeout), cache,
                                            found.remote_entries):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()

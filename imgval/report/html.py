@@ -22,7 +22,7 @@ from imgval import __version__
 from imgval.analysis.analyze import Settings
 from imgval.report.dupe_listing import Group, group_numbers, list_groups
 from imgval.report.reader import Results, Row
-from imgval.report.thumbnails import Preview, blur_map_preview, file_preview
+from imgval.report.thumbnails import MemoryBudget, Preview, blur_map_preview, file_preview
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,15 @@ def choose(results: Results, radius: int | None, limits: Limits) -> Sections:
 def make_previews(paths: Iterable[str], blur_paths: Iterable[str], jobs: int,
                   settings: Settings) -> tuple[dict[str, Preview | None], dict[str, Preview | None]]:
     """Thumbnails of `paths` and blur maps of `blur_paths`, read in parallel (decoders release
-    the GIL)."""
+    the GIL), within the scan's limits; decodes running at once share --max-memory, so this
+    process holds no more than one worker of the scan may."""
     paths, blur_paths = list(paths), list(blur_paths)
+    budget = MemoryBudget(settings.max_memory)
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        previews = dict(zip(paths, pool.map(file_preview, paths)))
-        maps = dict(zip(blur_paths, pool.map(lambda p: blur_map_preview(p, settings), blur_paths)))
+        previews = dict(zip(paths, pool.map(
+            lambda p: file_preview(p, max_pixels=settings.max_pixels, max_memory=settings.max_memory,
+                                   budget=budget), paths)))
+        maps = dict(zip(blur_paths, pool.map(lambda p: blur_map_preview(p, settings, budget=budget), blur_paths)))
     return previews, maps
 
 

@@ -6,16 +6,17 @@ report shows a placeholder) and never stops the report.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
 import cv2
-import numpy as np
 from PIL import Image, ImageOps
 
 from imgval.analysis import blur, decode
-from imgval.analysis.analyze import DEFAULT_MAX_PIXELS, Settings, enforce_pixel_limit, measure_blur
+from imgval.analysis.analyze import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, Settings, enforce_limits, measure_blur
 from imgval.analysis.filedata import read_input
 
 THUMB_SIDE = 160  # px, the longer side: ~3-8 KB each as JPEG, so hundreds stay light
@@ -36,45 +37,75 @@ def jpeg_preview(image: Image.Image, quality: int = JPEG_QUALITY) -> Preview:
     return Preview(uri, image.width, image.height)
 
 
-def thumbnail(data: bytes, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """The picture, upright, fitted in side x side. Raises decode.DecodeError (or a Pillow
-    error) for what cannot be shown."""
-    header, image = decode.probe(data)
-    enforce_pixel_limit(header, max_pixels)
-    with warnings.catch_warnings():
+class MemoryBudget:
+    """Bytes that decodes running at once in one process share (the HTML pass decodes in
+    threads): a decode waits until those running leave room for its Header.decoded_bytes. One
+    decode alone always runs; the scan's --max-memory already bounds it."""
+
+    def __init__(self, total: int):
+        self.total, self.used = total, 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, amount: int):
+        with self._changed:
+            self._changed.wait_for(lambda: self.used == 0 or self.used + amount <= self.total)
+            self.used += amount
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.used -= amount
+                self._changed.notify_all()
+
+
+def thumbnail(data: bytes, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS,
+              max_memory: int = DEFAULT_MAX_MEMORY, budget: MemoryBudget | None = None) -> Image.Image:
+    """The picture, upright, fitted in side x side, within the scan's limits (a file the scan
+    refused as too large is not decoded here either), waiting for room in `budget` if given.
+    Raises decode.DecodeError (or a Pillow error) for what cannot be shown."""
+    header, image = decode.probe(data, max_pixels)
+    enforce_limits(header, max_pixels, max_memory)
+    with budget.hold(header.decoded_bytes) if budget else contextlib.nullcontext(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        image.draft("RGB", (side * 2, side * 2))  # JPEG: let libjpeg decode at 1/2..1/8 size
-        image = ImageOps.exif_transpose(image)
-        if image.mode not in ("RGB", "L"):
-            image = _to_8bit_rgb(image)
-        image.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return image
+        if image is not None and header.format in ("JPEG", "MPO"):
+            image.draft("RGB", (side * 2, side * 2))  # libjpeg decodes at 1/2..1/8 size
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)  # a returned copy would double the memory
+            if image.mode not in ("RGB", "L"):
+                image = image.convert("RGB")
+            image.thumbnail((side, side), Image.Resampling.LANCZOS)
+            return image
+        # everything else: the scan's own decode (upright, samples of any depth scaled to 8 bits,
+        # within the memory Header.decoded_bytes counts), shrunk by area averaging
+        pixels = decode.decode_bgr(data, header, image)
+    height, width = pixels.shape[:2]
+    scale = min(1.0, side / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA) if scale < 1 else pixels
+    return Image.fromarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
 
 
-def _to_8bit_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit masters: scale, don't clip
-        array = np.asarray(image, dtype=np.float32)
-        return Image.fromarray((array / max(float(array.max()), 1.0) * 255).astype(np.uint8))
-    return image.convert("RGB")
-
-
-def file_preview(path: str, side: int = THUMB_SIDE) -> Preview | None:
-    """The file as a small JPEG, or None when it cannot be read or decoded."""
+def file_preview(path: str, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 max_memory: int = DEFAULT_MAX_MEMORY, budget: MemoryBudget | None = None) -> Preview | None:
+    """The file as a small JPEG, or None when it cannot be read or decoded within the limits."""
     try:
-        return jpeg_preview(thumbnail(read_input(path), side))
+        return jpeg_preview(thumbnail(read_input(path), side, max_pixels, max_memory, budget))
     except Exception:  # a broken file is the report's subject, not its failure
         return None
 
 
-def blur_map_preview(path: str, settings: Settings, side: int = THUMB_SIDE) -> Preview | None:
+def blur_map_preview(path: str, settings: Settings, side: int = THUMB_SIDE,
+                     budget: MemoryBudget | None = None) -> Preview | None:
     """Where the file is sharp (bright) and blurred (dark), decoded and sized as the scan scored
     it (blur.pretty_blur_map; `settings` must keep pixels), as a small JPEG; None when it cannot
     be computed."""
     try:
         data = read_input(path)
-        header, image = decode.probe(data)
-        enforce_pixel_limit(header, settings.max_pixels)
-        result = measure_blur(data, header, image, settings)
+        header, image = decode.probe(data, settings.max_pixels)
+        enforce_limits(header, settings.max_pixels, settings.max_memory)
+        with budget.hold(header.decoded_bytes) if budget else contextlib.nullcontext():
+            result = measure_blur(data, header, image, settings)
         picture = blur.pretty_blur_map(result.blur_map)
         height, width = picture.shape[:2]
         scale = side / max(height, width)
