@@ -77,9 +77,7 @@ def terminate_as_interrupt():
     """SIGTERM (cron's timeout, a shutdown) stops the run like Ctrl-C (scan: pending results
     are committed to the cache and the partial report removed; sync: uploads are aborted).
     Only in this process: pool workers inherit the handler, and there they keep the default
-    (die at once)."""SIGTERM (cron's timeout, a shutdown) stops the run like Ctrl-C (scan: pending results are
-    committed to the cache and the partial report removed; sync: uploads are aborted). Only in this process: pool workers
-    inherit the handler, and there they keep the default (die at once)."""
+    (die at once)."""
     main_pid = os.getpid()
 
     def handler(signum, frame):
