@@ -24,6 +24,11 @@ from PIL import Image, UnidentifiedImageError  # noqa: E402
 from imgval.analysis import samples  # noqa: E402
 from imgval.analysis.filedata import byte_stream  # noqa: E402
 
+# The environment variable works only if nothing imported cv2 first; this works whatever did.
+# OpenCV's "[ERROR:0@...]" lines about damaged files would reach stderr even with -q, and each
+# file's row already says what was wrong.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
 pillow_heif.register_heif_opener()
 # tifffile logs what it finds odd in damaged files; the row's verdict already says what matters.
 logging.getLogger("tifffile").setLevel(logging.CRITICAL)

@@ -2,10 +2,10 @@
 
 Only verdicts about a file's content are cached; transient failures (Record.transient: permission
 denied, out of memory, a killed worker, a timeout) are analysed again by the next run.
-A cached result is reused when the file's absolute path, size and modification time (ns) are
-unchanged (for a remote file: its URL, size and the content hashes or modified time its
-storage lists) and it was produced by the same analysis settings and tool version (the
-fingerprint). Results are checkpointed as they arrive and committed in small batches (WAL
+A cached result is reused when the file's absolute path, size, modification and status-change
+times (ns) and inode are unchanged (for a remote file: its URL, size and the content hashes or
+modified time its storage lists) and it was produced by the same analysis settings and tool
+version (the fingerprint). Results are checkpointed as they arrive and committed in small batches (WAL
 mode), so a run killed with SIGKILL loses at most the last batch: the next run picks up
 from there.
 """
@@ -24,6 +24,7 @@ import platformdirs
 
 from imgval import __version__
 from imgval.analysis.analyze import Record, Settings
+from imgval.escaped_names import shown
 from imgval.storage import is_remote
 
 log = logging.getLogger("imgval")
@@ -96,7 +97,7 @@ class FileState:
 
     key: str  # absolute path, or the remote URL
     size: int
-    version: str  # local: the modification time in ns; remote: content hashes, else modified time
+    version: str  # local: mtime, ctime (ns) and inode; remote: content hashes, else modified time
 
 
 def file_state(path: str, entry=None) -> FileState | None:
@@ -111,7 +112,9 @@ def file_state(path: str, entry=None) -> FileState | None:
         st = os.stat(path)
     except OSError:
         return None
-    return FileState(os.path.abspath(path), st.st_size, str(st.st_mtime_ns))
+    # ctime and the inode too: a tool that restores mtimes still changes the ctime, and a file
+    # replaced by a rename gets a new inode (bit rot changes none of these: see --verify)
+    return FileState(shown(os.path.abspath(path)), st.st_size, f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}")
 
 
 def _remote_version(entry) -> str | None:

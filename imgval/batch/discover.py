@@ -1,6 +1,7 @@
 """Inputs (folders and files) -> the image files to analyse: sorted, each once, loop-safe."""
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 
@@ -25,13 +26,16 @@ def missing_inputs(inputs: list[str]) -> list[str]:
 def discover(inputs: list[str]) -> Discovery:
     """Find image files under each input.
 
-    A folder is walked recursively (following symlinks, each real folder visited once, so a
+    A folder is walked recursively (following symlinks, each real folder entered once, so a
     symlink loop ends); only files with an image extension are taken. A file named directly is
     always taken, whatever its extension: the user asked for it, so it gets a row. Each input's
-    files are sorted by path; a file reached twice (two inputs, or a symlink) is listed once.
+    files are sorted by path; a path reached twice (two inputs) is listed once, while different
+    names of one file (hard links, a symlink beside its target) each get their row: every name
+    found is reported. Folders deeper than the system's path limit are still listed (their
+    files then get a "file name too long" row instead of vanishing).
     """
     found = Discovery()
-    seen_files: set[tuple[int, int]] = set()
+    seen_files: set[str] = set()
     seen_dirs: set[tuple[int, int]] = set()
     for raw in inputs:
         if is_remote(raw):  # s3://, box:, dropbox: are listed by imgval.storage
@@ -43,12 +47,10 @@ def discover(inputs: list[str]) -> Discovery:
         else:
             files = [path]
         for file in files:
-            key = _identity(file)
-            if key is not None and key in seen_files:
-                continue
-            if key is not None:
+            key = os.path.abspath(file)
+            if key not in seen_files:
                 seen_files.add(key)
-            found.paths.append(file)
+                found.paths.append(file)
     return found
 
 
@@ -68,37 +70,63 @@ def _discover_remote(url: str, found: Discovery, seen: set) -> None:
             found.remote_entries[file_url] = entry
 
 
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None  # broken link or unreadable: still listed, analysis reports why
-    return (st.st_dev, st.st_ino)
-
-
 def _walk(top: str, seen_dirs: set, unlistable: list) -> list[str]:
-    """Image files below top; each real directory entered once (stops symlink loops)."""
+    """Image files below top; each real directory (device and inode) entered once, which ends
+    symlink loops."""
     files: list[str] = []
     stack = [top]
     while stack:
         folder = stack.pop()
-        key = _identity(folder)
-        if key is None or key in seen_dirs:
-            continue
-        seen_dirs.add(key)
         try:
-            with os.scandir(folder) as entries:
-                entries = list(entries)
+            key, entries = _list_folder(folder)
         except OSError as exc:
             unlistable.append((folder, f"could not list folder: {exc.strerror or exc}"))
             continue
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir()  # follows symlinks; loops are cut by seen_dirs
-            except OSError:
-                is_dir = False
+        if key in seen_dirs:
+            continue
+        seen_dirs.add(key)
+        for name, is_dir in entries:
             if is_dir:
-                stack.append(entry.path)
-            elif is_image_name(entry.name):
-                files.append(entry.path)
+                stack.append(os.path.join(folder, name))
+            elif is_image_name(name):
+                files.append(os.path.join(folder, name))
     return files
+
+
+def _list_folder(folder: str) -> tuple[tuple[int, int], list[tuple[str, bool]]]:
+    """The folder's identity and its entries as (name, is a folder, following symlinks)."""
+    try:
+        st = os.stat(folder)
+        with os.scandir(folder) as listing:
+            return (st.st_dev, st.st_ino), [(entry.name, _is_dir(entry)) for entry in listing]
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG or not hasattr(os, "O_DIRECTORY"):
+            raise
+    fd = _open_long_folder(folder)  # deeper than PATH_MAX: by descriptor, one name at a time
+    try:
+        st = os.fstat(fd)
+        with os.scandir(fd) as listing:
+            return (st.st_dev, st.st_ino), [(entry.name, _is_dir(entry)) for entry in listing]
+    finally:
+        os.close(fd)
+
+
+def _open_long_folder(folder: str) -> int:
+    fd = os.open(os.sep if os.path.isabs(folder) else os.curdir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in folder.split(os.sep):
+            if name:
+                inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows symlinks; loops are cut by the folder's identity
+    except OSError:
+        return False

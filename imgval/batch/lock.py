@@ -31,7 +31,7 @@ class RunLock:
 
     @classmethod
     def for_report(cls, report_path: str) -> "RunLock":
-        return cls(os.path.abspath(report_path) + ".lock", f"writing {report_path}")
+        return cls(os.path.realpath(report_path) + ".lock", f"writing {report_path}")  # links share a lock
 
     def acquire(self) -> "RunLock":
         """Take the lock now or raise Locked; never waits."""

@@ -14,10 +14,12 @@ from imgval.analysis.blur import pretty_blur_map
 from imgval.batch.discover import discover
 from imgval.cli import exitcodes
 from imgval.cli.options import (
-    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_memory_option, max_pixels_option, mode_options,
-    open_report_or_fail, setup_logging, threshold_option, verbose_option,
+    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_memory_option, max_pixels_option,
+    mode_options, open_report_or_fail, outputs_or_fail, setup_logging, threshold_option, verbose_option,
 )
+from imgval.escaped_names import shown
 from imgval.report.summary import Summary
+from imgval.report.writers import ReportWriteError
 
 log = logging.getLogger("imgval")
 
@@ -26,7 +28,8 @@ BLUR_COLUMNS = ("input_path", "score", "blurry", "error")
 
 
 def blur_values(record: Record) -> dict:
-    return {"input_path": record.filepath, "score": record.score, "blurry": record.blurry, "error": record.error}
+    return {"input_path": shown(record.filepath), "score": record.score, "blurry": record.blurry,
+            "error": record.error}
 
 
 def display_problem() -> str | None:
@@ -62,8 +65,9 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
 
     Rows are input_path, score, blurry (and error), sorted by path.
     """
-    setup_logging(verbose, log_file)
     check_inputs(inputs)
+    targets = outputs_or_fail({"-s/--save-path": save_path, "-l/--logger": log_file}, inputs)
+    setup_logging(verbose, log_file)
     if display_image and display_problem():
         raise click.UsageError(display_problem())
     if blur_map_dir:
@@ -76,8 +80,8 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
         log.warning("not normalising image size: scores are not comparable across image sizes")
     settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels,
                         max_memory=max_memory * 1_000_000, keep_pixels=True)
-    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, fix_size,
-                                 BLUR_COLUMNS, blur_values)
+    report = open_report_or_fail(targets.get("-s/--save-path"), output_format, list(inputs), settings.threshold,
+                                 fix_size, BLUR_COLUMNS, blur_values)
 
     found = discover(list(inputs))
     paths = sorted(found.paths)
@@ -99,17 +103,22 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
             record = Record(folder, error=reason)
             report.write(record)
             summary.add(record)
+        report.close(blurry_counts=summary.blurry)
     except KeyboardInterrupt:
         report.discard()
         click.echo("Interrupted: no results written.", err=True)
         sys.exit(exitcodes.INTERRUPTED)
-    report.close(blurry_counts=summary.blurry)
+    except ReportWriteError as exc:
+        report.discard()
+        click.echo(f"cannot write the results {shown(save_path or 'to stdout')}: {exc}. No results written.",
+                   err=True)
+        sys.exit(exitcodes.FAILED)
     log.info("%d images, %d blurry, %d errors", summary.count, summary.blurry, summary.errors)
 
 
 def save_blur_map(record: Record, folder: str) -> None:
     """Write the record's blur map as FOLDER/<path with separators as __>.blurmap.png."""
-    name = record.filepath.strip(os.sep).replace(os.sep, "__").replace(":", "_") + ".blurmap.png"
+    name = shown(record.filepath).strip(os.sep).replace(os.sep, "__").replace(":", "_") + ".blurmap.png"
     target = os.path.join(folder, name)
     if not cv2.imwrite(target, pretty_blur_map(record.pixels.blur_map)):
         log.warning("could not write the blur map %s", target)

@@ -4,13 +4,8 @@ from __future__ import annotations
 import click
 
 from imgval.cli.options import HELP, load_or_fail, radius_option, results_argument
+from imgval.escaped_names import printable
 from imgval.report.dupe_listing import list_groups
-
-
-def printable(path: str) -> str:
-    """A file name as safe terminal text: control characters (newlines, escape sequences that
-    would move the cursor or recolour the terminal) shown as Python escapes."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
 
 
 @click.command("dupes", context_settings=HELP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import signal
 import sys
@@ -15,6 +16,8 @@ from imgval.analysis.analyze import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, MODE
 from imgval.analysis.blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD
 from imgval.analysis.profile_toml import ProfileError, default_profile, load_profile
 from imgval.batch.discover import missing_inputs
+from imgval.cli.outputs import OutputError, check_outputs
+from imgval.escaped_names import printable, shown
 from imgval.report.reader import Results, ResultsError, load_results
 from imgval.report.writers import Report
 from imgval.storage.credentials import redact
@@ -47,10 +50,30 @@ class MultiValueCommand(click.Command):
         return super().parse_args(ctx, expand_multi_values(args, ("-i", "--images")))
 
 
+class LogFileHandler(logging.FileHandler):
+    """--log-file: a log that cannot be written (disk full) says so once on stderr and stops, where
+    logging's default would print a traceback for every line."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not self.failed and isinstance(error, OSError):
+            self.failed = True
+            sys.stderr.write(f"imgval: cannot write the log file {shown(self.baseFilename)}: "
+                             f"{error.strerror or error}; nothing more is written to it.\n")
+        elif not self.failed:
+            super().handleError(record)
+
+
 def setup_logging(verbose: bool, log_file: str | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers.append(LogFileHandler(log_file, encoding="utf-8", errors="backslashreplace"))
     for handler in handlers:  # an SDK's message may quote a credential
         handler.addFilter(_redact_secrets)
     logging.basicConfig(
@@ -113,6 +136,23 @@ def check_inputs(inputs: tuple[str, ...]) -> None:
         )
 
 
+def outputs_or_fail(outputs: dict[str, str | None], inputs) -> dict[str, str]:
+    """The files the outputs write to (symlinks resolved), or exit 2 before any work: see outputs.py."""
+    try:
+        return check_outputs(outputs, list(inputs))
+    except OutputError as exc:
+        option, _, message = str(exc).partition(": ")
+        raise click.BadParameter(message, param_hint=option)
+
+
+def threshold_value(ctx, param, value: float | None) -> float | None:
+    """-t/--threshold: a finite number >= 0 (inf, 1e400 and nan would flag everything or nothing,
+    and cannot be drawn on the histogram)."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise click.BadParameter(f"{value:g} is not a blur threshold; give a finite number >= 0, e.g. 100")
+    return value
+
+
 def open_report_or_fail(path: str, *args, **kwargs):
     """Create the report's temporary file now, so an unwritable path fails before any work."""
     try:
@@ -121,13 +161,12 @@ def open_report_or_fail(path: str, *args, **kwargs):
         raise click.BadParameter(f"cannot write {path!r}: {exc.strerror or exc}", param_hint="-s/--save-path")
 
 
-
 images_option = click.option(
     "-i", "--images", "inputs", multiple=True, required=True, metavar="PATH...",
     help="Folders (searched recursively) and image files to check.",
 )
 threshold_option = click.option(
-    "-t", "--threshold", type=float, default=None,
+    "-t", "--threshold", type=float, default=None, callback=threshold_value,
     help=f"Images scoring below this are flagged blurry.  [default: {DEFAULT_THRESHOLD:g}; "
          f"{FAST_DEFAULT_THRESHOLD:g} with --fast, whose scores are on their own scale]",
 )
@@ -170,9 +209,9 @@ max_memory_option = click.option(
 
 def log_record(record: Record) -> None:
     if record.error:
-        log.warning("%s: %s", record.filepath, record.error)
+        log.warning("%s: %s", printable(shown(record.filepath)), record.error)
     else:
-        log.info("%s score=%.2f blurry=%s", record.filepath, record.score, record.blurry)
+        log.info("%s score=%.2f blurry=%s", printable(shown(record.filepath)), record.score, record.blurry)
 
 
 def setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:

@@ -9,26 +9,29 @@ import click
 
 from imgval.analysis.analyze import Settings
 from imgval.batch.engine import default_jobs
-from imgval.cli.options import HELP, load_or_fail, radius_option, results_argument
+from imgval.cli.options import HELP, load_or_fail, radius_option, results_argument, threshold_value
+from imgval.cli.outputs import OutputError, check_outputs, target
 from imgval.report.html import write_html_report
-from imgval.report.reader import ResultsError, load_results, threshold_of
+from imgval.report.reader import load_results, threshold_of
 
 log = logging.getLogger("imgval")
 
 
-def check_html_path(path: str) -> None:
-    """Fail before any work when the page could not be written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise click.BadParameter(f"cannot write {path!r}: its folder does not exist or is not writable",
-                                 param_hint="--html")
+def check_html_path(path: str, results_path: str) -> None:
+    """Fail before any work when the page could not be written there (outputs.py)."""
+    try:
+        check_outputs({"--html": path}, [results_path])
+    except OutputError as exc:
+        raise click.BadParameter(str(exc).partition(": ")[2], param_hint="--html")
+    if not os.access(os.path.dirname(target(path)), os.W_OK):
+        raise click.BadParameter(f"cannot write {path!r}: its folder is not writable", param_hint="--html")
 
 
 @click.command("report", context_settings=HELP)
 @results_argument
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), required=True,
               help="Write a self-contained HTML page (opens offline) to this file.")
-@click.option("-t", "--threshold", type=float, default=None,
+@click.option("-t", "--threshold", type=float, default=None, callback=threshold_value,
               help="Blur threshold to mark on the histogram.  [default: the report's own: stored in JSON, "
                    "inferred from the blurry column of a CSV]")
 @radius_option
@@ -42,7 +45,7 @@ def report_command(results_path, html_path, threshold, dup_radius, jobs):
     Images are read again only for the thumbnails shown; each section shows its first images
     and says how many more RESULTS has.
     """
-    check_html_path(html_path)
+    check_html_path(html_path, results_path)
     results = load_or_fail(results_path)
     sections = write_html_report(results, html_path, threshold if threshold is not None else threshold_of(results),
                                  source=results_path, radius=dup_radius, jobs=jobs)
@@ -60,5 +63,5 @@ def html_after_scan(results_path: str, html_path: str, settings: Settings, jobs:
                           settings=Settings(threshold=settings.threshold, mode=settings.mode,
                                             max_pixels=settings.max_pixels, max_memory=settings.max_memory,
                                             keep_pixels=True))
-    except (ResultsError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the page is extra: the report and exit code stand
         log.error("could not write the HTML report %s: %s", html_path, exc)

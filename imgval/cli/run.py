@@ -13,6 +13,7 @@ from imgval.batch.lock import Locked, RunLock
 from imgval.cli import exitcodes
 from imgval.cli.config import ConfigError, Step, load_config
 from imgval.cli.options import HELP, setup_logging
+from imgval.cli.outputs import OutputError, check_output
 from imgval.cli.scan import scan
 from imgval.cli.sync import sync_command
 
@@ -84,10 +85,12 @@ def run_command(config_path, check):
         click.echo(f"imgval run: cannot create the lock file in the cache folder: {exc}", err=True)
         sys.exit(exitcodes.FAILED)
     try:
+        if plan.log_file:
+            check_output(plan.log_file, [])  # not a FIFO (opening it would block), a device or a folder
         setup_logging(False, plan.log_file)  # each step sets up its own logging again, appending
-    except OSError as exc:
-        click.echo(f"imgval run: {config_path}: [run] log_file: cannot write {plan.log_file}: "
-                   f"{exc.strerror or exc}", err=True)
+    except (OutputError, OSError) as exc:
+        reason = exc if isinstance(exc, OutputError) else f"cannot write {plan.log_file}: {exc.strerror or exc}"
+        click.echo(f"imgval run: {config_path}: [run] log_file: {reason}", err=True)
         sys.exit(exitcodes.USAGE)
     failed = exitcodes.OK
     try:

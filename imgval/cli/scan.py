@@ -18,14 +18,15 @@ from imgval.batch.lock import Locked, RunLock
 from imgval.cli import exitcodes
 from imgval.cli.options import (
     HELP, MultiValueCommand, check_inputs, images_option, log_record, max_memory_option, max_pixels_option,
-    mode_options, open_report_or_fail, resolve_profile, setup_logging_or_fail, terminate_as_interrupt,
-    threshold_option, verbose_option,
+    mode_options, open_report_or_fail, outputs_or_fail, resolve_profile, setup_logging_or_fail,
+    terminate_as_interrupt, threshold_option, verbose_option,
 )
-from imgval.cli.report import check_html_path, html_after_scan
+from imgval.cli.report import html_after_scan
 from imgval.dupes.index import DEFAULT_RADIUS
+from imgval.escaped_names import printable, shown
 from imgval.report.failon import findings, parse_fail_on
 from imgval.report.summary import Summary
-from imgval.report.writers import Report
+from imgval.report.writers import Report, ReportWriteError
 
 log = logging.getLogger("imgval")
 
@@ -53,6 +54,9 @@ def progress(total: int):
               help="SQLite file of earlier results; unchanged files are not analysed again.  "
                    "[default: results.sqlite in the user's cache folder]")
 @click.option("--no-cache", is_flag=True, help="Analyse every file, and keep no results for the next run.")
+@click.option("--verify", is_flag=True,
+              help="Fixity check: analyse and re-hash every file, cached or not; a file whose bytes changed "
+                   "while its size and times did not (bit rot) gets a 'fixity failure' error.")
 @click.option("--fail-on", default="", metavar="KINDS", callback=lambda ctx, param, value: _fail_on_option(value),
               help="Exit with code 3 when the run finds images of these kinds (comma-separated): "
                    "blurry, exif, duplicate, error.  [default: none; findings never change the exit code]")
@@ -71,34 +75,38 @@ def progress(total: int):
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
 def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, max_memory, cache_path,
-         no_cache,
-         fail_on, html_path, dup_radius, timeout, quiet, log_file, verbose):
+         no_cache, verify, fail_on, html_path, dup_radius, timeout, quiet, log_file, verbose):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
     Results of unchanged files are reused from the cache (see --cache, --no-cache).
     """
-    setup_logging_or_fail(verbose, log_file)
     start = time.perf_counter()
     check_inputs(inputs)
+    save_path = save_path or f"results.{output_format}"
+    targets = outputs_or_fail({"-s/--save-path": save_path, "--html": html_path, "--log-file": log_file,
+                               "--cache": cache_path}, inputs)
+    setup_logging_or_fail(verbose, log_file)
     if cache_path and no_cache:
         raise click.UsageError("--cache and --no-cache contradict each other; give one of them.")
+    if verify and no_cache:
+        raise click.UsageError("--verify compares every file with its cached result; it needs the cache "
+                               "(drop --no-cache).")
     settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, max_memory=max_memory * 1_000_000,
                         profile=resolve_profile(profile_path))
-    save_path = save_path or f"results.{output_format}"
-    if html_path:
-        check_html_path(html_path)
-    report = open_report_or_fail(save_path, output_format, list(inputs), settings.threshold, dup_radius=dup_radius)
+    report = open_report_or_fail(targets["-s/--save-path"], output_format, list(inputs), settings.threshold,
+                                 dup_radius=dup_radius)
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs, timeout)
+        summary, head = _scan_into(report, cache, inputs, settings, jobs, timeout, verify, save_path)
     finally:
         lock.release()
 
     if not quiet:
         for record in head:
-            click.echo(f"{record.filepath}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
+            name = printable(shown(record.filepath))  # a name's newline or escape codes stay text
+            click.echo(f"{name}\t{_fmt_score(record.score)}\t{_fmt(record.blurry)}\t{record.error}")
         click.echo(f"--- Image count: {summary.count} ---")
         click.echo(f"--- Found {summary.blurry} blurry images ---")
         click.echo(f"--- Percent blurry: {summary.percent_blurry:.2f}% ---")
@@ -117,7 +125,8 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, jobs, timeout) -> tuple[Summary, list[Record]]:
+def _scan_into(report, cache, inputs, settings, jobs, timeout, verify=False, save_path="the report"
+               ) -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run."""
     found = discover(list(inputs))
@@ -128,7 +137,7 @@ def _scan_into(report, cache, inputs, settings, jobs, timeout) -> tuple[Summary,
     try:
         with terminate_as_interrupt(), progress(len(found.paths)) as bar:
             for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs, timeout=timeout), cache,
-                                           found.remote_entries):
+                                           found.remote_entries, verify=verify):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
             for folder, reason in found.unlistable:
@@ -140,6 +149,11 @@ def _scan_into(report, cache, inputs, settings, jobs, timeout) -> tuple[Summary,
         click.echo(f"Interrupted: no report written; {summary.analysed} result(s) are kept in the cache "
                    "for the next run." if cache else "Interrupted: no report written.", err=True)
         sys.exit(exitcodes.INTERRUPTED)
+    except ReportWriteError as exc:  # a full disk, a quota: one message, nothing half-written left
+        kept = f"; {summary.analysed} result(s) are kept in the cache for the next run" if cache else ""
+        click.echo(f"cannot write the report {shown(save_path)}: {exc}. No report written{kept}. "
+                   "Free some space (or give another --save-path) and run again.", err=True)
+        sys.exit(exitcodes.FAILED)
     finally:
         if not finished:
             report.discard()
@@ -149,8 +163,8 @@ def _scan_into(report, cache, inputs, settings, jobs, timeout) -> tuple[Summary,
 
 
 def _add(record, report, summary, head, reused=False):
+    summary.add(record, reused)  # first: counts what the cache holds even if the write fails
     report.write(record)
-    summary.add(record, reused)
     if len(head) < 5:
         head.append(record)
     log_record(record)

@@ -12,7 +12,7 @@ import click
 from tqdm import tqdm
 
 from imgval.cli import exitcodes
-from imgval.cli.options import HELP, setup_logging, terminate_as_interrupt
+from imgval.cli.options import HELP, outputs_or_fail, setup_logging, terminate_as_interrupt
 from imgval.storage import NotFound, StorageError, open_storage, unexpected
 from imgval.storage.credentials import check_environment
 from imgval.storage.retry import RetryPolicy
@@ -94,6 +94,9 @@ def sync_command(source, destinations, include, exclude, ignore_case, all_files,
     (see the README's Sync section). Exit codes: 0 all files copied or up to date, 1 some
     file failed, 2 usage or credentials, 130 interrupted (Ctrl-C or SIGTERM).
     """
+    # not a device, FIFO or folder, nor a file being copied (cli/outputs.py)
+    outputs_or_fail({"--manifest": manifest_path, "--log-file": log_file, "--hash-cache": hash_cache},
+                    [source, *destinations])
     setup_logging(verbose, log_file)
     try:
         with terminate_as_interrupt():
@@ -111,7 +114,6 @@ def sync_command(source, destinations, include, exclude, ignore_case, all_files,
 
 
 def _sync(source, destinations, selection, dry_run, jobs, manifest_path, chunk_size, hash_cache, quiet):
-
     started = time.monotonic()
     run_started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     retry = environment_policy()

@@ -75,7 +75,10 @@ class GroupingWriter:
         return dupes.duplicate_groups(hashes, digests, self.radius)
 
     def discard(self) -> None:
-        self.spool.close()
+        try:
+            self.spool.close()
+        except OSError:  # its buffer cannot be flushed on a full disk; the file is unnamed anyway
+            pass
 
 
 def folder_of(path: str | None) -> str | None:

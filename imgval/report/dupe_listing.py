@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imgval.dupes import index as dupes
+from imgval.escaped_names import on_disk
 from imgval.report.reader import Results, Row
 from imgval.storage import is_remote
 
@@ -59,6 +60,6 @@ def _size(path: str) -> int | None:
     if is_remote(path):
         return None
     try:
-        return os.stat(path).st_size
+        return os.stat(on_disk(path)).st_size
     except OSError:
         return None

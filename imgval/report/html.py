@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from imgval import __version__
 from imgval.analysis.analyze import Settings
+from imgval.report.atomicfile import AtomicFile
 from imgval.report.dupe_listing import Group, group_numbers, list_groups
 from imgval.report.reader import Results, Row
 from imgval.report.thumbnails import MemoryBudget, Preview, blur_map_preview, file_preview
@@ -101,15 +102,13 @@ def write_html_report(results: Results, out_path: str, threshold: float, *, sour
     previews, maps = make_previews(sections.preview_paths(), [r.filepath for r in sections.blurry], jobs,
                                    settings)
     page = render(sections, threshold, previews.get, maps.get, source)
-    folder = os.path.dirname(os.path.abspath(out_path))
-    tmp = os.path.join(folder, f".{os.path.basename(out_path)}.{os.getpid()}.part")
+    page_file = AtomicFile(os.path.realpath(out_path))  # through a symlink to its target, which is replaced
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        page_file.handle.write(page)
+        page_file.commit()
+    except BaseException:
+        page_file.discard()
+        raise
     return sections
 
 
@@ -217,6 +216,7 @@ def histogram_svg(scores: list[float], threshold: float, bins: int = 48, width: 
                   height: int = 230) -> str:
     """Counts per log10(score) bin as bars, with the threshold as a red line. Scores of 0 or
     below (flat images) fall in the first bin."""
+    threshold = threshold if math.isfinite(threshold) else 0.0  # an older report's inf or nan: no line
     logs = [math.log10(s) for s in scores if s > 0]
     marks = logs + ([math.log10(threshold)] if threshold > 0 else [])
     low = math.floor(min(marks)) if marks else 0

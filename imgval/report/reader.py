@@ -7,7 +7,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from imgval.report.writers import FORMULA_PREFIXES
+from imgval.report.spreadsheet import unneutralise
 
 
 class ResultsError(Exception):
@@ -59,7 +59,7 @@ def _load_csv(path: str) -> Results:
         columns = reader.fieldnames or []
         if "filepath" not in columns:
             raise ValueError("no filepath column")
-        rows = [_row({k: _unneutralise(v) for k, v in values.items()}) for values in reader]
+        rows = [_row({k: unneutralise(v) for k, v in values.items()}) for values in reader]
     return Results(rows, None, "dup_group" in columns)
 
 
@@ -69,14 +69,6 @@ def _load_json(path: str) -> Results:
     results = data["results"]
     rows = [_row(values) for values in results]
     return Results(rows, data.get("threshold"), bool(results) and "dup_group" in results[0])
-
-
-def _unneutralise(cell: str | None) -> str:
-    """Undo report.neutralise: "'=x" was written for "=x". (A value that really began with a
-    quote followed by = + - @ reads back without the quote: rare, and only cosmetic here.)"""
-    if cell and cell.startswith("'") and cell[1:].startswith(FORMULA_PREFIXES):
-        return cell[1:]
-    return cell or ""
 
 
 def _row(values: dict) -> Row:

@@ -18,6 +18,7 @@ from PIL import Image, ImageOps
 from imgval.analysis import blur, decode
 from imgval.analysis.analyze import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, Settings, enforce_limits, measure_blur
 from imgval.analysis.filedata import read_input
+from imgval.escaped_names import on_disk
 
 THUMB_SIDE = 160  # px, the longer side: ~3-8 KB each as JPEG, so hundreds stay light
 JPEG_QUALITY = 70
@@ -88,9 +89,12 @@ def thumbnail(data: bytes, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX
 
 def file_preview(path: str, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS,
                  max_memory: int = DEFAULT_MAX_MEMORY, budget: MemoryBudget | None = None) -> Preview | None:
-    """The file as a small JPEG, or None when it cannot be read or decoded within the limits."""
+    """The file `path` (as a report names it: escaped_names.on_disk) as a small JPEG, or None when
+    it cannot be read or decoded within the limits."""
     try:
-        return jpeg_preview(thumbnail(read_input(path), side, max_pixels, max_memory, budget))
+        with warnings.catch_warnings():  # Pillow's warnings about damaged files: the row has the verdict
+            warnings.simplefilter("ignore")
+            return jpeg_preview(thumbnail(read_input(on_disk(path)), side, max_pixels, max_memory, budget))
     except Exception:  # a broken file is the report's subject, not its failure
         return None
 
@@ -101,7 +105,7 @@ def blur_map_preview(path: str, settings: Settings, side: int = THUMB_SIDE,
     it (blur.pretty_blur_map; `settings` must keep pixels), as a small JPEG; None when it cannot
     be computed."""
     try:
-        data = read_input(path)
+        data = read_input(on_disk(path))
         header, image = decode.probe(data, settings.max_pixels)
         enforce_limits(header, settings.max_pixels, settings.max_memory)
         with budget.hold(header.decoded_bytes) if budget else contextlib.nullcontext():

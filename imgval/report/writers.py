@@ -4,30 +4,25 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import sys
-import tempfile
 
 from imgval.analysis.analyze import Record
 from imgval.analysis.exif import EXIF_COLUMNS
 from imgval.dupes.groups import GroupCounts, GroupingWriter, folder_of
 from imgval.dupes.index import DEFAULT_RADIUS
+from imgval.escaped_names import shown
+from imgval.report.atomicfile import AtomicFile
+from imgval.report.spreadsheet import neutralise
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see dupes/groups.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
 COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula (CSV injection): prefix a quote."""
-    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
 
 
 def record_values(record: Record) -> dict:
     """The record as a flat mapping of report columns to plain values (None when unknown)."""
     values = {
-        "filepath": record.filepath,
+        "filepath": shown(record.filepath),
         "score": record.score,
         "blurry": record.blurry,
         "hash": record.hash,
@@ -48,28 +43,6 @@ def csv_cell(value) -> str:
     if isinstance(value, str):
         return neutralise(value)
     return str(value)  # bools as True/False and floats in full, as pandas wrote them
-
-
-class AtomicFile:
-    """A text file that appears under its name only when complete (temp file, then rename)."""
-
-    def __init__(self, path: str):
-        self.path = os.path.abspath(path)
-        folder = os.path.dirname(self.path)
-        fd, self.tmp_path = tempfile.mkstemp(dir=folder, prefix=".imgval-", suffix=".part")
-        self.handle = os.fdopen(fd, "w", newline="", encoding="utf-8")
-
-    def commit(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
-        os.chmod(self.tmp_path, 0o644)
-        os.replace(self.tmp_path, self.path)
-
-    def discard(self) -> None:
-        self.handle.close()
-        if os.path.exists(self.tmp_path):
-            os.unlink(self.tmp_path)
 
 
 class CsvWriter:
@@ -97,7 +70,7 @@ class JsonWriter:
     def __init__(self, handle, values, images: list[str], threshold: float, fix_size: bool):
         self.handle, self.values = handle, values
         self.first = True
-        head = {"images": images, "threshold": threshold, "fix_size": fix_size}
+        head = {"images": [shown(i) for i in images], "threshold": threshold, "fix_size": fix_size}
         handle.write(json.dumps(head, indent=4)[:-2] + ',\n    "results": [')
 
     def write(self, record: Record) -> None:
@@ -112,8 +85,13 @@ class JsonWriter:
         self.handle.write(f'\n    ],\n    "blurry_counts": {blurry_counts}\n}}\n')
 
 
+class ReportWriteError(Exception):
+    """The report could not be written (disk full, quota, file too large); the message says why."""
+
+
 class Report:
-    """A report being written: to a file that appears only when complete, or to stdout."""
+    """A report being written: to a file that appears only when complete, or to stdout.
+    Failures to write it (the OS's, e.g. ENOSPC) are raised as ReportWriteError."""
 
     def __init__(self, path: str | None, output_format: str, images: list[str], threshold: float,
                  fix_size: bool = True, columns=COLUMNS, values=record_values, dup_radius: int = DEFAULT_RADIUS):
@@ -132,12 +110,18 @@ class Report:
         return getattr(self.writer, "counts", GroupCounts())
 
     def write(self, record: Record) -> None:
-        self.writer.write(record)
+        try:
+            self.writer.write(record)
+        except OSError as exc:
+            raise ReportWriteError(exc.strerror or str(exc)) from exc
 
     def close(self, blurry_counts: int) -> None:
-        self.writer.finish(blurry_counts)
-        if self.file:
-            self.file.commit()
+        try:
+            self.writer.finish(blurry_counts)
+            if self.file:
+                self.file.commit()
+        except OSError as exc:
+            raise ReportWriteError(exc.strerror or str(exc)) from exc
 
     def discard(self) -> None:
         if isinstance(self.writer, GroupingWriter):

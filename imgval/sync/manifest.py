@@ -6,7 +6,8 @@ import csv
 import io
 import os
 
-from imgval.report.writers import AtomicFile, neutralise
+from imgval.report.atomicfile import AtomicFile
+from imgval.report.spreadsheet import neutralise
 from imgval.sync.syncer import SyncResult
 
 MANIFEST_COLUMNS = ("run_started", "path", "size", "source_hash", "sha256", "destination", "action", "error")

@@ -35,12 +35,53 @@ def test_a_single_file_is_analysed_even_without_an_image_extension(tmp_path):
     assert discover([str(other)]).paths == [str(other)]
 
 
-def test_symlink_loop_ends_and_files_are_listed_once(tmp_path):
+def test_symlink_loop_ends_and_each_path_is_listed_once(tmp_path):
     touch(tmp_path / "a" / "one.jpg")
     os.symlink(tmp_path, tmp_path / "a" / "loop")
-    os.symlink(tmp_path / "a" / "one.jpg", tmp_path / "alias.jpg")
     found = discover([str(tmp_path), str(tmp_path / "a"), str(tmp_path / "a" / "one.jpg")])
-    assert len(found.paths) == 1
+    assert found.paths == [str(tmp_path / "a" / "one.jpg")]
+
+
+def test_every_name_of_a_file_gets_a_row(tmp_path):
+    """Hard links and a symlink beside its target are names the batch holds: one row each."""
+    one = touch(tmp_path / "one.jpg")
+    os.link(one, tmp_path / "two.jpg")
+    (tmp_path / "sub").mkdir()
+    os.link(one, tmp_path / "sub" / "three.jpg")
+    os.symlink(one, tmp_path / "alias.jpg")
+    found = discover([str(tmp_path)])
+    assert sorted(os.path.relpath(p, tmp_path) for p in found.paths) == [
+        "alias.jpg", "one.jpg", "sub/three.jpg", "two.jpg"]
+
+
+def deep_folder(top, total_length=5000):
+    """A folder whose path is longer than PATH_MAX (4096 on Linux), made one level at a time by
+    descriptor (no single call sees the whole path); returns the path and the file in it."""
+    name = "d" * 200
+    levels = total_length // (len(name) + 1) + 1
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(levels):
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        with open(os.open("deep.jpg", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as handle:
+            handle.write(b"x")
+    finally:
+        os.close(fd)
+    folder = os.path.join(str(top), *[name] * levels)
+    return folder, os.path.join(folder, "deep.jpg")
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECTORY"), reason="POSIX descriptors")
+def test_a_file_deeper_than_the_path_limit_is_still_listed(tmp_path):
+    touch(tmp_path / "top.jpg")
+    folder, deep = deep_folder(tmp_path)
+    assert len(deep) > os.pathconf("/", "PC_PATH_MAX")
+    found = discover([str(tmp_path)])
+    assert found.paths == [deep, str(tmp_path / "top.jpg")] or found.paths == [str(tmp_path / "top.jpg"), deep]
+    assert found.unlistable == []
 
 
 def test_empty_folder_finds_nothing(tmp_path):
@@ -62,3 +103,27 @@ def test_unlistable_folder_is_reported(tmp_path):
 
 def test_is_image_name():
     assert is_image_name("A.TIF") and is_image_name("x.y.jp2") and not is_image_name("jpg")
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECTORY"), reason="POSIX descriptors")
+def test_scan_gives_hard_links_and_too_deep_files_their_rows(tmp_path):
+    import csv
+
+    import cv2
+
+    from imgval.synthetic import natural_image
+
+    from tests.batch.test_rerun import run_scan
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    cv2.imwrite(str(batch / "one.jpg"), natural_image(96, 64, seed=1))
+    os.link(batch / "one.jpg", batch / "two.jpg")
+    _, deep = deep_folder(batch)
+    result = run_scan("-i", str(batch), "-s", str(tmp_path / "r.csv"))
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["filepath"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == {str(batch / "one.jpg"), str(batch / "two.jpg"), deep}
+    assert rows[str(batch / "one.jpg")]["sha256"] == rows[str(batch / "two.jpg")]["sha256"] != ""
+    assert rows[deep]["error"] == "cannot read file: File name too long"
