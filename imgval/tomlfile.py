@@ -31,3 +31,11 @@ def read_toml(path, kind: str, option: str, error: type[Exception], format_hint:
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text (byte {exc.start}); save the {kind} as UTF-8") from None
     return parse_toml(text, str(path), error, format_hint)
+
+
+def toml_value(text: str):
+    """A command-line value read as TOML when it parses (8, 1.5, true, ["a", "b"]), else the text."""
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text

@@ -1,6 +1,7 @@
 """Shared fixtures: images are generated here, never downloaded or committed."""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -68,3 +69,19 @@ def run_script(*args: str, cwd: Path, check: bool = False) -> subprocess.Complet
     if check:
         assert result.returncode == 0, result.stderr
     return result
+
+
+@pytest.fixture(scope="session")
+def dask_spec():
+    """One real Dask LocalCluster (2 worker processes) for the session's engine tests, as a
+    ClusterSpec pointing at its scheduler. Workers that die are restarted by their nannies."""
+    import dask
+    import distributed
+
+    from imgval.batch.dask_engine import CLUSTER_CONFIG, ClusterSpec
+
+    with dask.config.set(CLUSTER_CONFIG):  # as the clusters imgval starts itself
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=logging.ERROR)
+    yield ClusterSpec(scheduler=cluster.scheduler_address)
+    cluster.close()

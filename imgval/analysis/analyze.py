@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imgval.analysis import blur, decode
+from imgval.analysis.conformance import check_conformance
 from imgval.analysis.exif import ExifData, extract_exif
 from imgval.analysis.filedata import read_input
 from imgval.analysis.phash import phash_hex
@@ -56,6 +57,8 @@ class Record:
     exif: dict[str, str] = field(default_factory=dict)
     exif_ok: bool | None = None
     exif_issues: str = ""
+    conformance: str = ""  # JHOVE's verdict: well-formed and valid / well-formed, not valid / not well-formed
+    conformance_issues: str = ""  # every conformance issue found, "; "-separated
     error: str = ""
     # the error is about the environment, not the file's content (permission denied, out of
     # memory, a killed worker, a timeout): never cached, so the next run tries again
@@ -121,6 +124,9 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
     # Hashed from the bytes already in memory (no second read); set before decoding, so
     # byte-identical broken files are still found as exact duplicates.
     record = Record(filepath, sha256=hashlib.sha256(data).hexdigest())
+    # from the same bytes, before decoding: a file the decoders refuse still gets its verdict
+    conformance = check_conformance(data)
+    record.conformance, record.conformance_issues = conformance.verdict, conformance.summary
     try:
         header, image = decode.probe(data, settings.max_pixels)
     except decode.DecodeError as exc:

@@ -45,8 +45,14 @@ class CacheError(Exception):
     """The cache file cannot be opened or used; the message says which file and why."""
 
 
-def default_cache_path() -> str:
-    return os.path.join(platformdirs.user_cache_dir("imgval"), CACHE_FILE_NAME)
+def default_cache_path(shard=None) -> str:
+    """The user's cache file; a shard (batch/shard.Shard) gets its own, since shards may run at
+    once on one host and a cache has one writer."""
+    name = CACHE_FILE_NAME
+    if shard is not None:
+        stem, ext = os.path.splitext(name)
+        name = f"{stem}.shard-{shard.index}-of-{shard.count}{ext}"
+    return os.path.join(platformdirs.user_cache_dir("imgval"), name)
 
 
 def _plain(value):

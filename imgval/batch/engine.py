@@ -34,8 +34,13 @@ DEFAULT_TIMEOUT = 300.0  # seconds per file: minutes for the largest real master
 TIMEOUT_ERROR = ("analysing this file took longer than {seconds:g} s (--timeout), twice, and was stopped; "
                  "it will be tried again on the next run (raise --timeout for very large images)")
 
-ENGINE_NAMES = ("local",)
+ENGINE_NAMES = ("local", "dask")
 DEFAULT_ENGINE = "local"
+
+
+class EngineError(Exception):
+    """An engine that cannot start (an extra not installed, a scheduler not reachable); the
+    message says what to do. The CLI exits with a usage error before any row is written."""
 
 
 def default_jobs() -> int:
@@ -56,12 +61,17 @@ class Engine(ABC):
 
 
 def make_engine(name: str = DEFAULT_ENGINE, jobs: int | None = None, analyze: Analyze = analyze_mapped,
-                timeout: float = DEFAULT_TIMEOUT) -> Engine:
+                spec=None, timeout: float = DEFAULT_TIMEOUT) -> Engine:
     """The engine called `name`, with `jobs` workers (default: all cores) and a per-file time
-    limit of `timeout` seconds."""
+    limit of `timeout` seconds; `spec` says where a distributed engine's workers are
+    (dask_engine.ClusterSpec; default a LocalCluster of `jobs`)."""
     jobs = default_jobs() if jobs is None else jobs
     if name == "local":
         from imgval.batch.pool import LocalPool  # beside this module; imported when chosen
 
         return LocalPool(jobs, analyze, timeout)
+    if name == "dask":
+        from imgval.batch.dask_engine import DaskEngine  # needs the dask extra
+
+        return DaskEngine(jobs, analyze, spec, timeout)
     raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES)}")

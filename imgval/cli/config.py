@@ -12,6 +12,7 @@ is expanded. Remote locations (s3://, box:, dropbox:) are left as they are.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import shlex
 from dataclasses import dataclass
@@ -23,10 +24,14 @@ from imgval.tomlfile import read_toml
 
 
 STEP_ORDER = ("sync", "scan", "report")
-TABLES = ("run",) + STEP_ORDER
+TABLES = ("run",) + STEP_ORDER + ("engine",)
 RUN_KEYS = ("quiet", "log_file", "verbose")  # [run]: passed to every step that has the option
 # [report]: the scan options (by parameter name) that say what is written and what fails the run
 REPORT_PARAMS = ("save_path", "output_format", "fail_on", "html_path", "dup_radius")
+# [engine]: where the scan's analysis runs (scan --scheduler, --cluster, ...); its `options`
+# table holds the dask-jobqueue cluster's arguments (--cluster-option KEY=VALUE each)
+ENGINE_PARAMS = ("scheduler", "scheduler_file", "cluster", "cluster_jobs", "cluster_option")
+OWN_TABLE_PARAMS = {"report": REPORT_PARAMS, "engine": ENGINE_PARAMS}  # scan options with a table of their own
 NOT_CONFIGURABLE = ("help",)
 # Arguments and text options that name local paths (click.Path options are found by their type).
 PATH_PARAMS = {"scan": ("inputs",), "sync": ("source", "destinations")}
@@ -69,6 +74,8 @@ def load_config(path: str, commands: dict[str, click.Command]) -> Plan:
                               f"[run] takes {', '.join(RUN_KEYS)} (options of a step go in its own table)")
     if "report" in document and "scan" not in document:
         raise ConfigError(f"{path}: [report] needs a [scan] table: the report is what the scan writes")
+    if "engine" in document and "scan" not in document:
+        raise ConfigError(f"{path}: [engine] needs a [scan] table: it says where the scan runs")
     if "sync" not in document and "scan" not in document:
         raise ConfigError(f"{path}: nothing to do; add a [scan] table (and [sync], [report] if wanted), "
                           f"see the README's Unattended runs section")
@@ -82,9 +89,26 @@ def load_config(path: str, commands: dict[str, click.Command]) -> Plan:
         tables = {name: document[name]}
         if name == "scan":
             tables["report"] = document.get("report", {})
+            tables["engine"] = _engine_table(path, document.get("engine", {}))
         steps.append(_step(path, base, name, commands[name], tables, run_options))
     log_file = next((_resolve(str(v), base) for k, v in run_options.items() if _key(k) == "log_file"), None)
     return Plan(steps, log_file)
+
+
+def _engine_table(path: str, table: dict) -> dict:
+    """[engine] with its `options` table turned into cluster_option = ["KEY=VALUE", ...]."""
+    table = dict(table)
+    options = table.pop("options", None)
+    if options is None:
+        return table
+    if not isinstance(options, dict):
+        raise ConfigError(f"{path}: [engine] options: must be a table, e.g. options = {{ cores = 8, walltime = "
+                          f"\"02:00:00\" }} (the dask-jobqueue cluster's arguments)")
+    if any(_key(k) == "cluster_option" for k in table):
+        raise ConfigError(f"{path}: [engine]: give the cluster's arguments once, in options or in cluster_option")
+    table["cluster_option"] = [f"{key}={json.dumps(value) if not isinstance(value, str) else value}"
+                               for key, value in options.items()]
+    return table
 
 
 def _read(path: str) -> dict:
@@ -118,11 +142,11 @@ def _step(path, base, name, command, tables, run_options) -> Step:
     by_key = _params_by_key(command)
     given: dict[str, tuple[str, str, object]] = {}  # param name -> (table, key, value)
     for table, options in tables.items():
-        allowed = [k for k, p in by_key.items() if (p.name in REPORT_PARAMS) == (table == "report")]
+        allowed = [k for k, p in by_key.items() if _table_of(name, p) == table]
         for key, value in options.items():
             param = by_key.get(_key(key))
             if param is None or _key(key) not in allowed:
-                hint = (f"; it belongs in [{'scan' if table == 'report' else 'report'}]"
+                hint = (f"; it belongs in [{_table_of(name, param)}]"
                         if param is not None else _suggest(_key(key), allowed))
                 names = sorted({_key_for(by_key[k]) for k in allowed})
                 raise ConfigError(f"{path}: [{table}] {key}: not an option of this table{hint}. "
@@ -167,6 +191,13 @@ def _step(path, base, name, command, tables, run_options) -> Step:
     args = options + (["--", *arguments] if arguments else [])
     _check(path, name, command, args, given)
     return Step(name, command, args)
+
+
+def _table_of(step: str, param: click.Parameter) -> str:
+    """The config table a step's option is written in."""
+    if step == "scan":
+        return next((table for table, names in OWN_TABLE_PARAMS.items() if param.name in names), step)
+    return step
 
 
 def _values(param: click.Parameter, value, where: str) -> list[str]:

@@ -7,6 +7,7 @@ from imgval import __version__
 from imgval.cli.blur import process_blur
 from imgval.cli.check import check_command
 from imgval.cli.dupes import dupes_command
+from imgval.cli.merge import merge_command
 from imgval.cli.options import HELP
 from imgval.cli.report import report_command
 from imgval.cli.run import run_command
@@ -26,6 +27,7 @@ main.add_command(check_command)
 main.add_command(run_command)
 main.add_command(dupes_command)
 main.add_command(report_command)
+main.add_command(merge_command)
 
 
 def process_main() -> None:

@@ -236,3 +236,73 @@ def load_or_fail(path: str) -> Results:
         return load_results(path)
     except ResultsError as exc:
         raise click.BadParameter(str(exc), param_hint="RESULTS")
+
+
+# -- where the analysis runs (batch/engine.py) --
+
+def engine_options(command):
+    """--scheduler, --scheduler-file, --cluster, --cluster-jobs, --cluster-option; the command
+    gets `engine`: (engine name, ClusterSpec or None). DASK_SCHEDULER_ADDRESS is honoured as Dask
+    does, when no option names another place."""
+    @functools.wraps(command)
+    def resolved(*args, scheduler, scheduler_file, cluster, cluster_jobs, cluster_option, **kwargs):
+        return command(*args, engine=engine_choice(scheduler, scheduler_file, cluster, cluster_jobs, cluster_option),
+                       **kwargs)
+    for option in reversed((
+        click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="Analyse on the workers of this running Dask scheduler (tcp://HOST:8786).  "
+                          "[default: $DASK_SCHEDULER_ADDRESS if set, else this machine's worker processes]"),
+        click.option("--scheduler-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="Analyse on the Dask scheduler described by this file (dask scheduler --scheduler-file)."),
+        click.option("--cluster", metavar="KIND", default=None, callback=_cluster_option,
+                     help="Start a Dask cluster for this run: local[:N] (N worker processes, default --jobs) "
+                          "or a batch system through dask-jobqueue: slurm, pbs, sge, lsf, htcondor, oar, moab."),
+        click.option("--cluster-jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Batch-system jobs of workers to keep running (--cluster slurm etc.)."),
+        click.option("--cluster-option", multiple=True, metavar="KEY=VALUE",
+                     help="A dask-jobqueue cluster argument, e.g. cores=8, memory=16GB, walltime=02:00:00, "
+                          "queue=normal, account=NAME; repeat for more. VALUE is read as TOML when it parses "
+                          "(numbers, [lists]), else as text."),
+    )):
+        resolved = option(resolved)
+    return resolved
+
+
+def engine_choice(scheduler, scheduler_file, cluster, cluster_jobs, cluster_option):
+    """The options above -> (engine name, ClusterSpec or None); a usage error when they clash."""
+    import os
+    given = [name for name, value in (("--scheduler", scheduler), ("--scheduler-file", scheduler_file),
+                                      ("--cluster", cluster)) if value]
+    if len(given) > 1:
+        raise click.UsageError(f"{' and '.join(given)} name different places to run; give one of them.")
+    if cluster_option and not (cluster and cluster.split(":")[0].lower() not in ("local", "")):
+        raise click.UsageError("--cluster-option is for a batch-system cluster (--cluster slurm, pbs, ...).")
+    if not given:
+        scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip() or None
+        if not scheduler:
+            return "local", None
+    from imgval.batch.dask_engine import ClusterSpec
+    return "dask", ClusterSpec(scheduler=scheduler, scheduler_file=scheduler_file, cluster=cluster,
+                               cluster_jobs=cluster_jobs, options=_cluster_options(cluster_option))
+
+
+def _cluster_option(ctx, param, value):
+    """--cluster checked as it is parsed (so `imgval run --check` catches a wrong one too)."""
+    if value is not None:
+        from imgval.batch.dask_engine import parse_cluster
+        try:
+            parse_cluster(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param)
+    return value
+
+
+def _cluster_options(pairs) -> dict:
+    from imgval.tomlfile import toml_value
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r}: write it as KEY=VALUE", param_hint="--cluster-option")
+        options[key.strip()] = toml_value(value.strip())
+    return options

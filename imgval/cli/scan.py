@@ -10,21 +10,23 @@ import click
 from tqdm import tqdm
 
 from imgval.analysis.analyze import Record, Settings
-from imgval.batch.cache import CacheError, ResultCache, default_cache_path
+from imgval.batch.cache import CacheError, ResultCache, default_cache_path, fingerprint
 from imgval.batch.discover import discover
-from imgval.batch.engine import DEFAULT_TIMEOUT, default_jobs, make_engine
+from imgval.batch.engine import DEFAULT_TIMEOUT, EngineError, default_jobs, make_engine
 from imgval.batch.incremental import run_incremental
 from imgval.batch.lock import Locked, RunLock
+from imgval.batch.shard import Shard, parse_shard
 from imgval.cli import exitcodes
 from imgval.cli.options import (
-    HELP, MultiValueCommand, check_inputs, images_option, log_record, max_memory_option, max_pixels_option,
-    mode_options, open_report_or_fail, outputs_or_fail, resolve_profile, setup_logging_or_fail,
+    HELP, MultiValueCommand, check_inputs, engine_options, images_option, log_record, max_memory_option,
+    max_pixels_option, mode_options, open_report_or_fail, outputs_or_fail, resolve_profile, setup_logging_or_fail,
     terminate_as_interrupt, threshold_option, verbose_option,
 )
 from imgval.cli.report import html_after_scan
 from imgval.dupes.index import DEFAULT_RADIUS
 from imgval.escaped_names import printable, shown
 from imgval.report.failon import findings, parse_fail_on
+from imgval.report.shards import write_sidecar
 from imgval.report.summary import Summary
 from imgval.report.writers import Report, ReportWriteError
 
@@ -74,8 +76,13 @@ def progress(total: int):
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
 @verbose_option
+@engine_options
+@click.option("--shard", metavar="I/N", default=None, callback=lambda ctx, param, value: _shard_option(value),
+              help="Analyse only shard I of N (1 <= I <= N): a deterministic 1/N of the files, for job arrays "
+                   "without Dask; `imgval merge` joins the shards' reports.  [default: results.shard-I-of-N.csv "
+                   "and a cache of its own]")
 def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, max_memory, cache_path,
-         no_cache, verify, fail_on, html_path, dup_radius, timeout, quiet, log_file, verbose):
+         no_cache, verify, fail_on, html_path, dup_radius, timeout, quiet, log_file, verbose, engine, shard):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -83,7 +90,8 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     """
     start = time.perf_counter()
     check_inputs(inputs)
-    save_path = save_path or f"results.{output_format}"
+    save_path = save_path or (f"results.shard-{shard.index}-of-{shard.count}.{output_format}" if shard
+                              else f"results.{output_format}")
     targets = outputs_or_fail({"-s/--save-path": save_path, "--html": html_path, "--log-file": log_file,
                                "--cache": cache_path}, inputs)
     setup_logging_or_fail(verbose, log_file)
@@ -98,8 +106,9 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
                                  dup_radius=dup_radius)
     lock = _lock_or_exit(save_path, report)
     try:
-        cache = None if no_cache else _open_cache(cache_path or default_cache_path(), settings)
-        summary, head = _scan_into(report, cache, inputs, settings, jobs, timeout, verify, save_path)
+        cache = None if no_cache else _open_cache(cache_path or default_cache_path(shard), settings)
+        summary, head = _scan_into(report, cache, inputs, settings, _engine_or_fail(engine, jobs, timeout, report),
+                                   verify, save_path, shard, output_format)
     finally:
         lock.release()
 
@@ -125,26 +134,40 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
         sys.exit(exitcodes.FLAGGED)
 
 
-def _scan_into(report, cache, inputs, settings, jobs, timeout, verify=False, save_path="the report"
-               ) -> tuple[Summary, list[Record]]:
+def _scan_into(report, cache, inputs, settings, engine, verify=False, save_path="the report", shard=None,
+               output_format="csv") -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
-    Whatever stops the run, results analysed so far stay in the cache for the next run."""
+    Whatever stops the run, results analysed so far stay in the cache for the next run.
+    With a shard, only its files (and, in shard 1, the folders that could not be listed)."""
     found = discover(list(inputs))
+    listed = len(found.paths) + len(found.unlistable)
+    if shard:
+        positions, found.paths = shard.select(found.paths)
+        if shard.index == 1:
+            positions += range(listed - len(found.unlistable), listed)
+        else:
+            found.unlistable = []
     if not found.paths and not found.unlistable:
         click.echo(f"No image files found in {', '.join(inputs)}; the report is empty.", err=True)
     summary, head = Summary(), []
     finished = False
     try:
         with terminate_as_interrupt(), progress(len(found.paths)) as bar:
-            for outcome in run_incremental(found.paths, settings, make_engine(jobs=jobs, timeout=timeout), cache,
-                                           found.remote_entries, verify=verify):
+            for outcome in run_incremental(found.paths, settings, engine, cache, found.remote_entries,
+                                           verify=verify):
                 _add(outcome.record, report, summary, head, outcome.reused)
                 bar.update()
             for folder, reason in found.unlistable:
                 _add(Record(folder, error=reason), report, summary, head)
+            if shard:
+                write_sidecar(save_path, shard.index, shard.count, listed, positions, fingerprint(settings),
+                              output_format)
             report.close(blurry_counts=summary.blurry)
             summary.duplicates = report.duplicates.images
             finished = True
+    except EngineError as exc:  # the cluster could not start (exit 2) or was lost mid-run (exit 1)
+        click.echo(f"Error: {exc}; no report written.", err=True)
+        sys.exit(exitcodes.FAILED if summary.analysed else exitcodes.USAGE)
     except KeyboardInterrupt:
         click.echo(f"Interrupted: no report written; {summary.analysed} result(s) are kept in the cache "
                    "for the next run." if cache else "Interrupted: no report written.", err=True)
@@ -168,6 +191,26 @@ def _add(record, report, summary, head, reused=False):
     if len(head) < 5:
         head.append(record)
     log_record(record)
+
+
+def _engine_or_fail(choice, jobs: int, timeout: float, report: Report):
+    """The engine the options chose; one that cannot start is a usage error (exit 2), before any row."""
+    name, spec = choice
+    try:
+        engine = make_engine(name, jobs, spec=spec, timeout=timeout)
+    except EngineError as exc:
+        report.discard()
+        raise click.UsageError(str(exc))
+    if spec is not None:
+        log.info("analysing on %s", spec.describe())
+    return engine
+
+
+def _shard_option(value: str | None) -> Shard | None:
+    try:
+        return parse_shard(value) if value is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard")
 
 
 def _fail_on_option(value: str) -> tuple[str, ...]:

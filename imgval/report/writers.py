@@ -16,7 +16,8 @@ from imgval.report.spreadsheet import neutralise
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see dupes/groups.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
-COLUMNS = CORE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
+CONFORMANCE_COLUMNS = ("conformance", "conformance_issues")
+COLUMNS = CORE_COLUMNS + CONFORMANCE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
 
 
 def record_values(record: Record) -> dict:
@@ -31,6 +32,8 @@ def record_values(record: Record) -> dict:
         "format": record.format,
         "sha256": record.sha256,
         "dup_group": None,  # known only when every image has been seen
+        "conformance": record.conformance,
+        "conformance_issues": record.conformance_issues,
     }
     values.update({column: record.exif.get(column, "") for column in EXIF_COLUMNS})
     values.update(exif_ok=record.exif_ok, exif_issues=record.exif_issues, error=record.error)

@@ -18,7 +18,8 @@ import math
 import os
 import random
 import threading
-from typing import Callable, TypeVar
+import time
+from typing import Callable, Protocol, TypeVar
 
 from imgval.storage import Cancelled, StorageError, TransientError
 
@@ -101,13 +102,42 @@ class RetryPolicy:
         return random.uniform(0.5, 1.0) * min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
 
 
+class SharedBackoff(Protocol):
+    """A rate limit shared by every process of a run (the workers of a Dask cluster): when one
+    is told to wait, all of them hold their next call, instead of N retry loops hammering on."""
+
+    def pause_until(self, deadline: float) -> None:
+        """Hold every process's calls until time.time() >= deadline."""
+
+    def deadline(self) -> float:
+        """The time (time.time()) calls are held until; in the past when there is no pause."""
+
+
+_shared: SharedBackoff | None = None
+
+
+def share_backoff(shared: SharedBackoff | None) -> None:
+    """Make this process's retries obey (and set) a run-wide pause; None: this process alone."""
+    global _shared
+    _shared = shared
+
+
+def _wait_for_shared_pause(sleep: Callable[[float], None]) -> None:
+    if _shared is not None:
+        remaining = _shared.deadline() - time.time()
+        if remaining > 0:
+            sleep(remaining)
+
+
 def call_with_retries(
     fn: Callable[[], T], policy: RetryPolicy, what: str, sleep: Callable[[float], None] = wait
 ) -> T:
-    """Run ``fn``; on :class:`TransientError` wait and try again, up to ``policy.attempts``."""
+    """Run ``fn``; on :class:`TransientError` wait and try again, up to ``policy.attempts``.
+    With a shared backoff (share_backoff), a wait one process was told to make holds all."""
     attempt = 1
     while True:
         try:
+            _wait_for_shared_pause(sleep)
             return fn()
         except TransientError as exc:
             if attempt >= policy.attempts:
@@ -115,8 +145,10 @@ def call_with_retries(
             delay = policy.delay(attempt, exc.retry_after)
             if delay is None:  # not transient any more: the file fails now, the run goes on
                 raise StorageError(f"{exc}; the server asked to wait {exc.retry_after:.0f} s, more than the "
-                                     f"{policy.max_wait:.0f} s cap (IMGVAL_MAX_WAIT)") from exc
+                                   f"{policy.max_wait:.0f} s cap (IMGVAL_MAX_WAIT)") from exc
             log.info("%s: %s; retry %d/%d in %.1fs", what, exc, attempt, policy.attempts - 1, delay)
+            if _shared is not None and exc.retry_after is not None:  # the server's wish: for everyone
+                _shared.pause_until(time.time() + delay)
             sleep(delay)
             attempt += 1
 

@@ -52,7 +52,7 @@ def test_a_file_swapped_for_a_fifo_after_its_stat_does_not_block(tmp_path, monke
 
 def test_a_file_over_the_time_limit_gets_a_row_and_the_rest_go_on(tmp_path, engine):  # noqa: F811
     paths = [str(tmp_path / name) for name in ("a", "hang.jpg", "b", "c", "d")]
-    records = list(make_engine(engine, 2, hanging_analyze, timeout=1).run(paths, Settings()))
+    records = list(engine(2, hanging_analyze, timeout=1).run(paths, Settings()))
     assert [r.filepath for r in records] == paths
     hung = records[1]
     assert "took longer than 1 s" in hung.error and "--timeout" in hung.error and hung.transient

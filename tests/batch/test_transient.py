@@ -63,7 +63,7 @@ def test_read_failures_and_memory_errors_are_transient_content_verdicts_are_not(
 
 def test_a_worker_killed_twice_gives_a_transient_row(tmp_path, engine):  # noqa: F811
     paths = [str(tmp_path / "ok.jpg"), str(tmp_path / "segv.jpg")]
-    ok, crashed = make_engine(engine, 1, fake_analyze).run(paths, Settings())
+    ok, crashed = engine(1, fake_analyze).run(paths, Settings())
     assert "died" in crashed.error and crashed.transient and not ok.transient
 
 

@@ -85,6 +85,23 @@ def test_check_prints_the_commands_and_runs_nothing(project):
     assert not (project / "results.csv").exists()
 
 
+def test_the_engine_table_says_where_the_scan_runs(project):
+    path = config(project, """
+        [scan]
+        images = ["incoming"]
+        [engine]
+        cluster = "slurm"
+        cluster_jobs = 10
+        options = { cores = 8, memory = "16GB", walltime = "02:00:00", job_extra_directives = ["--exclusive"] }
+    """)
+    result = imgval("run", "--config", str(path), "--check")
+    assert result.exit_code == exitcodes.OK, result.stderr
+    line = result.stdout.strip()
+    assert "--cluster=slurm" in line and "--cluster-jobs=10" in line
+    for option in ("cores=8", "memory=16GB", "walltime=02:00:00", 'job_extra_directives=["--exclusive"]'):
+        assert f"--cluster-option={option}" in line or f"'--cluster-option={option}'" in line
+
+
 def test_fail_on_in_the_report_table_sets_the_exit_code(project):
     write_image(project / "incoming" / "copy.jpg", natural_image(96, 64, seed=0))
     path = config(project, """
@@ -163,6 +180,12 @@ def test_a_second_run_of_the_same_config_exits_at_once(project):
     ("scan = 3", "scan must be a table"),
     ("[scan]\nimages = ['incoming']\nprofile = 'a.toml'\nprofile_path = 'b.toml'", "given twice"),
     ("[sync]\ndestinations = ['out']", "[sync] needs source = ..."),
+    ("[engine]\ncluster = 'local'", "[engine] needs a [scan] table"),
+    ("[scan]\nimages = ['incoming']\ncluster = 'slurm'", "[scan] cluster: not an option of this table; it "
+                                                        "belongs in [engine]"),
+    ("[scan]\nimages = ['incoming']\n[engine]\nclustr = 'slurm'", "(did you mean 'cluster'?)"),
+    ("[scan]\nimages = ['incoming']\n[engine]\ncluster = 'k8s'", "[engine] cluster: unknown cluster 'k8s'"),
+    ("[scan]\nimages = ['incoming']\n[engine]\ncluster = 'slurm'\noptions = 4", "[engine] options: must be a table"),
 ])
 def test_config_mistakes_are_usage_errors_with_a_clear_message(project, text, message):
     path = config(project, text)

@@ -1,0 +1,220 @@
+"""The Dask engine on a real LocalCluster (worker processes): tasks sized and ordered, the same
+records and byte-identical reports as the local pool, a worker SIGKILLed mid-scan losing no row,
+batch-system workers retiring before their walltime, and clear errors without the extra."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import distributed
+import pytest
+
+from imgval.analysis.analyze import Settings
+from imgval.batch.dask_engine import (
+    TASK_MAX_FILES, TASKS_PER_WORKER, ClusterSpec, batches, jobqueue_cluster_kwargs, lifetime_args, parse_cluster,
+    reset_rate_limit,
+)
+from imgval.batch.discover import discover
+from imgval.batch.engine import make_engine
+from imgval.synthetic import natural_image
+
+from tests.conftest import ROOT, run_script, write_image
+
+
+@pytest.fixture(scope="module")
+def photo_batch(tmp_path_factory) -> list[str]:
+    """24 real-looking JPEGs and PNGs in two folders: enough for several tasks per worker."""
+    folder = tmp_path_factory.mktemp("dask") / "batch"
+    for i in range(24):
+        sub = "a" if i % 2 else "b"
+        write_image(folder / sub / f"img{i:02d}.{'png' if i % 5 == 0 else 'jpg'}", natural_image(1200, 900, seed=i))
+    return discover([str(folder)]).paths
+
+
+def workers_at_full_strength(spec: ClusterSpec) -> distributed.Client:
+    client = distributed.Client(spec.scheduler)
+    client.wait_for_workers(2, timeout=60)
+    return client
+
+
+def test_batches_keep_order_and_spread_over_the_workers(tmp_path):
+    paths = [str(tmp_path / f"f{i}") for i in range(100)]
+    tasks = batches(paths, workers=2)
+    assert [p for task in tasks for p in task] == paths  # consecutive files, none lost or repeated
+    assert len(tasks) >= TASKS_PER_WORKER * 2
+    assert batches(paths, workers=2, files_per_task=1) == [[p] for p in paths]
+    many = [str(tmp_path / f"g{i}") for i in range(100_000)]
+    assert max(len(task) for task in batches(many, workers=2)) == TASK_MAX_FILES  # bounded per task
+
+
+def test_big_files_make_smaller_tasks(tmp_path):
+    big = []
+    for i in range(6):
+        path = tmp_path / f"master{i}.tif"
+        with open(path, "wb") as handle:
+            handle.truncate(200 * 2**20)  # sparse: 200 MB by size, nothing on disk
+        big.append(str(path))
+    assert [len(task) for task in batches(big, workers=1)] == [2, 2, 2]  # ~256 MB of bytes per task
+
+
+def test_records_equal_the_local_pools(photo_batch, dask_spec):
+    local = list(make_engine("local", 2).run(photo_batch, Settings()))
+    on_dask = list(make_engine("dask", 2, spec=dask_spec).run(photo_batch, Settings()))
+    assert on_dask == local
+    assert all(r.error == "" for r in on_dask)
+
+
+def test_a_worker_killed_mid_scan_loses_no_row_and_duplicates_none(photo_batch, dask_spec):
+    expected = list(make_engine("local", 2).run(photo_batch, Settings()))
+    client = workers_at_full_strength(dask_spec)
+    try:
+        pids = client.run(os.getpid)  # worker address -> its process id
+        stream = make_engine("dask", 2, spec=dask_spec).run(photo_batch, Settings())
+        records = [next(stream)]
+        busy = [w for w, keys in client.processing().items() if keys] or list(pids)
+        os.kill(pids[busy[0]], signal.SIGKILL)  # its task is rerun on another worker
+        records += list(stream)
+    finally:
+        client.close()
+    assert records == expected
+
+
+def test_a_file_that_kills_every_worker_is_one_error_row(tmp_path, dask_spec):
+    from tests.batch.test_runner import fake_analyze
+
+    paths = [str(tmp_path / f"a{i}") for i in range(10)] + [str(tmp_path / "segv.jpg")] + [str(tmp_path / "z")]
+    workers_at_full_strength(dask_spec).close()
+    records = list(make_engine("dask", 2, fake_analyze, dask_spec).run(paths, Settings()))  # batched tasks
+    assert [r.filepath for r in records] == paths
+    assert [bool(r.error) for r in records] == [False] * 10 + [True, False]
+    assert "died" in records[10].error
+
+
+def test_scan_reports_are_byte_identical_to_the_local_pools(tmp_path, dask_spec):
+    """The command a user types: CSV, JSON and HTML of a scan on the cluster equal the local pool's."""
+    def scan(tag: str, *engine: str) -> dict[str, bytes]:
+        out = tmp_path / tag
+        out.mkdir()
+        for fmt in ("csv", "json"):
+            html = ["--html", str(out / "report.html")] if fmt == "csv" else []
+            run_script(str(ROOT / "process.py"), "-i", "samples", "--no-cache", "-q", "-o", fmt,
+                       "-s", str(out / f"results.{fmt}"), *html, *engine, cwd=ROOT, check=True)
+        files = {name: (out / name).read_bytes() for name in ("results.csv", "results.json", "report.html")}
+        files["report.html"] = files["report.html"].replace(str(out).encode(), b"OUT")
+        return files
+
+    local = scan("local", "-j", "2")
+    assert scan("scheduler", "--scheduler", dask_spec.scheduler) == local
+    assert scan("localcluster", "--cluster", "local:2") == local
+
+
+def test_dask_scheduler_address_is_honoured_and_an_unreachable_one_is_exit_2(tmp_path, monkeypatch):
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:9")  # nothing listens there
+    result = run_script(str(ROOT / "process.py"), "-i", "samples", "-s", str(tmp_path / "r.csv"), cwd=ROOT)
+    assert result.returncode == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "r.csv").exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--scheduler", "tcp://h:8786", "--cluster", "local"], "give one of them"),
+    (["--cluster", "kubernetes"], "unknown cluster 'kubernetes'; choose one of local, local:N, slurm"),
+    (["--cluster", "slurm:4"], "only a local cluster takes a worker count"),
+    (["--cluster", "local", "--cluster-option", "cores=2"], "--cluster-option is for a batch-system cluster"),
+    (["--cluster", "slurm", "--cluster-option", "cores"], "write it as KEY=VALUE"),
+])
+def test_engine_option_mistakes_are_usage_errors(tmp_path, options, message):
+    result = run_script(str(ROOT / "process.py"), "-i", "samples", "-s", str(tmp_path / "r.csv"), *options, cwd=ROOT)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_without_the_extra_the_options_say_how_to_install_it(tmp_path):
+    block = "import sys; sys.modules['distributed'] = None; sys.modules['dask_jobqueue'] = None; "
+    code = block + "sys.argv[0] = 'process.py'; from imgval.cli.main import process_main; process_main()"
+    result = run_script("-c", code, "-i", "samples", "-s", str(tmp_path / "r.csv"), "--cluster", "local:2", cwd=ROOT)
+    assert result.returncode == 2
+    assert "pip install 'imgval[dask]'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_slurm_workers_retire_before_the_walltime():
+    dask_jobqueue = pytest.importorskip("dask_jobqueue")
+    spec = ClusterSpec(cluster="slurm", options={"cores": 4, "memory": "8GB", "walltime": "01:00:00",
+                                                 "queue": "normal", "account": "digitisation"})
+    cluster = dask_jobqueue.SLURMCluster(**jobqueue_cluster_kwargs(spec))
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH -t 01:00:00" in script and "#SBATCH -p normal" in script and "#SBATCH -A digitisation" in script
+    assert "--nworkers 4" in script and "--nthreads 1" in script  # one process per core: the work is CPU-bound
+    words = script.split()
+    lifetime = int(words[words.index("--lifetime") + 1].rstrip("s"))
+    stagger = int(words[words.index("--lifetime-stagger") + 1].rstrip("s"))
+    assert lifetime + stagger < 3600 - 60  # every worker leaves at least a minute before the job is killed
+
+
+@pytest.mark.parametrize("walltime, seconds", [("01:00:00", 3600), ("30:00", 1800), ("90", 5400),
+                                               ("48:00:00", 172800)])
+def test_lifetime_is_under_the_walltime(walltime, seconds):
+    args = lifetime_args(walltime)
+    lifetime, stagger = int(args[1].rstrip("s")), int(args[3].rstrip("s"))
+    assert 0 < lifetime and lifetime + stagger < seconds
+
+
+def test_cluster_names_parse():
+    assert parse_cluster("local") == ("local", None)
+    assert parse_cluster("LOCAL:3") == ("local", 3)
+    assert parse_cluster("pbs") == ("pbs", None)
+    with pytest.raises(ValueError):
+        parse_cluster("local:0")
+
+
+def _rate_limited_once(marker: str) -> dict:
+    """On one worker: the first call is told to come back in 2 s (as a 429 with Retry-After)."""
+    import time
+
+    from imgval.batch.dask_engine import share_rate_limits
+    from imgval.storage import TransientError
+    from imgval.storage.retry import RetryPolicy, call_with_retries
+    share_rate_limits()
+    calls = []
+
+    def call():
+        calls.append(time.time())
+        if len(calls) == 1:
+            Path(marker).touch()
+            raise TransientError("429 too many requests", retry_after=2.0)
+        return calls
+
+    call_with_retries(call, RetryPolicy(attempts=3, base_delay=0.01), "rate-limited read")
+    return {"limited_at": calls[0], "retried_at": calls[1]}
+
+
+def _another_call_after(marker: str) -> float:
+    """On another worker: a call made while the first one's pause runs, held until it ends."""
+    import time
+
+    from imgval.batch.dask_engine import share_rate_limits
+    from imgval.storage.retry import RetryPolicy, call_with_retries
+    share_rate_limits()
+    while not Path(marker).exists():
+        time.sleep(0.02)
+    time.sleep(0.3)  # the pause has been published by now
+    return call_with_retries(time.time, RetryPolicy(attempts=3), "another read")
+
+
+def test_a_rate_limit_one_worker_is_given_holds_every_worker(dask_spec, tmp_path):
+    client = workers_at_full_strength(dask_spec)
+    try:
+        first, second = sorted(client.nthreads())
+        reset_rate_limit(client)  # as the engine does when a run starts
+        marker = str(tmp_path / "limited")
+        limited = client.submit(_rate_limited_once, marker, workers=[first], pure=False)
+        other = client.submit(_another_call_after, marker, workers=[second], pure=False)
+        times, other_call = limited.result(timeout=60), other.result(timeout=60)
+    finally:
+        client.close()
+    assert 1.9 <= times["retried_at"] - times["limited_at"] < 4  # the server's Retry-After was obeyed
+    assert other_call >= times["limited_at"] + 1.9  # ...by the other worker too, not just the one told
