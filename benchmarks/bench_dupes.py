@@ -9,6 +9,10 @@ plus one hash repeated many times (a blank page scanned over and over). They sta
     python benchmarks/bench_dupes.py                      # 1,000,000 hashes, default radius
     python benchmarks/bench_dupes.py --count 100000 --radius 10
 
+Each hash also gets a hash_oriented cell (one or two oriented hashes), and one member of each
+planted cluster of 3+ is a "mirrored copy" that only its oriented hash links (--plain: the
+pHashes alone, as a report without that column).
+
 Prints seconds for parsing and grouping, peak RSS of the process, and checks that every
 planted cluster came out as one group.
 """
@@ -23,11 +27,47 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from imgval.dupes.index import DEFAULT_RADIUS, group_ids, parse_hashes  # noqa: E402
+from imgval.dupes.index import DEFAULT_RADIUS, group_ids, parse_hashes, parse_oriented  # noqa: E402
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def near_copies(seed, size: int, radius: int, rng: np.random.Generator) -> np.ndarray:
+    """`size` hashes: the seed, then copies 1..radius bits from it."""
+    copies = np.full(size, seed, np.uint64)
+    for i in range(1, size):
+        bits = rng.choice(64, rng.integers(1, radius + 1), replace=False)
+        copies[i] ^= np.uint64(sum(1 << int(b) for b in bits))
+    return copies
+
+
+def planted_oriented(hashes: np.ndarray, cluster_of: np.ndarray, radius: int,
+                     rng: np.random.Generator) -> tuple[list[str], np.ndarray, int]:
+    """hash_oriented cells as a scan writes them: one random oriented hash per image, a second
+    for a quarter of them (a near tie), and, within each planted cluster, oriented hashes near
+    one another. Then one member per cluster is made a mirrored copy: its plain hash replaced
+    by a random one, so only its oriented hash can find the cluster. Returns the cells, the
+    changed plain hashes and how many mirrored copies were planted."""
+    count = len(hashes)
+    first = rng.integers(0, 2**64 - 1, count, dtype=np.uint64, endpoint=True)
+    second = rng.integers(0, 2**64 - 1, count, dtype=np.uint64, endpoint=True)
+    has_second = rng.random(count) < 0.25
+    hashes = hashes.copy()
+    mirrored = 0
+    clusters = np.unique(cluster_of[cluster_of >= 0])
+    blank = np.flatnonzero(cluster_of == clusters[-1])  # identical copies: identical oriented hashes
+    first[blank], has_second[blank] = first[blank[0]], False
+    for cluster in clusters[:-1]:
+        members = np.flatnonzero(cluster_of == cluster)
+        first[members] = near_copies(first[members[0]], len(members), radius, rng)
+        if len(members) > 2:  # leave pairs alone: a pair with a mirrored half would be one link
+            hashes[members[-1]] = rng.integers(0, 2**64 - 1, dtype=np.uint64, endpoint=True)
+            mirrored += 1
+    cells = [f"{int(a):016x} {int(b):016x}" if two else f"{int(a):016x}"
+             for a, b, two in zip(first, second, has_second)]
+    return cells, hashes, mirrored
 
 
 def planted_hashes(count: int, radius: int, clusters: int, blank_copies: int,
@@ -42,18 +82,14 @@ def planted_hashes(count: int, radius: int, clusters: int, blank_copies: int,
     labels = [np.full(random_count, -1)]
     seeds = rng.integers(0, 2**64 - 1, clusters, dtype=np.uint64, endpoint=True)
     for cluster, (seed, size) in enumerate(zip(seeds, cluster_sizes)):
-        copies = np.full(size, seed, np.uint64)
-        for i in range(1, size):  # copy i differs from the seed in 1..radius bits
-            bits = rng.choice(64, rng.integers(1, radius + 1), replace=False)
-            copies[i] ^= np.uint64(sum(1 << int(b) for b in bits))
-        values.append(copies)
+        values.append(near_copies(seed, size, radius, rng))
         labels.append(np.full(size, cluster))
     values.append(np.full(blank_copies, rng.integers(0, 2**63, dtype=np.uint64), np.uint64))
     labels.append(np.full(blank_copies, clusters))
     hashes = np.concatenate(values)
     cluster_of = np.concatenate(labels)
     shuffle = rng.permutation(len(hashes))
-    return [f"{int(h):016x}" for h in hashes[shuffle]], cluster_of[shuffle]
+    return hashes[shuffle], cluster_of[shuffle]
 
 
 def main() -> int:
@@ -63,16 +99,23 @@ def main() -> int:
     parser.add_argument("--clusters", type=int, default=20_000)
     parser.add_argument("--blank-copies", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plain", action="store_true",
+                        help="group the pHashes alone (no hash_oriented column, as older reports)")
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed)
-    hex_hashes, cluster_of = planted_hashes(args.count, args.radius, args.clusters,
-                                            args.blank_copies, rng)
+    hashes, cluster_of = planted_hashes(args.count, args.radius, args.clusters, args.blank_copies, rng)
+    oriented, mirrored = None, 0
+    if not args.plain:
+        oriented, hashes, mirrored = planted_oriented(hashes, cluster_of, args.radius, rng)
+    hex_hashes = [f"{int(h):016x}" for h in hashes]
     rss_before = peak_rss_mib()
     start = time.perf_counter()
     values, _ = parse_hashes(hex_hashes)
+    if oriented is not None:
+        oriented = parse_oriented(oriented)
     parsed = time.perf_counter()
-    ids = group_ids(values, args.radius)
+    ids = group_ids(values, args.radius, oriented=oriented)
     done = time.perf_counter()
 
     planted = cluster_of >= 0
@@ -81,7 +124,8 @@ def main() -> int:
                 for c in np.unique(cluster_of[planted])[:2000])
     chance = np.count_nonzero((ids >= 0) & ~planted)
     print(f"hashes: {args.count:,}  radius: {args.radius}  planted clusters: {args.clusters:,} "
-          f"+ {args.blank_copies:,} identical copies")
+          f"+ {args.blank_copies:,} identical copies; "
+          + ("pHashes only" if args.plain else f"with hash_oriented, {mirrored:,} mirrored copies"))
     print(f"parse {parsed - start:.2f} s  group {done - parsed:.2f} s  "
           f"total {done - start:.2f} s")
     print(f"groups: {ids.max() + 1:,}  grouped hashes: {np.count_nonzero(ids >= 0):,}  "

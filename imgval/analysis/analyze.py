@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imgval.analysis import blur, decode
+from imgval.analysis import blur, decode, pronom
 from imgval.analysis.conformance import check_conformance
 from imgval.analysis.exif import ExifData, extract_exif
 from imgval.analysis.filedata import read_input
-from imgval.analysis.phash import phash_hex
+from imgval.analysis.phash import hash_of, low_frequencies, oriented_hashes, to_hex
 from imgval.analysis.profile import ImageFacts, Profile, check
 from imgval.analysis.profile_toml import default_profile
 
@@ -18,6 +18,7 @@ DEFAULT_MAX_PIXELS = decode.DEFAULT_MAX_PIXELS
 DEFAULT_MAX_MEMORY = decode.DEFAULT_MAX_MEMORY
 
 
+CHECKSUMS = ("sha256", "md5")  # fixity checksums a run can compute; sha256 always (groups, bags)
 MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see measure_blur
 MODE_THRESHOLDS = {"default": blur.DEFAULT_THRESHOLD, "exact": blur.DEFAULT_THRESHOLD,
                    "fast": blur.FAST_DEFAULT_THRESHOLD}
@@ -34,8 +35,12 @@ class Settings:
     max_memory: int = DEFAULT_MAX_MEMORY  # bytes of decoded pixels one image may take
     profile: Profile = field(default_factory=default_profile)
     keep_pixels: bool = False  # attach the scored image and blur map to the record (single process only)
+    checksums: tuple[str, ...] = ("sha256",)  # of CHECKSUMS; sha256 is computed whatever this says
 
     def __post_init__(self):
+        unknown = set(self.checksums) - set(CHECKSUMS)
+        if unknown:
+            raise ValueError(f"unknown checksum {', '.join(sorted(unknown))}: choose from {', '.join(CHECKSUMS)}")
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
         if self.threshold is None:
@@ -50,10 +55,16 @@ class Record:
     score: float | None = None
     blurry: bool | None = None
     hash: str = ""
+    hash_oriented: str = ""  # pHash(es) in the standard orientation (phash.oriented_hashes), space-separated
     width: int | None = None
     height: int | None = None
     format: str = ""
     sha256: str = ""  # of the file's bytes: byte-identical copies share it, readable or not
+    md5: str = ""  # of the file's bytes, only when Settings.checksums asks for it
+    puid: str = ""  # PRONOM format identifier of the bytes (FIDO), "" when unidentified
+    mime: str = ""  # PRONOM's MIME type for that format
+    ext_mismatch: bool | None = None  # the extension is not one of the identified format's
+    bag: str = ""  # scanning a BagIt bag: "ok" or what is wrong with this file (bags.BagCheck)
     exif: dict[str, str] = field(default_factory=dict)
     exif_ok: bool | None = None
     exif_issues: str = ""
@@ -120,10 +131,26 @@ def enforce_limits(header: decode.Header, max_pixels: int, max_memory: int) -> N
         )
 
 
+def file_facts(filepath: str, data: bytes, settings: Settings) -> Record:
+    """A record with what the bytes alone tell, readable image or not: checksums and format.
+
+    Computed from the bytes already in memory (no second read), before decoding, so
+    byte-identical broken files are still found as exact duplicates and still identified."""
+    found = pronom.identify(data)
+    return Record(filepath, **checksums(data, settings), puid=found.puid, mime=found.mime,
+                  ext_mismatch=pronom.extension_mismatch(filepath, found))
+
+
+def checksums(data: bytes, settings: Settings) -> dict[str, str]:
+    """sha256 always, md5 when asked: Record fields of the same name."""
+    sums = {"sha256": hashlib.sha256(data).hexdigest()}
+    if "md5" in settings.checksums:
+        sums["md5"] = hashlib.md5(data).hexdigest()
+    return sums
+
+
 def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
-    # Hashed from the bytes already in memory (no second read); set before decoding, so
-    # byte-identical broken files are still found as exact duplicates.
-    record = Record(filepath, sha256=hashlib.sha256(data).hexdigest())
+    record = file_facts(filepath, data, settings)
     # from the same bytes, before decoding: a file the decoders refuse still gets its verdict
     conformance = check_conformance(data)
     record.conformance, record.conformance_issues = conformance.verdict, conformance.summary
@@ -142,7 +169,9 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
         return record
     record.score = result.score
     record.blurry = blur.is_blurry(result.score, settings.threshold)
-    record.hash = phash_hex(result.image)
+    low = low_frequencies(result.image)  # one DCT for both: the flips and turns are sign flips of it
+    record.hash = to_hex(hash_of(low))
+    record.hash_oriented = " ".join(to_hex(h) for h in oriented_hashes(low))
     if settings.keep_pixels:
         record.pixels = result
     return record
@@ -158,11 +187,21 @@ def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False) -> 
     try:
         return analyze_bytes(filepath, data, settings)
     except MemoryError:
-        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
-                      error="not enough memory to decode this image", transient=True)
+        return _failed(filepath, data, settings, "not enough memory to decode this image", transient=True)
     except Exception as exc:  # a decoder bug must cost one row, not the run
-        return Record(filepath, sha256=hashlib.sha256(data).hexdigest(),
-                      error=f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+        return _failed(filepath, data, settings,
+                       f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+
+
+def _failed(filepath: str, data: bytes, settings: Settings, error: str, transient: bool = False) -> Record:
+    """The row of a file whose analysis broke: still with its checksums (and format, if that
+    is not what broke)."""
+    try:
+        record = file_facts(filepath, data, settings)
+    except Exception:
+        record = Record(filepath, **checksums(data, settings))
+    record.error, record.transient = error, transient
+    return record
 
 
 def analyze_mapped(filepath: str, settings: Settings) -> Record:

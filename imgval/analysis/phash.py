@@ -1,15 +1,97 @@
-"""Perceptual hash (pHash), as imagehash defines it, as 16 hex digits."""
+"""Perceptual hash (pHash), as imagehash defines it, as 16 hex digits; and the pHash of the
+image turned to a standard orientation, from the same DCT, to find flipped and turned copies.
+
+pHash: the image reduced to 32x32 (Pillow's Lanczos), its 2-D DCT-II, the 8x8 lowest
+frequencies compared with their median; bit k (most significant first) is coefficient
+(k // 8, k % 8). Mirroring the 32x32 input top-bottom multiplies coefficient (u, v) by (-1)^u,
+left-right by (-1)^v, and transposing it transposes the coefficients; those three generate
+the 8 orientations (the dihedral group), so their hashes cost a few sign flips, no new DCT.
+
+A mirrored or quarter-turned copy's pHash is as far from the original's as an unrelated
+image's, but both turned to the same standard orientation (standard_orientations) hash alike.
+"""
 from __future__ import annotations
 
-import imagehash
 import numpy as np
-# imagehash.phash imports scipy.fftpack on first use (0.1-0.4 s): imported here, it is loaded
-# once in the parent process instead of again in every forked worker of every run.
-import scipy.fftpack  # noqa: F401
+# imported here, loaded once in the parent process instead of again in every forked worker
+import scipy.fftpack
 from PIL import Image
+
+HASH_SIZE = 8
+_REDUCED = HASH_SIZE * 4  # imagehash's highfreq_factor
+_SIGN = (-1.0) ** np.arange(HASH_SIZE)
+_BIT_WEIGHTS = np.uint64(1) << np.arange(HASH_SIZE * HASH_SIZE - 1, -1, -1, dtype=np.uint64)
+
+# How near a tie two orientations may be and both count as standard: chosen with the shipped
+# evaluation (python -m imgval.dupes.evaluation; docs/duplicates.md).
+ORIENTATION_MARGIN = 0.1
+# The orientations: (transpose, mirror rows,
+# mirror columns) applied to the image in that order. The names say what the image underwent.
+ORIENTATIONS = (
+    ("identity", (False, False, False)),
+    ("flip vertical", (False, True, False)),
+    ("flip horizontal", (False, False, True)),
+    ("rotate 180", (False, True, True)),
+    ("transpose", (True, False, False)),
+    ("rotate 90 clockwise", (True, False, True)),
+    ("rotate 90 counterclockwise", (True, True, False)),
+    ("anti-transpose", (True, True, True)),
+)
+
+
+def low_frequencies(gray: np.ndarray) -> np.ndarray:
+    """The 8x8 lowest DCT coefficients of an 8-bit grayscale image, exactly as imagehash.phash
+    computes them (the same reduction, the same scipy DCT)."""
+    image = Image.fromarray(gray).convert("L").resize((_REDUCED, _REDUCED), Image.LANCZOS)
+    pixels = np.asarray(image)
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
+    return dct[:HASH_SIZE, :HASH_SIZE]
+
+
+def hash_of(low: np.ndarray) -> int:
+    """The 64 bits: each coefficient above the median, row by row, most significant first."""
+    bits = (low > np.median(low)).ravel()
+    return int(_BIT_WEIGHTS[bits].sum())
+
+
+def oriented(low: np.ndarray, orientation: int) -> np.ndarray:
+    """The low frequencies of the image turned by ORIENTATIONS[orientation]."""
+    transpose, rows, columns = ORIENTATIONS[orientation][1]
+    variant = low.T if transpose else low
+    if rows:
+        variant = variant * _SIGN[:, None]
+    if columns:
+        variant = variant * _SIGN[None, :]
+    return variant
+
+
+def standard_orientations(low: np.ndarray, margin: float = ORIENTATION_MARGIN) -> list[int]:
+    """The orientation(s) that bring the image upright by a rule every copy of it agrees on,
+    however it was flipped or turned: the lowest horizontal frequency (coefficient (0, 1))
+    positive and at least the lowest vertical one ((1, 0)), which is positive too. Exactly one
+    orientation meets that; those within `margin` (a share of the larger of the two) of meeting
+    it are kept too, so a copy whose coefficients moved a little (JPEG, resizing) still shares
+    one standard orientation with the original."""
+    slack = margin * max(abs(low[0, 1]), abs(low[1, 0]))
+    kept = []
+    for index in range(len(ORIENTATIONS)):
+        variant = oriented(low, index)
+        horizontal, vertical = variant[0, 1], variant[1, 0]
+        if horizontal >= vertical - slack and vertical >= -slack:
+            kept.append(index)
+    return kept
+
+
+def oriented_hashes(low: np.ndarray) -> list[int]:
+    """pHashes of the image in its standard orientation(s) (standard_orientations)."""
+    return [hash_of(oriented(low, index)) for index in standard_orientations(low)]
+
+
+def to_hex(value: int) -> str:
+    return f"{value:016x}"
 
 
 def phash_hex(gray: np.ndarray) -> str:
     """64-bit pHash of an 8-bit grayscale image: DCT of a 32x32 reduction, low 8x8
     frequencies compared with their median. Identical pixels give identical hashes."""
-    return str(imagehash.phash(Image.fromarray(gray)))
+    return to_hex(hash_of(low_frequencies(gray)))

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from imgval.analysis import pronom
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine
 
@@ -105,6 +106,7 @@ def _analyze(path: str) -> Record:
 
 
 def _context():
+    pronom.preload()  # before forking, so the workers share it instead of each loading its own
     return multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from imgval import __version__
+from imgval.cli.bag import bag_command
 from imgval.cli.blur import process_blur
 from imgval.cli.check import check_command
 from imgval.cli.dupes import dupes_command
@@ -27,6 +28,7 @@ main.add_command(check_command)
 main.add_command(run_command)
 main.add_command(dupes_command)
 main.add_command(report_command)
+main.add_command(bag_command)
 main.add_command(merge_command)
 
 

@@ -227,7 +227,7 @@ results_argument = click.argument("results_path", metavar="RESULTS", type=click.
                                   default="results.csv")
 radius_option = click.option(
     "--dup-radius", type=click.IntRange(min=0, max=64), default=None,
-    help="Regroup from the report's hash and sha256 columns with this radius (bits of 64).  "
+    help="Regroup from the report's hash, hash_oriented and sha256 columns with this radius (bits of 64).  "
          "[default: the report's dup_group column, as the scan grouped it]")
 
 

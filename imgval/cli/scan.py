@@ -2,14 +2,17 @@
 the report, print the summary; --fail-on turns findings into exit code 3."""
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import sys
 import time
 
 import click
 from tqdm import tqdm
 
-from imgval.analysis.analyze import Record, Settings
+from imgval.analysis.analyze import CHECKSUMS, Record, Settings
+from imgval.batch import bags
 from imgval.batch.cache import CacheError, ResultCache, default_cache_path, fingerprint
 from imgval.batch.discover import discover
 from imgval.batch.engine import DEFAULT_TIMEOUT, EngineError, default_jobs, make_engine
@@ -52,6 +55,10 @@ def progress(total: int):
               help="TOML file with the project's EXIF rules.  [default: the built-in profile]")
 @max_pixels_option
 @max_memory_option
+@click.option("--hash", "checksums", default="sha256", metavar="KINDS", show_default=True,
+              callback=lambda ctx, param, value: _checksums_option(value),
+              help="Fixity checksums of each file's bytes, computed in the same read (comma-separated): "
+                   "sha256, md5. sha256 is always computed (duplicates and bags use it).")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
               help="SQLite file of earlier results; unchanged files are not analysed again.  "
                    "[default: results.sqlite in the user's cache folder]")
@@ -72,6 +79,9 @@ def progress(total: int):
               metavar="SECONDS",
               help="Stop analysing a file after this long (its worker is replaced; the row says why, and the "
                    "next run tries it again).")
+@click.option("--bag", "bag_flag", is_flag=True,
+              help="The input is a BagIt bag: check its manifests against the checksums of this scan (exit 5 "
+                   "when it is not valid).  [default: on when the one input folder has a bagit.txt]")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and --fail-on findings (for cron).")
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write a full log (every image, the summary) to this file.")
@@ -81,8 +91,9 @@ def progress(total: int):
               help="Analyse only shard I of N (1 <= I <= N): a deterministic 1/N of the files, for job arrays "
                    "without Dask; `imgval merge` joins the shards' reports.  [default: results.shard-I-of-N.csv "
                    "and a cache of its own]")
-def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, max_memory, cache_path,
-         no_cache, verify, fail_on, html_path, dup_radius, timeout, quiet, log_file, verbose, engine, shard):
+def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, max_memory, checksums,
+         cache_path, no_cache, verify, fail_on, html_path, dup_radius, timeout, bag_flag, quiet, log_file, verbose,
+         engine, shard):
     """Check every image under PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -100,15 +111,19 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     if verify and no_cache:
         raise click.UsageError("--verify compares every file with its cached result; it needs the cache "
                                "(drop --no-cache).")
+    bag = _open_bag_or_fail(inputs, bag_flag)
+    if bag:  # the manifests' checksums come from the same read as everything else
+        checksums = tuple(dict.fromkeys(checksums + bag.algorithms))
+        inputs = (os.path.join(inputs[0], bags.PAYLOAD),)
     settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, max_memory=max_memory * 1_000_000,
-                        profile=resolve_profile(profile_path))
+                        profile=resolve_profile(profile_path), checksums=checksums)
     report = open_report_or_fail(targets["-s/--save-path"], output_format, list(inputs), settings.threshold,
                                  dup_radius=dup_radius)
     lock = _lock_or_exit(save_path, report)
     try:
         cache = None if no_cache else _open_cache(cache_path or default_cache_path(shard), settings)
         summary, head = _scan_into(report, cache, inputs, settings, _engine_or_fail(engine, jobs, timeout, report),
-                                   verify, save_path, shard, output_format)
+                                   verify, save_path, shard, output_format, bag)
     finally:
         lock.release()
 
@@ -131,11 +146,79 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     flagged = findings(summary, fail_on)
     if flagged:
         click.echo(f"--fail-on {','.join(fail_on)}: found {', '.join(flagged)}; see {save_path}.", err=True)
+    if bag and not _bag_valid(bag, quiet):
+        sys.exit(exitcodes.BAG_INVALID)
+    if flagged:
         sys.exit(exitcodes.FLAGGED)
 
 
+def _open_bag_or_fail(inputs, bag_flag: bool) -> bags.BagCheck | None:
+    """The bag to check: the one input when --bag is given or it has a bagit.txt."""
+    looks_like_bag = len(inputs) == 1 and os.path.isdir(inputs[0]) and bags.is_bag(inputs[0])
+    if not (bag_flag or looks_like_bag):
+        return None
+    if len(inputs) != 1 or not os.path.isdir(inputs[0]):
+        raise click.BadParameter("--bag checks one bag: give its folder as the only input", param_hint="--bag")
+    try:
+        return bags.BagCheck(inputs[0])
+    except bags.BagError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bag")
+
+
+def _bag_valid(bag: bags.BagCheck, quiet: bool) -> bool:
+    """Print the bag's verdict (every problem to stderr); True when it is valid."""
+    for name in bag.manifests.unsupported:
+        log.warning("%s: not checked (imgval computes %s only)", name, ", ".join(bags.ALGORITHMS))
+    for problem in bag.problems:
+        click.echo(f"bag {bag.bag}: {problem}", err=True)
+    if not bag.problems:
+        if not quiet:
+            click.echo(f"--- Bag {bag.bag}: valid ({bag.files} files, Payload-Oxum {bag.oxum_found}) ---")
+        return True
+    kinds: dict[str, int] = {}
+    for problem in bag.problems:
+        kinds[problem.kind] = kinds.get(problem.kind, 0) + 1
+    counted = ", ".join(f"{kind} {count}" for kind, count in kinds.items())
+    click.echo(f"--- Bag {bag.bag}: NOT valid ({len(bag.problems)} problems: {counted}) ---", err=True)
+    return False
+
+
+def _bag_leftovers(bag: bags.BagCheck, settings: Settings):
+    """Rows for what the scan did not see: payload files that are not images (read once here,
+    given a row only when something is wrong with them), files the manifests list but the bag
+    lacks, and a wrong Payload-Oxum (a row for bag-info.txt)."""
+    for relative, full in bags.payload_files(bag.bag):
+        if relative in bag.seen:
+            continue
+        try:
+            digests, size = bags.file_digests(full, bag.algorithms), os.stat(full).st_size
+        except OSError as exc:
+            digests, size = {}, 0
+            log.warning("%s: cannot read it to check the bag: %s", full, exc.strerror or exc)
+        verdict = bag.file_issue(full, digests, size)
+        if verdict != "ok":
+            yield Record(bag.shown_path(relative), bag=verdict,
+                         **{k: v for k, v in digests.items() if k in settings.checksums})
+    before = len(bag.problems)
+    for problem in bag.manifests.problems + bag.finish()[before:]:
+        yield Record(bag.shown_path(problem.path), bag=f"{problem.kind}: {problem.detail}",
+                     error=f"{problem.kind}: {problem.detail}" if problem.kind == "missing" else "")
+
+
+def _with_bag_verdict(record: Record, bag: bags.BagCheck | None) -> Record:
+    if bag is None or bag.relative(record.filepath) is None:
+        return record
+    try:
+        size = os.stat(record.filepath).st_size
+    except OSError:
+        size = 0
+    digests = {"sha256": record.sha256, "md5": record.md5}
+    # a copy: the cached record must not carry one run's bag verdict into another run
+    return dataclasses.replace(record, bag=bag.file_issue(record.filepath, digests, size))
+
+
 def _scan_into(report, cache, inputs, settings, engine, verify=False, save_path="the report", shard=None,
-               output_format="csv") -> tuple[Summary, list[Record]]:
+               output_format="csv", bag=None) -> tuple[Summary, list[Record]]:
     """Discover, analyse (or reuse) and write every row; the report appears only when complete.
     Whatever stops the run, results analysed so far stay in the cache for the next run.
     With a shard, only its files (and, in shard 1, the folders that could not be listed)."""
@@ -148,17 +231,21 @@ def _scan_into(report, cache, inputs, settings, engine, verify=False, save_path=
         else:
             found.unlistable = []
     if not found.paths and not found.unlistable:
-        click.echo(f"No image files found in {', '.join(inputs)}; the report is empty.", err=True)
+        click.echo(f"No image files found in {', '.join(inputs)}; "
+                   + ("only the bag is checked." if bag else "the report is empty."), err=True)
     summary, head = Summary(), []
     finished = False
     try:
         with terminate_as_interrupt(), progress(len(found.paths)) as bar:
             for outcome in run_incremental(found.paths, settings, engine, cache, found.remote_entries,
                                            verify=verify):
-                _add(outcome.record, report, summary, head, outcome.reused)
+                _add(_with_bag_verdict(outcome.record, bag), report, summary, head, outcome.reused)
                 bar.update()
             for folder, reason in found.unlistable:
                 _add(Record(folder, error=reason), report, summary, head)
+            if bag:  # rows for the bag's problems; they are not images, so not in the counts
+                for record in _bag_leftovers(bag, settings):
+                    report.write(record)
             if shard:
                 write_sidecar(save_path, shard.index, shard.count, listed, positions, fingerprint(settings),
                               output_format)
@@ -218,6 +305,15 @@ def _fail_on_option(value: str) -> tuple[str, ...]:
         return parse_fail_on(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--fail-on")
+
+
+def _checksums_option(value: str) -> tuple[str, ...]:
+    kinds = [kind.strip().lower() for kind in value.split(",") if kind.strip()]
+    unknown = [kind for kind in kinds if kind not in CHECKSUMS]
+    if unknown or not kinds:
+        raise click.BadParameter(f"unknown checksum {', '.join(map(repr, unknown)) or '(none given)'}: "
+                                 f"give a comma-separated list of {', '.join(CHECKSUMS)}", param_hint="--hash")
+    return tuple(dict.fromkeys(["sha256", *kinds]))
 
 
 def _lock_or_exit(save_path: str, report: Report) -> RunLock:

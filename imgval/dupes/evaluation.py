@@ -19,14 +19,14 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import cv2
 import numpy as np
 
 from imgval.analysis.analyze import MODES, Settings, analyze_bytes
-from imgval.dupes.index import group_ids, hashes_to_uint64
+from imgval.dupes.index import group_ids, hashes_to_uint64, parse_oriented
 
 
 WORDS = (
@@ -131,23 +131,27 @@ def _derivative_chain(image, rng):
     return _jpeg(small, int(rng.integers(60, 91)))
 
 
-def _rotated_small(image, rng):
-    height, width = image.shape[:2]
-    angle = rng.choice([-1, 1]) * rng.uniform(2, 5)
-    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
-    return _lossless(cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REFLECT))
+def _rotated_by(low: float, high: float):
+    """A variant rotated by low-high degrees either way (a page fed askew), borders reflected."""
+    def rotated(image, rng):
+        height, width = image.shape[:2]
+        angle = rng.choice([-1, 1]) * rng.uniform(low, high)
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+        return _lossless(cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REFLECT))
+    return rotated
 
 
-def _rotated_90(image, rng):
-    return _lossless(cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE))
+def _turned(code):
+    return lambda image, rng: _lossless(cv2.rotate(image, code))
 
 
-def _flipped_horizontal(image, rng):
-    return _lossless(cv2.flip(image, 1))
+def _flipped(axis):
+    return lambda image, rng: _lossless(cv2.flip(image, axis))
 
 
-def _flipped_vertical(image, rng):
-    return _lossless(cv2.flip(image, 0))
+def _mirrored_access_copy(image, rng):
+    # A mirrored scan (film scanned from the wrong side) exported as a trimmed, smaller JPEG.
+    return _derivative_chain(cv2.flip(image, 1), rng)
 
 
 @dataclass(frozen=True)
@@ -164,20 +168,25 @@ VARIANTS = (
     Variant("crop <=5%", _cropped, True),
     Variant("brightness +-5-20", _brightened, True),
     Variant("resize+trim+JPEG", _derivative_chain, True),
-    Variant("rotate 2-5 deg", _rotated_small, False),
-    Variant("rotate 90 deg", _rotated_90, False),
-    Variant("flip horizontal", _flipped_horizontal, False),
-    Variant("flip vertical", _flipped_vertical, False),
+    Variant("flip horizontal", _flipped(1), True),
+    Variant("flip vertical", _flipped(0), True),
+    Variant("rotate 90 deg", _turned(cv2.ROTATE_90_CLOCKWISE), True),
+    Variant("rotate 180 deg", _turned(cv2.ROTATE_180), True),
+    Variant("rotate 270 deg", _turned(cv2.ROTATE_90_COUNTERCLOCKWISE), True),
+    Variant("rotate 1 deg", _rotated_by(0.5, 1.5), True),
+    Variant("rotate 2-5 deg", _rotated_by(2, 5), True),
+    Variant("rotate 6-10 deg", _rotated_by(6, 10), False),
+    Variant("mirrored+resize+trim+JPEG", _mirrored_access_copy, False),
 )
 MASTER = "master"
 
 
-def scan_hash(data: bytes, settings: Settings) -> str:
-    """pHash of encoded bytes exactly as a scan stores it (decode, ~2 MP, gray, phash_hex)."""
+def scan_hashes(data: bytes, settings: Settings) -> tuple[str, str]:
+    """The hash and hash_oriented columns a scan stores for these encoded bytes."""
     record = analyze_bytes("variant", data, settings)
     if not record.hash:
         raise RuntimeError(f"the scan could not hash a generated variant: {record.error}")
-    return record.hash
+    return record.hash, record.hash_oriented
 
 
 @dataclass
@@ -185,6 +194,7 @@ class LabelledSet:
     hashes: np.ndarray  # uint64, one per file
     source: np.ndarray  # int, which original the file came from
     kind: list[str]  # MASTER or a Variant name
+    oriented: list[str] | None = None  # hash_oriented per file; None: plain pHash only
 
 
 def build_labelled_set(originals: int = 200, seed: int = 0,
@@ -192,21 +202,36 @@ def build_labelled_set(originals: int = 200, seed: int = 0,
                        mode: str = "default") -> LabelledSet:
     rng = np.random.default_rng(seed)
     settings = Settings(mode=mode)
-    hashes, source, kind = [], [], []
+    hashes, oriented, source, kind = [], [], [], []
     for index in range(originals):
         height, width = int(rng.integers(600, 1100)), int(rng.integers(600, 1100))
         image = natural_image(rng, height, width)
         master = _encode(image, ".tiff")
         for name, data in [(MASTER, master)] + [(v.name, v.make(image, rng)) for v in variants]:
-            hashes.append(scan_hash(data, settings))
+            plain, turned = scan_hashes(data, settings)
+            hashes.append(plain)
+            oriented.append(turned)
             source.append(index)
             kind.append(name)
-    return LabelledSet(hashes_to_uint64(hashes), np.array(source), kind)
+    return LabelledSet(hashes_to_uint64(hashes), np.array(source), kind, oriented)
 
 
-def pair_distances(hashes: np.ndarray) -> np.ndarray:
-    """All-pairs Hamming distances: fine for an evaluation set, never for a real batch."""
-    return np.bitwise_count(hashes[:, None] ^ hashes[None, :]).astype(np.int16)
+def pair_distances(hashes: np.ndarray, oriented: list[str] | None = None) -> np.ndarray:
+    """All-pairs distances as grouping sees them: the pHashes' Hamming distance, or, when the
+    oriented hashes are given, the smaller of that and the closest pair of oriented hashes.
+    Fine for an evaluation set, never for a real batch."""
+    distances = np.bitwise_count(hashes[:, None] ^ hashes[None, :]).astype(np.int16)
+    if oriented is None:
+        return distances
+    parsed = parse_oriented(oriented)
+    order = np.argsort(parsed.owners, kind="stable")
+    values, owners = parsed.values[order], parsed.owners[order]
+    if not np.array_equal(np.unique(owners), np.arange(len(hashes))):
+        raise ValueError("every file of the labelled set needs an oriented hash")
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    entries = np.bitwise_count(values[:, None] ^ values[None, :]).astype(np.int16)
+    closest = np.minimum.reduceat(np.minimum.reduceat(entries, starts, axis=0), starts, axis=1)
+    return np.minimum(distances, closest)
 
 
 @dataclass
@@ -224,6 +249,8 @@ class Evaluation:
     distance_percentiles: dict[str, tuple[int, int, int]]  # kind -> 50th, 95th, max distance
     distinct_min_distance: int
     distinct_percentile_1: float
+    plain_recall: dict[str, list[float]] = field(default_factory=dict)  # as recall, pHash alone
+    matchable: tuple[str, ...] = ()  # the variant kinds counted in the pair measures
     true_pair_count: int = 0
     distinct_master_pairs: int = 0
     cross_pair_count: int = 0
@@ -232,7 +259,8 @@ class Evaluation:
 def evaluate(labelled: LabelledSet, radii=range(0, 17),
              variants: tuple[Variant, ...] = VARIANTS) -> Evaluation:
     kinds = np.array(labelled.kind)
-    distances = pair_distances(labelled.hashes)
+    distances = pair_distances(labelled.hashes, labelled.oriented)
+    plain = pair_distances(labelled.hashes) if labelled.oriented is not None else distances
     same = labelled.source[:, None] == labelled.source[None, :]
     upper = np.triu(np.ones_like(same), k=1)
     masters = np.flatnonzero(kinds == MASTER)
@@ -243,9 +271,9 @@ def evaluate(labelled: LabelledSet, radii=range(0, 17),
     false_candidates = both_matchable & ~same
     master_pairs = distances[np.ix_(masters, masters)][np.triu_indices(len(masters), k=1)]
 
-    def master_to(name):
+    def master_to(name, among=distances):
         rows = np.flatnonzero(kinds == name)
-        return distances[masters_of(rows), rows]
+        return among[masters_of(rows), rows]
 
     master_index = {int(labelled.source[m]): m for m in masters}
 
@@ -254,7 +282,7 @@ def evaluate(labelled: LabelledSet, radii=range(0, 17),
 
     result = Evaluation(list(radii), {v.name: [] for v in variants},
                         {v.name: [] for v in variants}, {v.name: [] for v in variants},
-                        [], [], [], [], [], {}, 0, 0.0)
+                        [], [], [], [], [], {}, 0, 0.0, {v.name: [] for v in variants})
     matchable_rows = np.flatnonzero(matchable)
     sub_source = labelled.source[matchable_rows]
     sub_same = (sub_source[:, None] == sub_source[None, :])
@@ -263,6 +291,7 @@ def evaluate(labelled: LabelledSet, radii=range(0, 17),
         within = distances <= radius
         for variant in variants:
             result.recall[variant.name].append(float(np.mean(master_to(variant.name) <= radius)))
+            result.plain_recall[variant.name].append(float(np.mean(master_to(variant.name, plain) <= radius)))
             rows = np.flatnonzero(kinds == variant.name)
             near = within[rows]
             near[np.arange(len(rows)), rows] = False  # a file is not its own pair
@@ -272,12 +301,14 @@ def evaluate(labelled: LabelledSet, radii=range(0, 17),
         result.pair_recall.append(float(within[true_pairs].mean()))
         result.false_pair_rate_masters.append(float(np.mean(master_pairs <= radius)))
         result.false_pair_rate_all.append(float(within[false_candidates].mean()))
-        everything = group_ids(labelled.hashes, radius)
+        everything = group_ids(labelled.hashes, radius, oriented=labelled.oriented)
         for variant in variants:
             rows = np.flatnonzero(kinds == variant.name)
             with_master = everything[rows] == everything[masters_of(rows)]
             result.grouped[variant.name].append(float(np.mean(with_master & (everything[rows] >= 0))))
-        groups = group_ids(labelled.hashes[matchable_rows], radius)
+        sub_oriented = (None if labelled.oriented is None
+                        else [labelled.oriented[r] for r in matchable_rows])
+        groups = group_ids(labelled.hashes[matchable_rows], radius, oriented=sub_oriented)
         together = (groups[:, None] == groups[None, :]) & (groups[:, None] >= 0) & sub_upper
         tp = np.count_nonzero(together & sub_same)
         result.group_precision.append(tp / max(1, np.count_nonzero(together)))
@@ -286,6 +317,7 @@ def evaluate(labelled: LabelledSet, radii=range(0, 17),
         d = master_to(variant.name)
         result.distance_percentiles[variant.name] = (
             int(np.percentile(d, 50)), int(np.percentile(d, 95)), int(d.max()))
+    result.matchable = tuple(v.name for v in variants if v.should_match)
     result.true_pair_count = int(np.count_nonzero(true_pairs))
     result.distinct_master_pairs = len(master_pairs)
     result.cross_pair_count = int(np.count_nonzero(false_candidates))
@@ -316,6 +348,14 @@ def _radius_header(first: str, radii, last: str | None = None) -> list[str]:
     return ["| " + " | ".join(cells) + " |", "|" + " --- |" * len(cells)]
 
 
+def _variant_table(title: str, radii, rows: dict[str, list[float]], number: str) -> list[str]:
+    """A titled markdown table, one row per variant and one column per radius ("-" for NaN)."""
+    lines = [title, ""] + _radius_header("variant", radii)
+    for name, values in rows.items():
+        lines.append(f"| {name} | " + " | ".join("-" if math.isnan(v) else number.format(v) for v in values) + " |")
+    return lines + [""]
+
+
 def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str) -> str:
     radii = evaluation.radii
     lines = [f"Labelled set: {originals} originals (seed {seed}), each a TIFF master plus one file "
@@ -328,23 +368,16 @@ def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str
         lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values)
                      + f" | {p50} / {p95} / {top} |")
     lines.append("")
-    lines.append("Precision of pairs within the radius that involve a file of each kind "
-                 "(true pairs / all pairs; a pair with any other file of the set counts):")
-    lines.append("")
-    lines += _radius_header("variant", radii)
-    for name, values in evaluation.precision.items():
-        lines.append(f"| {name} | " + " | ".join("-" if math.isnan(v) else f"{v:.3f}"
-                                                 for v in values) + " |")
-    lines.append("")
-    lines.append("Share of each variant put in its master's group by `group_ids` (transitive: a "
-                 "variant can join through another variant):")
-    lines.append("")
-    lines += _radius_header("variant", radii)
-    for name, values in evaluation.grouped.items():
-        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
-    lines.append("")
-    lines.append("Pairs and groups over all files of matchable kinds (master and the first six "
-                 "variants):")
+    lines += _variant_table("The same with the pHash alone (the `hash` column; no search of the oriented "
+                            "hashes), as before flipped and turned copies were looked for:",
+                            radii, evaluation.plain_recall, "{:.2f}")
+    lines += _variant_table("Precision of pairs within the radius that involve a file of each kind "
+                            "(true pairs / all pairs; a pair with any other file of the set counts):",
+                            radii, evaluation.precision, "{:.3f}")
+    lines += _variant_table("Share of each variant put in its master's group by `group_ids` (transitive: a "
+                            "variant can join through another variant):", radii, evaluation.grouped, "{:.2f}")
+    matchable = ", ".join(name for name in evaluation.recall if name in evaluation.matchable)
+    lines.append(f"Pairs and groups over all files of matchable kinds (master, {matchable}):")
     lines.append("")
     lines += _radius_header("measure", radii)
     lines.append("| **recall of true pairs** (any two files of one original, matchable kinds) | "
@@ -366,6 +399,46 @@ def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str
     return "\n".join(lines)
 
 
+MARGIN_VARIANTS = (
+    ("flip + JPEG q70", lambda image, rng: _jpeg(cv2.flip(image, 1), 70)),
+    ("turned 90 + resized 40%", lambda image, rng: _lossless(cv2.resize(
+        cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE), (0, 0), fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA))),
+    ("mirrored+resize+trim+JPEG", _mirrored_access_copy),
+    ("flipped and rotated 2-5 deg", lambda image, rng: _rotated_by(2, 5)(cv2.flip(image, 1), rng)),
+)
+
+
+def margin_table(originals: int, seed: int, margins=(0.0, 0.05, 0.1, 0.2), radius: int = 8,
+                 mode: str = "default") -> str:
+    """How phash.ORIENTATION_MARGIN was chosen: for each margin, the oriented hashes kept per
+    image and the share of flipped/turned copies (also recompressed, resized, rotated) whose
+    oriented hashes come within `radius` of their master's."""
+    from imgval.analysis.phash import hash_of, low_frequencies, oriented, standard_orientations
+
+    rng = np.random.default_rng(seed)
+    settings = Settings(mode=mode, keep_pixels=True)
+
+    def low(data):
+        return low_frequencies(analyze_bytes("variant", data, settings).pixels.image)
+
+    masters, pairs = [], {name: [] for name, _ in MARGIN_VARIANTS}
+    for _ in range(originals):
+        image = natural_image(rng, int(rng.integers(600, 1100)), int(rng.integers(600, 1100)))
+        masters.append(low(_encode(image, ".tiff")))
+        for name, make in MARGIN_VARIANTS:
+            pairs[name].append((masters[-1], low(make(image, rng))))
+    lines = ["| margin | oriented hashes per image | " + " | ".join(pairs) + " |",
+             "|" + " --- |" * (len(pairs) + 2)]
+    for margin in margins:
+        def hashes(coefficients):
+            return [hash_of(oriented(coefficients, g)) for g in standard_orientations(coefficients, margin)]
+        kept = np.mean([len(standard_orientations(m, margin)) for m in masters])
+        shares = [np.mean([min(bin(a ^ b).count("1") for a in hashes(m) for b in hashes(v)) <= radius
+                           for m, v in found]) for found in pairs.values()]
+        lines.append(f"| {margin:g} | {kept:.2f} | " + " | ".join(f"{x:.3f}" for x in shares) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--originals", type=int, default=200)
@@ -373,10 +446,15 @@ def main(argv=None) -> int:
     parser.add_argument("--max-radius", type=int, default=16)
     parser.add_argument("--mode", choices=MODES, default="default",
                         help="the scan's decoding mode whose hashes are evaluated")
+    parser.add_argument("--orientation-margins", action="store_true",
+                        help="instead, the table phash.ORIENTATION_MARGIN was chosen from")
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    if args.orientation_margins:
+        print(margin_table(args.originals, args.seed, mode=args.mode))
+        return 0
     labelled = build_labelled_set(args.originals, args.seed, mode=args.mode)
-    evaluation = evaluate(labelled, range(0, args.max_radius + 1))
+    evaluation = evaluate(labelled, range(0, args.max_radius + 1, 2))  # distances are even
     print(format_markdown(evaluation, args.originals, args.seed, args.mode))
     chosen = choose_radius(evaluation)
     print()

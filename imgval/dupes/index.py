@@ -286,9 +286,12 @@ def _select(indices, *arrays):
 
 
 def group_ids(hashes: Iterable, radius: int, blocks: Sequence[Block] | None | str = "auto",
-              ) -> np.ndarray:
+              oriented: Iterable | None = None) -> np.ndarray:
     """Group id per input hash: connected components of "Hamming distance <= radius".
 
+    oriented: per input, its pHash in the standard orientation (phash.oriented_hashes: one or
+    a few, as ints or space-separated hex) or None/"" where unknown; or an Oriented. Inputs whose oriented
+    hashes are within the radius are linked too: that finds mirrored and quarter-turned copies.
     Returns int64 ids 0, 1, 2, ... numbered largest group first (ties by first appearance),
     and NO_GROUP (-1) for hashes with no near duplicate and for missing hashes.
     Identical hashes are collapsed before searching, so 10,000 copies of one blank page cost
@@ -304,11 +307,68 @@ def group_ids(hashes: Iterable, radius: int, blocks: Sequence[Block] | None | st
         first = second = np.zeros(0, np.int64)
     else:
         first, second = near_pairs(distinct, radius, blocks)
+    if oriented is not None:
+        turned_first, turned_second = _oriented_pairs(inverse, present, oriented, radius)
+        first, second = np.concatenate([first, turned_first]), np.concatenate([second, turned_second])
     graph = coo_matrix((np.ones(len(first), np.int32), (first, second)),
                        shape=(len(distinct), len(distinct)))
     _, component = connected_components(graph, directed=False)
     ids[present] = _number_largest_first(component[inverse])
     return ids
+
+
+@dataclass(frozen=True)
+class Oriented:
+    """Oriented hashes of many inputs, flat: values[k] belongs to input owners[k]."""
+    values: np.ndarray  # uint64
+    owners: np.ndarray  # int64
+
+
+def parse_oriented(values: Iterable) -> Oriented:
+    """Oriented hashes as the report stores them (space-separated 16-hex-digit hashes, or a
+    sequence of ints; None, "" or NaN where unknown), one entry per input."""
+    if isinstance(values, Oriented):
+        return values
+    items = values if isinstance(values, list) else list(values)
+    cells = [v if isinstance(v, str) and _is_present(v) else "" for v in items]
+    if all(isinstance(v, str) or not _is_present(v) for v in items):
+        # One C-level pass, as parse_hashes: cells of 16-digit hashes with single spaces.
+        lengths = np.fromiter((len(c) for c in cells), np.int64, len(cells))
+        counts = (lengths + 1) // 17
+        if np.all((lengths == 0) | (lengths == counts * 17 - 1)):
+            digits = "".join(cells).replace(" ", "")
+            return Oriented(np.frombuffer(bytes.fromhex(digits), dtype=">u8").astype(np.uint64),
+                            np.repeat(np.arange(len(cells), dtype=np.int64), counts))
+    hashes, owners = [], []
+    for position, value in enumerate(items):
+        if not _is_present(value):
+            continue
+        parts = value.split() if isinstance(value, str) else list(value)
+        hashes += [int(h, 16) if isinstance(h, str) else int(h) for h in parts]
+        owners += [position] * len(parts)
+    return Oriented(np.array(hashes, np.uint64), np.array(owners, np.int64))
+
+
+def _oriented_pairs(inverse, present, oriented, radius):
+    """Edges between distinct hashes (as indices into them) whose oriented hashes are within
+    the radius. Searched as near_pairs over the distinct oriented hashes; inputs that share
+    an oriented hash are linked through its first holder."""
+    parsed = parse_oriented(oriented)
+    values, owners = parsed.values, parsed.owners
+    distinct_of_input = np.full(len(present), -1, np.int64)
+    distinct_of_input[np.flatnonzero(present)] = inverse
+    keep = distinct_of_input[owners] >= 0  # an oriented hash without a hash is not searched
+    values, owners = values[keep], distinct_of_input[owners[keep]]
+    if not len(values):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    unique, first_holder, which = np.unique(values, return_index=True, return_inverse=True)
+    holder = owners[first_holder]
+    first, second = [owners], [holder[which]]
+    if radius > 0:
+        near_first, near_second = near_pairs(unique, radius)
+        first.append(holder[near_first])
+        second.append(holder[near_second])
+    return np.concatenate(first), np.concatenate(second)
 
 
 def _number_largest_first(component: np.ndarray) -> np.ndarray:
@@ -329,7 +389,8 @@ def _number_largest_first(component: np.ndarray) -> np.ndarray:
     return ids
 
 
-def duplicate_groups(hashes: Iterable, checksums: Iterable, radius: int) -> np.ndarray:
+def duplicate_groups(hashes: Iterable, checksums: Iterable, radius: int,
+                     oriented: Iterable | None = None) -> np.ndarray:
     """Group id per image from both signals: byte-identical files (same checksum, e.g. the
     sha256 column) always share a group, even when they could not be decoded and have no
     pHash; images whose pHashes are within `radius` bits join them (see `group_ids`).
@@ -337,7 +398,7 @@ def duplicate_groups(hashes: Iterable, checksums: Iterable, radius: int) -> np.n
     Ids as `group_ids`: 0, 1, ... largest group first, NO_GROUP for unique images. Missing
     checksums (None, "", NaN) group nothing.
     """
-    near = group_ids(hashes, radius)
+    near = group_ids(hashes, radius, oriented=oriented)
     exact = _exact_ids(checksums, len(near))
     count = len(near)
     # A graph over the images: each member of a group is linked to the group's first member,

@@ -28,6 +28,8 @@ class Row:
     exif_ok: bool | None
     exif_issues: str
     error: str
+    md5: str = ""  # columns added later: older reports lack them
+    hash_oriented: str = ""
 
     @property
     def pixels(self) -> int | None:
@@ -77,10 +79,12 @@ def _row(values: dict) -> Row:
         score=_float(values.get("score")),
         blurry=_bool(values.get("blurry")),
         hash=_text(values.get("hash")),
+        hash_oriented=_text(values.get("hash_oriented")),
         width=_int(values.get("width")),
         height=_int(values.get("height")),
         format=_text(values.get("format")),
         sha256=_text(values.get("sha256")),
+        md5=_text(values.get("md5")),
         dup_group=_int(values.get("dup_group")),
         exif_ok=_bool(values.get("exif_ok")),
         exif_issues=_text(values.get("exif_issues")),

@@ -15,7 +15,8 @@ from imgval.report.atomicfile import AtomicFile
 from imgval.report.spreadsheet import neutralise
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see dupes/groups.py.
-CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sha256", "dup_group")
+CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "puid", "mime",
+                "ext_mismatch", "sha256", "md5", "hash_oriented", "dup_group", "bag")
 CONFORMANCE_COLUMNS = ("conformance", "conformance_issues")
 COLUMNS = CORE_COLUMNS + CONFORMANCE_COLUMNS + EXIF_COLUMNS + ("exif_ok", "exif_issues", "error")
 
@@ -30,8 +31,14 @@ def record_values(record: Record) -> dict:
         "width": record.width,
         "height": record.height,
         "format": record.format,
+        "puid": record.puid,
+        "mime": record.mime,
+        "ext_mismatch": record.ext_mismatch,
         "sha256": record.sha256,
+        "md5": record.md5,
+        "hash_oriented": record.hash_oriented,
         "dup_group": None,  # known only when every image has been seen
+        "bag": record.bag,
         "conformance": record.conformance,
         "conformance_issues": record.conformance_issues,
     }

@@ -16,6 +16,8 @@ def changed(settings: Settings, name: str):
     value = getattr(settings, name)
     if name == "mode":
         return next(m for m in MODES if m != value)
+    if name == "checksums":
+        return value + ("md5",)
     if isinstance(value, bool):
         return not value
     if isinstance(value, (int, float)):

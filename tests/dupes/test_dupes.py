@@ -146,13 +146,14 @@ def test_best_copy_prefers_pixels_then_sharpness():
 
 
 def test_real_variants_group_and_distinct_images_do_not():
-    """A few generated scenes, hashed by the scan itself: derivatives join their master."""
+    """A few generated scenes, hashed by the scan itself: derivatives, flipped and turned
+    copies join their master."""
     from imgval.analysis.analyze import Settings
     from imgval.dupes.evaluation import VARIANTS, build_labelled_set
 
     matchable = tuple(v for v in VARIANTS if v.should_match)
     labelled = build_labelled_set(originals=4, seed=11, variants=matchable)
-    ids = group_ids(labelled.hashes, dupes.DEFAULT_RADIUS)
+    ids = group_ids(labelled.hashes, dupes.DEFAULT_RADIUS, oriented=labelled.oriented)
     for source in range(4):
         mine = ids[labelled.source == source]
         master = mine[0]
@@ -162,3 +163,19 @@ def test_real_variants_group_and_distinct_images_do_not():
         others = ids[labelled.source != source]
         assert master not in set(others.tolist())
     assert Settings().mode == "default"  # the mode whose hashes this checks
+
+
+def test_oriented_hashes_link_inputs_whose_plain_hashes_are_far_apart():
+    # Two pictures whose pHashes differ in 32 bits (a mirrored copy) but whose oriented
+    # hashes are 2 bits apart, and a third whose oriented hash is far from both.
+    a, mirrored, other = "0f0f0f0f0f0f0f0f", "f0f0f0f00f0f0f0f", "00000000ffffffff"
+    oriented = ["123456789abcdef0", "123456789abcdef3 00000000000000ff", "fedcba9876543210"]
+    assert group_ids([a, mirrored, other], 8).tolist() == [NO_GROUP] * 3
+    assert group_ids([a, mirrored, other], 8, oriented=oriented).tolist() == [0, 0, NO_GROUP]
+    assert group_ids([a, mirrored, other], 1, oriented=oriented).tolist() == [NO_GROUP] * 3
+    # Identical oriented hashes group at radius 0; unknown ones (older reports) group nothing.
+    assert group_ids([a, mirrored], 0, oriented=["00000000000000ff", "00000000000000ff"]).tolist() == [0, 0]
+    assert group_ids([a, mirrored, other], 8, oriented=["", None, math.nan]).tolist() == [NO_GROUP] * 3
+    # An oriented hash without a pHash (the file could not be hashed) is not searched.
+    assert group_ids(["", mirrored], 8, oriented=["123456789abcdef0", "123456789abcdef0"]).tolist() == [
+        NO_GROUP, NO_GROUP]

@@ -15,6 +15,7 @@ from imgval.analysis.blur import FAST_DEFAULT_THRESHOLD
 from imgval.report.dupe_listing import list_groups
 from imgval.report.html import Limits, choose, histogram_svg, render
 from imgval.report.reader import Results, Row, load_results, threshold_of
+from imgval.synthetic import natural_image
 
 from tests.browser import Chromium, chromium_or_skip
 from tests.conftest import ROOT, run_script, write_image
@@ -132,7 +133,8 @@ def scanned_batch(tmp_path_factory, sharp_image, blurry_image):
     write_image(folder / "sharp.jpg", sharp_image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     write_image(folder / "blurry.jpg", blurry_image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     write_image(folder / "access copy.jpg", cv2.resize(sharp_image, (600, 400), interpolation=cv2.INTER_AREA))
-    write_image(folder / f"{HOSTILE}.png", np.ascontiguousarray(sharp_image[::-1, :, :]))
+    # another picture (a flipped copy would now join sharp.jpg's group through hash_oriented)
+    write_image(folder / f"{HOSTILE}.png", natural_image(1200, 800, seed=12))
     data = (folder / "sharp.jpg").read_bytes()
     (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
     profile = root / "profile.toml"

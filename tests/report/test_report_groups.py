@@ -15,6 +15,7 @@ from imgval.analysis.analyze import Record, Settings, analyze_bytes
 from imgval.dupes.index import duplicate_groups
 from imgval.report.writers import COLUMNS, Report
 
+from imgval.synthetic import natural_image
 from tests.conftest import ROOT, run_script, write_image
 
 A = "e54a337264bc8b36"
@@ -57,7 +58,8 @@ def read_rows(path):
 
 def test_columns_keep_the_original_four_first_then_sha256_and_dup_group_after_format():
     assert COLUMNS[:4] == ("filepath", "score", "blurry", "hash")
-    assert COLUMNS[6:9] == ("format", "sha256", "dup_group")
+    assert COLUMNS[6] == "format"
+    assert COLUMNS.index("format") < COLUMNS.index("sha256") < COLUMNS.index("md5") < COLUMNS.index("dup_group")
     assert COLUMNS[-3:] == ("exif_ok", "exif_issues", "error")
 
 
@@ -116,12 +118,21 @@ def test_scan_groups_a_resized_derivative_and_documents_the_radius(tmp_path, sha
     folder = tmp_path / "in"
     write_image(folder / "master.png", sharp_image)
     write_image(folder / "access.jpg", cv2.resize(sharp_image, (600, 400), interpolation=cv2.INTER_AREA))
-    write_image(folder / "other.jpg", np.ascontiguousarray(sharp_image[:, ::-1]))  # flipped: not a pHash copy
+    write_image(folder / "mirrored.jpg", np.ascontiguousarray(sharp_image[:, ::-1]))  # found by hash_oriented
+    write_image(folder / "other.jpg", natural_image(1800, 1200, seed=11))
     (folder / "copy.png").write_bytes((folder / "master.png").read_bytes())
     result = run_script(str(ROOT / "process.py"), "-i", str(folder), "-s", str(tmp_path / "r.csv"),
                         "--no-cache", cwd=tmp_path, check=True)
-    groups = {r["filepath"].rsplit("/", 1)[-1]: r["dup_group"] for r in read_rows(tmp_path / "r.csv")}
-    assert groups == {"master.png": "1", "copy.png": "1", "access.jpg": "1", "other.jpg": ""}, result.stderr
+    rows = read_rows(tmp_path / "r.csv")
+    groups = {r["filepath"].rsplit("/", 1)[-1]: r["dup_group"] for r in rows}
+    assert groups == {"master.png": "1", "copy.png": "1", "access.jpg": "1", "mirrored.jpg": "1",
+                      "other.jpg": ""}, result.stderr
+    by_name = {r["filepath"].rsplit("/", 1)[-1]: r for r in rows}
+    assert by_name["mirrored.jpg"]["hash"] != by_name["master.png"]["hash"]  # the stored pHash is as before
+    # Regrouping from the report finds the mirrored copy as the scan did.
+    regrouped = run_script("-m", "imgval.cli", "dupes", str(tmp_path / "r.csv"), "--dup-radius", "8",
+                           cwd=tmp_path, check=True).stdout
+    assert "mirrored.jpg" in regrouped and "other.jpg" not in regrouped
     help_text = run_script(str(ROOT / "process.py"), "--help", cwd=tmp_path, check=True).stdout
     assert "--dup-radius" in help_text and "default: 8" in help_text
 
