@@ -6,6 +6,7 @@ import click
 from imgval import __version__
 from imgval.cli.bag import bag_command
 from imgval.cli.blur import process_blur
+from imgval.cli.check import check_command
 from imgval.cli.dupes import dupes_command
 from imgval.cli.merge import merge_command
 from imgval.cli.options import HELP
@@ -32,6 +33,7 @@ def main():
 
 main.add_command(scan)
 main.add_command(sync_command)
+main.add_command(check_command)
 main.add_command(run_command)
 main.add_command(dupes_command)
 main.add_command(report_command)

@@ -6,6 +6,8 @@ import contextlib
 import functools
 import logging
 import math
+import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,7 @@ from imgval.cli.outputs import OutputError, check_outputs
 from imgval.defaults import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, MODES
 from imgval.escaped_names import printable, shown
 from imgval.image_names import IMAGE_EXTENSIONS, sorted_extensions
+from imgval.storage.credentials import redact
 
 if TYPE_CHECKING:
     from imgval.analysis.analyze import Record
@@ -77,6 +80,8 @@ def setup_logging(verbose: bool, log_file: str | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         handlers.append(LogFileHandler(log_file, encoding="utf-8", errors="backslashreplace"))
+    for handler in handlers:  # an SDK's message may quote a credential
+        handler.addFilter(_redact_secrets)
     logging.basicConfig(
         level=logging.INFO if verbose or log_file else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -84,6 +89,42 @@ def setup_logging(verbose: bool, log_file: str | None = None) -> None:
         force=True,
     )
     handlers[0].setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _redact_secrets(record: logging.LogRecord) -> bool:
+    record.msg, record.args = redact(record.getMessage()), None
+    if record.exc_info:
+        import traceback
+
+        record.msg += "\n" + redact("".join(traceback.format_exception(*record.exc_info))).rstrip()
+        record.exc_info, record.exc_text = None, None
+    return True
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """SIGTERM (cron's timeout, a shutdown) stops the run like Ctrl-C (scan: pending results
+    are committed to the cache and the partial report removed; sync: uploads are aborted).
+    Only in this process: pool workers inherit the handler, and there they keep the default
+    (die at once)."""
+    main_pid = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != main_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def resolve_profile(path: str | None):

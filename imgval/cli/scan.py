@@ -2,11 +2,9 @@
 the report, print the summary; --fail-on turns findings into exit code 3."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
-import signal
 import sys
 import time
 
@@ -21,7 +19,8 @@ from imgval.cli import exitcodes
 from imgval.cli.options import (
     HELP, MultiValueCommand, check_inputs, discover_or_fail, engine_options, file_path, images_option,
     include_ext_option, log_record, logs_above_the_bar, max_memory_option, max_pixels_option, mode_options,
-    open_report_or_fail, outputs_or_fail, resolve_profile, setup_logging_or_fail, threshold_option, verbose_option,
+    open_report_or_fail, outputs_or_fail, resolve_profile, setup_logging_or_fail, terminate_as_interrupt,
+    threshold_option, verbose_option,
 )
 from imgval.defaults import CHECKSUMS, DEFAULT_RADIUS, DEFAULT_TIMEOUT, default_jobs
 from imgval.escaped_names import printable, shown
@@ -259,7 +258,7 @@ def _scan_into(report, cache, found: Discovery, settings, engine, verify=False, 
     summary, head = Summary(), []
     finished = False
     try:
-        with _terminate_as_interrupt(), progress(len(found.paths)) as bar, logs_above_the_bar(bar):
+        with terminate_as_interrupt(), progress(len(found.paths)) as bar, logs_above_the_bar(bar):
             for outcome in run_incremental(found.paths, settings, engine, cache, found.remote_entries,
                                            verify=verify):
                 _add(_with_bag_verdict(outcome.record, bag), report, summary, head, outcome.reused)
@@ -366,31 +365,6 @@ def _open_cache(path: str, settings) -> ResultCache | None:
     except CacheError as exc:
         log.warning("%s. Analysing every file this time.", exc)
         return None
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM (cron's timeout, a shutdown) stops the run like Ctrl-C: pending results are
-    committed to the cache and the partial report removed. Only in this process: pool workers
-    inherit the handler, and there they keep the default (die at once)."""
-    main_pid = os.getpid()
-
-    def handler(signum, frame):
-        if os.getpid() != main_pid:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _summary_line(summary: Summary, save_path: str, seconds: float) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import unicodedata
 from typing import BinaryIO, Iterator, Protocol, runtime_checkable
 
 from imgval.storage.hashing import CONTENT_HASH, SHA1
@@ -33,6 +34,7 @@ __all__ = [
     "NotFound",
     "CredentialsError",
     "TransientError",
+    "Cancelled",
     "open_storage",
     "is_remote",
     "join_url",
@@ -71,6 +73,10 @@ class CredentialsError(StorageError):
     """Credentials are missing or were rejected; the message names what to set."""
 
 
+class Cancelled(Exception):
+    """The run is being stopped (Ctrl-C, SIGTERM): a wait or a transfer ends here."""
+
+
 class TransientError(StorageError):
     """Worth retrying: rate limit, 5xx, dropped connection, hash mismatch after transfer.
 
@@ -92,6 +98,8 @@ class Storage(Protocol):
     url: str
     #: hash kinds ``stat``/``list`` can report without reading content
     hash_kinds: frozenset[str]
+    #: True where "A.jpg", "a.jpg" and the other Unicode forms of a name are one file
+    caseless: bool
 
     def check(self) -> None:
         """Fail fast (CredentialsError / NotFound) before any transfer starts."""
@@ -105,8 +113,10 @@ class Storage(Protocol):
     def open_read(self, path: str) -> BinaryIO:
         """A streaming reader; raises NotFound. Close it when done."""
 
-    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
-        """Store ``size`` bytes read from ``stream`` under ``path``, replacing any file there.
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
+              modified: dt.datetime | None = None) -> Entry:
+        """Store ``size`` bytes read from ``stream`` under ``path``, replacing any file there,
+        with ``modified`` as its modification time where the backend keeps one (as rclone does).
 
         Atomic: until it returns, nothing half-written is visible under ``path``. ``hashes``
         are the hashes the caller expects the content to have (recorded where the backend
@@ -125,6 +135,20 @@ def safe_relative_path(path: str) -> str:
     if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in path:
         raise StorageError(f"refusing unsafe relative path {path!r}")
     return path
+
+
+def name_key(path: str, caseless: bool) -> str:
+    """What a storage compares names by: on a caseless one (Box, Dropbox, a macOS or Windows
+    disk) "A.jpg" and "a.jpg", or "café" composed and decomposed, are the same file."""
+    return unicodedata.normalize("NFC", path).casefold() if caseless else path
+
+
+def unexpected(exc: BaseException) -> str:
+    """An SDK's untranslated error, as told to the user: its type and its text with every
+    credential of the environment blanked out (an HTTP library quotes headers in errors)."""
+    from imgval.storage.credentials import redact
+
+    return redact(f"unexpected {type(exc).__name__}: {exc}")
 
 
 def is_remote(url: str) -> bool:
@@ -216,6 +240,8 @@ def read_url(url: str) -> bytes:
         raise FileNotFoundError(2, "no such file", url) from None
     except StorageError as exc:
         raise OSError(0, str(exc), url) from None
+    except Exception as exc:  # an SDK's own error: its type says enough, its text may hold a secret
+        raise OSError(0, f"download failed: {unexpected(exc)}", url) from None
 
 
 def list_image_urls(url: str, is_image_name) -> list[str]:
@@ -246,6 +272,8 @@ def list_image_entries(url: str, is_image_name) -> list[tuple[str, Entry]]:
         raise
     except StorageError as exc:
         folder_error = exc
+    except Exception as exc:
+        raise StorageError(f"{url}: {unexpected(exc)}") from None
     root, path = split_file_url(url)
     if path:
         try:

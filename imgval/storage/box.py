@@ -16,24 +16,28 @@ and a chunked upload becomes visible only at its commit.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import io
 import os
 import threading
-import time
 from typing import BinaryIO, Iterator
 
 from imgval.storage import (
     SHA1,
+    Cancelled,
     CredentialsError,
     Entry,
     NotFound,
     StorageError,
     TransientError,
+    name_key,
     safe_relative_path,
+    unexpected,
 )
-from imgval.storage.hashing import HashingReader, check_expected, read_exactly
-from imgval.storage.retry import RetryPolicy, call_translated
+from imgval.storage.credentials import env_value
+from imgval.storage.hashing import HashingReader, VerifiedReader, check_expected, read_exactly
+from imgval.storage.retry import RetryPolicy, call_translated, normalise_retry_after, parse_retry_after, wait
 from imgval.storage.tls import ca_bundle
 
 MIB = 1024 * 1024
@@ -49,15 +53,15 @@ MISSING_CREDENTIALS = (
 def make_auth():
     from box_sdk_gen import BoxCCGAuth, BoxDeveloperTokenAuth, CCGConfig
 
-    token = os.environ.get("BOX_DEVELOPER_TOKEN")
-    client_id = os.environ.get("BOX_CLIENT_ID")
-    client_secret = os.environ.get("BOX_CLIENT_SECRET")
-    jwt_config = os.environ.get("BOX_JWT_CONFIG")
+    token = env_value("BOX_DEVELOPER_TOKEN")
+    client_id = env_value("BOX_CLIENT_ID")
+    client_secret = env_value("BOX_CLIENT_SECRET")
+    jwt_config = env_value("BOX_JWT_CONFIG")
     if token:
         return _developer_token_auth(BoxDeveloperTokenAuth)(token=token)
     if client_id or client_secret:
-        enterprise = os.environ.get("BOX_ENTERPRISE_ID")
-        user = os.environ.get("BOX_USER_ID")
+        enterprise = env_value("BOX_ENTERPRISE_ID")
+        user = env_value("BOX_USER_ID")
         missing = [n for n, v in (("BOX_CLIENT_ID", client_id), ("BOX_CLIENT_SECRET", client_secret)) if not v]
         if not (enterprise or user):
             missing.append("BOX_ENTERPRISE_ID or BOX_USER_ID")
@@ -89,14 +93,22 @@ def _developer_token_auth(base):
     return DeveloperTokenAuth
 
 
-def _retry_strategy(base, **kwargs):
+def _retry_strategy(base, policy: RetryPolicy, **kwargs):
     class RetryStrategy(base):
         def should_retry(self, fetch_options, fetch_response, attempt_number):
             # a 401 for a token that cannot be refreshed will not improve by waiting
             auth = fetch_options.auth
             if fetch_response.status == 401 and auth is not None and type(auth).__name__ == "DeveloperTokenAuth":
                 return False
+            asked = parse_retry_after(fetch_response.headers.get("Retry-After"))
+            if asked is not None and asked > policy.max_wait:
+                return False  # the error reaches call_with_retries, which fails the file at once
             return super().should_retry(fetch_options, fetch_response, attempt_number)
+
+        def retry_after(self, fetch_options, fetch_response, attempt_number):
+            # the SDK sleeps uninterruptibly for what this returns: wait here instead
+            wait(super().retry_after(fetch_options, fetch_response, attempt_number))
+            return 0
 
     return RetryStrategy(**kwargs)
 
@@ -119,7 +131,9 @@ def make_client(retry: RetryPolicy):
         session.verify = bundle
     # the SDK retries 429 (honouring Retry-After), 5xx and, for seekable bodies, dropped
     # connections; our policy sets how patiently
-    strategy = _retry_strategy(BoxRetryStrategy, max_attempts=retry.attempts, retry_base_interval=retry.base_delay)
+    session.hooks["response"].append(normalise_retry_after)  # the SDK parses only seconds
+    strategy = _retry_strategy(BoxRetryStrategy, retry, max_attempts=retry.attempts,
+                               retry_base_interval=retry.base_delay)
     network = NetworkSession(base_urls=base_urls, retry_strategy=strategy,
                              network_client=BoxNetworkClient(requests_session=session))
     return BoxClient(auth=make_auth(), network_session=network)
@@ -128,6 +142,7 @@ def make_client(retry: RetryPolicy):
 class BoxStorage:
     scheme = "box"
     hash_kinds = frozenset({SHA1})
+    caseless = True
 
     def __init__(self, folder_id: str, client=None, chunked_threshold: int = DEFAULT_CHUNKED_THRESHOLD,
                  retry: RetryPolicy | None = None, **_options):
@@ -138,7 +153,8 @@ class BoxStorage:
         self.client = client or make_client(self.retry)
         self._lock = threading.RLock()
         self._folders: dict[str, str] = {"": folder_id}  # relative dir -> folder id
-        self._children: dict[str, dict[str, tuple[str, str]]] = {}  # folder id -> lower name -> (type, id)
+        # folder id -> name_key -> (type, id, sha1, size); the SHA-1 checks downloads
+        self._children: dict[str, dict[str, tuple]] = {}
 
     @classmethod
     def from_url(cls, url: str, **options) -> "BoxStorage":
@@ -160,11 +176,17 @@ class BoxStorage:
             code = exc.response_info.code or ""
             if status == 401:
                 return CredentialsError("Box rejected the credentials (BOX_DEVELOPER_TOKEN, BOX_CLIENT_ID...)")
+            body = exc.response_info.body if isinstance(exc.response_info.body, dict) else {}
+            if status in (400, 403) and ("oauth2/token" in (exc.request_info.url or "")
+                                         or body.get("error") in ("invalid_client", "invalid_grant",
+                                                                  "unauthorized_client")):
+                return CredentialsError("Box refused the client credentials: check BOX_CLIENT_ID and "
+                                        "BOX_CLIENT_SECRET, and BOX_ENTERPRISE_ID or BOX_USER_ID")
             if status == 404:
                 return NotFound(f"{what}: not found")
             if status == 429 or status >= 500:
-                retry_after = exc.response_info.headers.get("Retry-After")
-                return TransientError(f"{what}: Box {status}", float(retry_after) if retry_after else None)
+                retry_after = parse_retry_after(exc.response_info.headers.get("Retry-After"))
+                return TransientError(f"{what}: Box {status}", retry_after)
             return StorageError(f"{what}: Box {status} {code}")
         if isinstance(exc, BoxSDKError):
             text = str(exc.message if hasattr(exc, "message") else exc)
@@ -177,7 +199,9 @@ class BoxStorage:
 
         if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
             return TransientError(f"{what}: connection failed: {type(exc).__name__}")
-        return exc
+        if isinstance(exc, (StorageError, Cancelled)):
+            return exc
+        return StorageError(f"{what}: Box: {unexpected(exc)}")
 
     def _call(self, what: str, fn, *args, **kwargs):
         return call_translated(what, lambda: fn(*args, **kwargs), self._translate, self.retry)
@@ -193,13 +217,10 @@ class BoxStorage:
             if not marker:
                 return
 
-    def _children_of(self, folder_id: str) -> dict[str, tuple[str, str]]:
+    def _children_of(self, folder_id: str) -> dict[str, tuple]:
         with self._lock:
             if folder_id not in self._children:
-                self._children[folder_id] = {
-                    item.name.lower(): (item.type.value if hasattr(item.type, "value") else item.type, item.id)
-                    for item in self._items(folder_id)
-                }
+                self._children[folder_id] = {name_key(item.name, True): _child(item) for item in self._items(folder_id)}
             return self._children[folder_id]
 
     def _folder_id(self, rel_dir: str, create: bool) -> str | None:
@@ -210,14 +231,14 @@ class BoxStorage:
             parent = self._folder_id(parent_dir, create)
             if parent is None:
                 return None
-            found = self._children_of(parent).get(name.lower())
+            found = self._children_of(parent).get(name_key(name, True))
             if found and found[0] == "folder":
                 folder_id = found[1]
             elif found or not create:
                 return None
             else:
                 folder_id = self._create_folder(parent, name)
-                self._children_of(parent)[name.lower()] = ("folder", folder_id)
+                self._children_of(parent)[name_key(name, True)] = ("folder", folder_id, None, None)
             self._folders[rel_dir] = folder_id
             return folder_id
 
@@ -237,12 +258,29 @@ class BoxStorage:
 
     def _file_id(self, path: str) -> tuple[str | None, str | None]:
         """(parent folder id, file id) for a path, either may be None."""
+        parent, found = self._file(path)
+        return parent, (found[1] if found else None)
+
+    def _file(self, path: str) -> tuple[str | None, tuple | None]:
+        """(parent folder id, the file's (type, id, sha1, size) as listed), either may be None."""
         rel_dir, _, name = safe_relative_path(path).rpartition("/")
         parent = self._folder_id(rel_dir, create=False)
         if parent is None:
             return None, None
-        found = self._children_of(parent).get(name.lower())
-        return parent, (found[1] if found and found[0] == "file" else None)
+        found = self._children_of(parent).get(name_key(name, True))
+        return parent, (found if found and found[0] == "file" else None)
+
+    def _forget(self, folder_id: str) -> None:
+        """Drop a folder's cached listing (a download did not match it: it may be stale)."""
+        with self._lock:
+            self._children.pop(folder_id, None)
+
+    def ancestors(self) -> list[str]:
+        """The ids of the folders above this storage's folder."""
+        folder = self._call(self.url, self.client.folders.get_folder_by_id, self.root_id,
+                            fields=["id", "path_collection"])
+        collection = getattr(folder, "path_collection", None)
+        return [entry.id for entry in (collection.entries if collection else [])]
 
     # -- interface ------------------------------------------------------------------------
     def check(self) -> None:
@@ -255,7 +293,7 @@ class BoxStorage:
             children = {}
             for item in self._items(folder_id):
                 kind = item.type.value if hasattr(item.type, "value") else item.type
-                children[item.name.lower()] = (kind, item.id)
+                children[name_key(item.name, True)] = _child(item)
                 rel = f"{rel_dir}/{item.name}" if rel_dir else item.name
                 if kind == "folder":
                     pending.append((rel, item.id))
@@ -279,13 +317,18 @@ class BoxStorage:
                      item.content_modified_at or item.modified_at)
 
     def open_read(self, path: str) -> BinaryIO:
-        _parent, file_id = self._file_id(path)
-        if file_id is None:
-            raise NotFound(f"{self.url_for(path)}: not found")
-        stream = self._call(self.url_for(path), self.client.downloads.download_file, file_id)
-        return _StreamTranslator(stream, self.url_for(path))
+        what = self.url_for(path)
+        parent, found = self._file(path)
+        if found is None:
+            raise NotFound(f"{what}: not found")
+        _kind, file_id, sha1, size = found
+        stream = self._call(what, self.client.downloads.download_file, file_id)
+        return VerifiedReader(_StreamTranslator(stream, what), size, {SHA1: sha1} if sha1 else {}, what,
+                              on_mismatch=lambda: self._forget(parent))
 
-    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
+              modified: dt.datetime | None = None) -> Entry:
+        modified = modified.replace(microsecond=0) if modified is not None else None  # Box keeps seconds
         what = self.url_for(path)
         rel_dir, _, name = safe_relative_path(path).rpartition("/")
         parent = self._folder_id(rel_dir, create=True)
@@ -294,17 +337,17 @@ class BoxStorage:
         if size < self.chunked_threshold:
             data = read_exactly(reader, size + 1)
             computed = check_expected(reader.hasher, size, hashes, what)
-            item = self._upload_small(parent, name, file_id, data, computed[SHA1], what)
+            item = self._upload_small(parent, name, file_id, data, computed[SHA1], what, modified)
         else:
-            item = self._upload_chunked(parent, name, file_id, reader, size, hashes, what)
+            item = self._upload_chunked(parent, name, file_id, reader, size, hashes, what, modified)
             computed = reader.hasher.hexdigests()
         if item.size != size or item.sha_1 != computed[SHA1]:
             raise TransientError(f"{what}: Box recorded different content than was sent")
         with self._lock:
-            self._children_of(parent)[name.lower()] = ("file", item.id)
+            self._children_of(parent)[name_key(name, True)] = ("file", item.id, item.sha_1, item.size)
         return Entry(path, size, computed, item.content_modified_at or item.modified_at)
 
-    def _upload_small(self, parent, name, file_id, data, sha1, what):
+    def _upload_small(self, parent, name, file_id, data, sha1, what, modified):
         from box_sdk_gen import BoxAPIError
         from box_sdk_gen.managers.uploads import (
             UploadFileAttributes,
@@ -313,13 +356,15 @@ class BoxStorage:
         )
 
         def upload_new():
-            attributes = UploadFileAttributes(name, UploadFileAttributesParentField(id=parent))
+            attributes = UploadFileAttributes(name, UploadFileAttributesParentField(id=parent),
+                                              content_modified_at=modified)
             return self.client.uploads.upload_file(attributes, io.BytesIO(data), file_file_name=name,
                                                    content_md_5=sha1, fields=FIELDS)
 
         def upload_version(existing_id):
             return self.client.uploads.upload_file_version(
-                existing_id, UploadFileVersionAttributes(name), io.BytesIO(data), file_file_name=name,
+                existing_id, UploadFileVersionAttributes(name, content_modified_at=modified), io.BytesIO(data),
+                file_file_name=name,
                 content_md_5=sha1, fields=FIELDS)
 
         if file_id:
@@ -333,7 +378,7 @@ class BoxStorage:
             # there already (listing was stale, or an earlier attempt got through)
             return self._call(what, upload_version, conflict).entries[0]
 
-    def _upload_chunked(self, parent, name, file_id, reader, size, expected, what):
+    def _upload_chunked(self, parent, name, file_id, reader, size, expected, what, modified):
         chunked = self.client.chunked_uploads
         if file_id:
             session = self._call(what, chunked.create_file_upload_session_for_existing_file, file_id, size,
@@ -358,11 +403,10 @@ class BoxStorage:
             computed = check_expected(reader.hasher, size, expected, what)
             whole = "sha=" + base64.b64encode(bytes.fromhex(computed[SHA1])).decode()
             for _ in range(self.retry.attempts * 4):
-                files = self._call(what, chunked.create_file_upload_session_commit_by_url,
-                                   endpoints.commit, parts, whole)
+                files = self._call(what, _commit_session, chunked, endpoints.commit, parts, whole, modified)
                 if files is not None:  # None: 202, Box still assembling the parts
                     return files.entries[0]
-                time.sleep(self.retry.base_delay)
+                wait(self.retry.base_delay)
             raise TransientError(f"{what}: Box did not finish assembling the upload")
         except BaseException:
             try:  # also on Ctrl-C: nothing of an aborted session ever becomes visible
@@ -370,6 +414,29 @@ class BoxStorage:
             except Exception:
                 pass
             raise
+
+
+def _commit_session(chunked, url: str, parts, digest: str, modified: dt.datetime | None):
+    """The SDK's create_file_upload_session_commit_by_url, plus the ``attributes`` the API takes
+    and the SDK does not send: ``content_modified_at``, the file's own time. None while Box
+    is still assembling the parts (202)."""
+    from box_sdk_gen.internal.utils import date_time_to_string
+    from box_sdk_gen.networking.fetch_options import FetchOptions, ResponseFormat
+    from box_sdk_gen.schemas.files import Files
+    from box_sdk_gen.serialization.json import deserialize, serialize
+
+    body = {"parts": parts}
+    if modified is not None:
+        body["attributes"] = {"content_modified_at": date_time_to_string(modified)}
+    response = chunked.network_session.network_client.fetch(FetchOptions(
+        url=url, method="POST", headers={"digest": digest}, data=serialize(body), content_type="application/json",
+        response_format=ResponseFormat.JSON, auth=chunked.auth, network_session=chunked.network_session))
+    return None if response.status == 202 else deserialize(response.data, Files)
+
+
+def _child(item) -> tuple:
+    kind = item.type.value if hasattr(item.type, "value") else item.type
+    return kind, item.id, getattr(item, "sha_1", None), getattr(item, "size", None)
 
 
 def _conflict_id(exc) -> str | None:

@@ -11,21 +11,24 @@ connections the same way for every backend.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-import os
 from typing import BinaryIO, Iterator
 
 from imgval.storage import (
     CONTENT_HASH,
+    Cancelled,
     CredentialsError,
     Entry,
     NotFound,
     StorageError,
     TransientError,
     safe_relative_path,
+    unexpected,
 )
-from imgval.storage.hashing import HashingReader, check_expected, read_exactly
-from imgval.storage.retry import RetryPolicy, call_translated
+from imgval.storage.credentials import env_value
+from imgval.storage.hashing import HashingReader, VerifiedReader, check_expected, read_exactly
+from imgval.storage.retry import RetryPolicy, call_translated, normalise_retry_after
 from imgval.storage.tls import ca_bundle
 
 MIB = 1024 * 1024
@@ -40,27 +43,32 @@ def make_client():
     """A Dropbox client from the environment; raises CredentialsError naming what is missing."""
     import dropbox  # deferred: the SDK reads DROPBOX_API_HOST when first imported
 
-    access = os.environ.get("DROPBOX_ACCESS_TOKEN")
-    refresh = os.environ.get("DROPBOX_REFRESH_TOKEN")
-    app_key = os.environ.get("DROPBOX_APP_KEY")
-    common = dict(
-        max_retries_on_error=0,
-        max_retries_on_rate_limit=0,
-        user_agent="imgval",
-        ca_certs=ca_bundle(),
-    )
+    access = env_value("DROPBOX_ACCESS_TOKEN")
+    refresh = env_value("DROPBOX_REFRESH_TOKEN")
+    app_key = env_value("DROPBOX_APP_KEY")
+    session = dropbox.create_session(ca_certs=ca_bundle())
+    session.hooks["response"] += [normalise_retry_after, _refuse_foreign_401]
+    common = dict(max_retries_on_error=0, max_retries_on_rate_limit=0, user_agent="imgval", session=session)
     if refresh:
         if not app_key:
             raise CredentialsError("Dropbox: DROPBOX_REFRESH_TOKEN is set but DROPBOX_APP_KEY is missing")
         return dropbox.Dropbox(
             oauth2_refresh_token=refresh,
             app_key=app_key,
-            app_secret=os.environ.get("DROPBOX_APP_SECRET") or None,
+            app_secret=env_value("DROPBOX_APP_SECRET"),
             **common,
         )
     if access:
         return dropbox.Dropbox(oauth2_access_token=access, **common)
     raise CredentialsError(MISSING_CREDENTIALS)
+
+
+def _refuse_foreign_401(response, *args, **kwargs):
+    """A 401 that is not Dropbox's JSON (a proxy's or gateway's page) makes the SDK fail an
+    assertion; it is a refusal of the credentials all the same."""
+    if response.status_code == 401 and "json" not in response.headers.get("Content-Type", ""):
+        raise CredentialsError("Dropbox refused the request (HTTP 401, answered by a page that is not "
+                               "Dropbox's: a proxy, or rejected credentials)")
 
 
 def parse_dropbox_url(url: str) -> str:
@@ -72,6 +80,7 @@ def parse_dropbox_url(url: str) -> str:
 class DropboxStorage:
     scheme = "dropbox"
     hash_kinds = frozenset({CONTENT_HASH})
+    caseless = True
 
     def __init__(self, root: str, client=None, chunk_size: int = DEFAULT_CHUNK, retry: RetryPolicy | None = None):
         self.root = root
@@ -117,7 +126,9 @@ class DropboxStorage:
             return StorageError(f"{what}: Dropbox error {summary}")
         if isinstance(exc, dx.HttpError):
             return StorageError(f"{what}: Dropbox HTTP {exc.status_code}")
-        return exc
+        if isinstance(exc, (StorageError, Cancelled)):
+            return exc
+        return StorageError(f"{what}: Dropbox: {unexpected(exc)}")
 
     def _call(self, what: str, fn, *args, **kwargs):
         return call_translated(what, lambda: fn(*args, **kwargs), self._translate, self.retry)
@@ -130,20 +141,20 @@ class DropboxStorage:
         import dropbox
 
         result = self._call(self.url, self.client.files_list_folder, self.root, recursive=True, limit=1000)
-        prefix_len = len(self.root) + 1
+        # the root as typed may differ from the stored folder's in case or Unicode form (and so
+        # in length): drop its path components, not its characters
+        depth = len(self.root.strip("/").split("/")) if self.root else 0
         while True:
             for meta in result.entries:
                 if isinstance(meta, dropbox.files.FileMetadata):
-                    yield self._entry(meta.path_display[prefix_len:], meta)
+                    yield self._entry("/".join(meta.path_display.strip("/").split("/")[depth:]), meta)
             if not result.has_more:
                 return
             result = self._call(self.url, self.client.files_list_folder_continue, result.cursor)
 
     @staticmethod
     def _entry(path: str, meta) -> Entry:
-        import datetime as dt
-
-        modified = meta.server_modified
+        modified = meta.client_modified or meta.server_modified  # the file's own time, as rclone reads it
         if modified is not None and modified.tzinfo is None:
             modified = modified.replace(tzinfo=dt.timezone.utc)
         hashes = {CONTENT_HASH: meta.content_hash} if meta.content_hash else {}
@@ -161,12 +172,19 @@ class DropboxStorage:
         return self._entry(path, meta)
 
     def open_read(self, path: str) -> BinaryIO:
-        _meta, response = self._call(self.url_for(path), self.client.files_download, self._full(path))
-        return _ResponseReader(response, self.url_for(path))
+        what = self.url_for(path)
+        meta, response = self._call(what, self.client.files_download, self._full(path))
+        # the file's own record comes with the download: its size and content_hash
+        expected = {CONTENT_HASH: meta.content_hash} if meta.content_hash else {}
+        return VerifiedReader(_ResponseReader(response, what), meta.size, expected, what)
 
-    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
+              modified: dt.datetime | None = None) -> Entry:
         import dropbox
 
+        # client_modified: the time Dropbox shows and rclone keeps (whole seconds, UTC)
+        client_modified = (modified.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+                           if modified is not None else None)
         full = self._full(path)
         what = self.url_for(path)
         reader = HashingReader(stream)
@@ -175,7 +193,8 @@ class DropboxStorage:
         if size <= self.chunk_size:
             data = read_exactly(reader, size + 1)
             computed = check_expected(reader.hasher, size, hashes, what)
-            meta = self._call(what, self.client.files_upload, data, full, mode=overwrite)
+            meta = self._call(what, self.client.files_upload, data, full, mode=overwrite,
+                              client_modified=client_modified)
         else:
             data = read_exactly(reader, self.chunk_size)
             session = self._call(what, self.client.files_upload_session_start, data)
@@ -190,7 +209,7 @@ class DropboxStorage:
             # the whole content is checked before the commit that makes it visible
             computed = check_expected(reader.hasher, size, hashes, what)
             cursor = dropbox.files.UploadSessionCursor(session.session_id, offset)
-            commit = dropbox.files.CommitInfo(path=full, mode=overwrite)
+            commit = dropbox.files.CommitInfo(path=full, mode=overwrite, client_modified=client_modified)
             meta = self._call(what, self.client.files_upload_session_finish, b"", cursor, commit)
         if meta.size != size or meta.content_hash != computed[CONTENT_HASH]:
             raise TransientError(f"{what}: Dropbox recorded different content than was sent")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import tempfile
+import time
 from typing import BinaryIO, Iterator
 
 from imgval.storage import Entry, NotFound, StorageError, safe_relative_path
 from imgval.storage.hashing import HashingReader, check_expected
 
-# Partial files start with this so a listing (ours, or a person's) can tell them apart; they
-# are renamed over the final name only once complete.
+# Partial files start with this and the writer's pid (".imgval-partial-1234-x8d1"), so a
+# listing (ours, or a person's) can tell them apart and a later run can remove those of a
+# killed one; they are renamed over the final name only once complete.
 PARTIAL_PREFIX = ".imgval-partial-"
+STALE_AFTER_SECONDS = 24 * 3600  # a partial untouched this long is stale whoever wrote it
 COPY_BUFFER = 1024 * 1024
 
 
@@ -40,6 +44,20 @@ class LocalStorage:
             url = url[len("file://") :]
         return cls(url)
 
+    @functools.cached_property
+    def caseless(self) -> bool:
+        """Whether this disk folds case (macOS, Windows do by default), probed on the nearest
+        existing folder with a letter in its name: its other-case spelling names it too."""
+        path = self.root
+        while True:
+            parent, name = os.path.split(path)
+            if name.swapcase() != name and os.path.exists(path):
+                other = os.path.join(parent, name.swapcase())
+                return os.path.exists(other) and os.path.samefile(path, other)
+            if parent == path:
+                return False
+            path = parent
+
     def check(self) -> None:
         if not os.path.isdir(self.root):
             raise NotFound(f"{self.root}: no such directory")
@@ -58,6 +76,7 @@ class LocalStorage:
             rel_dir = os.path.relpath(dirpath, self.root)
             for name in sorted(filenames):
                 if name.startswith(PARTIAL_PREFIX):
+                    _remove_if_stale(os.path.join(dirpath, name))
                     continue
                 full = os.path.join(dirpath, name)
                 try:
@@ -84,14 +103,15 @@ class LocalStorage:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound(f"{self.url_for(path)}: no such file") from None
 
-    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str]) -> Entry:
+    def write(self, path: str, stream: BinaryIO, size: int, hashes: dict[str, str],
+              modified: dt.datetime | None = None) -> Entry:
         final = self._native(path)
         folder, name = os.path.split(final)
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"{folder}: cannot create folder: {exc.strerror}") from exc
-        fd, partial = tempfile.mkstemp(prefix=PARTIAL_PREFIX, dir=folder)
+        fd, partial = tempfile.mkstemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-", dir=folder)
         reader = HashingReader(stream)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -104,6 +124,8 @@ class LocalStorage:
                 os.fsync(out.fileno())
             computed = check_expected(reader.hasher, size, hashes, path)
             os.chmod(partial, FILE_MODE)
+            if modified is not None:
+                os.utime(partial, (modified.timestamp(), modified.timestamp()))
             os.replace(partial, final)
         except BaseException:
             # also on KeyboardInterrupt: leave no partial file behind
@@ -113,6 +135,27 @@ class LocalStorage:
                 pass
             raise
         return Entry(path, size, computed, _mtime(os.stat(final)))
+
+
+def _remove_if_stale(path: str) -> None:
+    """Remove a partial file whose writer is gone (killed with -9, or the machine went down)."""
+    pid = os.path.basename(path)[len(PARTIAL_PREFIX):].split("-", 1)[0]
+    try:
+        stale = time.time() - os.stat(path).st_mtime > STALE_AFTER_SECONDS or not (pid.isdigit() and _alive(int(pid)))
+        if stale:
+            os.unlink(path)
+    except OSError:  # gone meanwhile, or not ours to remove
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _mtime(st: os.stat_result) -> dt.datetime:

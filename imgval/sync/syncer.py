@@ -4,7 +4,8 @@ Decisions are by content hash, never by name or date: a destination file with th
 content is skipped, anything else is copied again. Nothing is ever deleted. Each copy is
 hashed while it streams, checked against the source's hash before the destination commits
 it, and read back from the destination's own record afterwards before it counts as done.
-Which files take part: selection.py; the manifest of what was done: manifest.py.
+Two source files that are one name at a destination are both failed, never copied over each
+other. Which files take part: selection.py; the manifest of what was done: manifest.py.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import concurrent.futures
 import dataclasses
 import io
 import logging
+import os
 import threading
 from typing import BinaryIO, Callable, Iterable
 
-from imgval.storage import Entry, Storage, StorageError, TransientError
-from imgval.storage.hashing import hash_stream
+from imgval.storage import Cancelled, Entry, Storage, StorageError, TransientError, name_key, unexpected
+from imgval.storage import retry as retries
+from imgval.storage.hashing import SHA256, hash_stream
 from imgval.storage.retry import RetryPolicy, call_with_retries
 from imgval.sync.hashpairs import HashPairs
 from imgval.sync.selection import Selection
@@ -25,10 +28,6 @@ from imgval.sync.selection import Selection
 log = logging.getLogger(__name__)
 
 COPIED, SKIPPED, FAILED, WOULD_COPY = "copied", "skipped", "failed", "would copy"
-
-
-class SyncCancelled(Exception):
-    """Raised inside a transfer when the run is being stopped (Ctrl-C)."""
 
 
 @dataclasses.dataclass
@@ -39,6 +38,7 @@ class Outcome:
     destination: str
     action: str
     error: str = ""
+    sha256: str = ""  # of the content, when known without a download (always for a copy)
 
 
 @dataclasses.dataclass
@@ -76,7 +76,7 @@ class _Cancellable(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         if self._cancelled.is_set():
-            raise SyncCancelled("sync interrupted")
+            raise Cancelled("sync interrupted")
         data = self._stream.read(size)
         self._on_bytes(len(data))
         return data
@@ -109,7 +109,7 @@ class Syncer:
         self.retry = retry or dataclasses.replace(RetryPolicy.from_env(), attempts=3)
         self.on_bytes = on_bytes
         self.on_done = on_done
-        self.cancelled = threading.Event()
+        self.cancelled = retries.stopping  # process-wide: a signal stops every wait and transfer
 
     # -- planning -------------------------------------------------------------------------
     def source_files(self) -> list[Entry]:
@@ -117,9 +117,22 @@ class Syncer:
 
     def run(self, files: list[Entry] | None = None) -> SyncResult:
         files = self.source_files() if files is None else files
-        listings = {d.url: _index(_list_or_empty(d), caseless=d.scheme in CASELESS) for d in self.destinations}
-        tasks = [(entry, dest, _lookup(listings[dest.url], entry.path)) for dest in self.destinations for entry in files]
+        self.cancelled.clear()
         outcomes: list[Outcome] = []
+        tasks = []
+        for dest in self.destinations:
+            try:
+                listing = index_by_name(list_or_empty(dest), dest.caseless)
+            except StorageError as exc:  # this destination fails its rows; the others go on
+                outcomes += [Outcome(e.path, e.size, describe_hashes(e.hashes), dest.url, FAILED,
+                                     f"cannot list the destination: {exc}") for e in files]
+                continue
+            clear, colliding = _split_collisions(files, dest.caseless)
+            outcomes += [Outcome(e.path, e.size, describe_hashes(e.hashes), dest.url, FAILED, reason)
+                         for e, reason in colliding]
+            tasks += [(entry, dest, listing.get(name_key(entry.path, dest.caseless))) for entry in clear]
+        for outcome in outcomes:
+            self.on_done(outcome)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.jobs)
         try:
             futures = [pool.submit(self._one, *task) for task in tasks]
@@ -141,8 +154,9 @@ class Syncer:
         outcome = Outcome(entry.path, entry.size, describe_hashes(entry.hashes), dest.url, FAILED)
         try:
             source_hashes = dict(entry.hashes)
-            if existing is not None and self._same(entry, source_hashes, dest, existing):
+            if existing is not None and self.same_content(entry, source_hashes, dest, existing):
                 outcome.action = SKIPPED
+                outcome.sha256 = source_hashes.get(SHA256, "")
             elif self.dry_run:
                 outcome.action = WOULD_COPY
             else:
@@ -154,19 +168,20 @@ class Syncer:
                     lambda: self._copy(entry, source_hashes, dest), self.retry, f"{entry.path} -> {dest.url}"
                 )
                 outcome.source_hash = describe_hashes(computed)
+                outcome.sha256 = computed.get(SHA256, "")
                 outcome.action = COPIED
-        except SyncCancelled:
+        except Cancelled:
             outcome.error = "interrupted"
         except StorageError as exc:
             outcome.error = str(exc)
         except Exception as exc:  # one bad file must not end the run; its row says why
-            log.debug("unexpected error on %s", entry.path, exc_info=True)
-            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.error = unexpected(exc)
         return outcome
 
     # -- deciding -------------------------------------------------------------------------
-    def _same(self, entry: Entry, source_hashes: dict[str, str], dest: Storage, existing: Entry) -> bool:
-        """Whether the destination already holds the source's content (may read content)."""
+    def same_content(self, entry: Entry, source_hashes: dict[str, str], dest: Storage, existing: Entry) -> bool:
+        """Whether the destination already holds the source's content (may read content).
+        ``source_hashes`` gains every hash learnt on the way (the destination's too, when equal)."""
         if existing.size != entry.size:
             return False
         dest_hashes = dict(existing.hashes)
@@ -184,7 +199,10 @@ class Syncer:
             if not _common(source_hashes, dest_hashes):
                 dest_hashes = self._read_hashes(dest, existing.path)
         kinds = _common(source_hashes, dest_hashes)
-        return bool(kinds) and all(source_hashes[k] == dest_hashes[k] for k in kinds)
+        same = bool(kinds) and all(source_hashes[k] == dest_hashes[k] for k in kinds)
+        if same:
+            source_hashes.update({**dest_hashes, **source_hashes})
+        return same
 
     def _read_hashes(self, storage: Storage, path: str) -> dict[str, str]:
         def read():
@@ -198,8 +216,10 @@ class Syncer:
     # -- copying --------------------------------------------------------------------------
     def _copy(self, entry: Entry, source_hashes: dict[str, str], dest: Storage) -> dict[str, str]:
         with self.source.open_read(entry.path) as stream:
+            # a download may know the time better than the listing did (S3's mtime metadata)
+            modified = getattr(stream, "modified", None) or entry.modified
             written = dest.write(entry.path, _Cancellable(stream, self.cancelled, self.on_bytes), entry.size,
-                                 source_hashes)
+                                 source_hashes, modified)
         self.hash_pairs.remember(written.hashes)
         # verify from the destination's own record, not from what we believe we sent
         after = dest.stat(entry.path)
@@ -215,10 +235,7 @@ def _common(a: dict[str, str], b: dict[str, str]) -> list[str]:
     return [k for k in a if k in b]
 
 
-CASELESS = ("box", "dropbox")  # where "A.jpg" and "a.jpg" are the same file
-
-
-def _list_or_empty(storage: Storage) -> list[Entry]:
+def list_or_empty(storage: Storage) -> list[Entry]:
     from imgval.storage import NotFound
 
     try:
@@ -227,14 +244,44 @@ def _list_or_empty(storage: Storage) -> list[Entry]:
         return []
 
 
-def _index(entries: Iterable[Entry], caseless: bool) -> dict[str, Entry]:
-    index = {}
-    for entry in entries:
-        index[entry.path] = entry
-        if caseless:
-            index.setdefault(entry.path.lower(), entry)
-    return index
+def index_by_name(entries: Iterable[Entry], caseless: bool) -> dict[str, Entry]:
+    return {name_key(entry.path, caseless): entry for entry in entries}
 
 
-def _lookup(index: dict[str, Entry], path: str) -> Entry | None:
-    return index.get(path) or index.get(path.lower())
+def _split_collisions(files: list[Entry], caseless: bool) -> tuple[list[Entry], list[tuple[Entry, str]]]:
+    """Files whose names are distinct at a destination, and those that are not, with why.
+
+    "A.jpg" and "a.jpg" (or "café" composed and decomposed) are one file on Box, Dropbox or a
+    case-folding disk: copying both would keep only the last one, so neither is copied."""
+    groups: dict[str, list[Entry]] = {}
+    for entry in files:
+        groups.setdefault(name_key(entry.path, caseless), []).append(entry)
+    clear, colliding = [], []
+    for group in groups.values():
+        if len(group) == 1:
+            clear.append(group[0])
+            continue
+        for entry in group:
+            others = ", ".join(repr(e.path) for e in group if e is not entry)
+            colliding.append((entry, f"same name at the destination as {others} (it ignores case and Unicode "
+                                     "form); neither is copied: rename one"))
+    return clear, colliding
+
+
+def overlapping(a: Storage, b: Storage) -> bool:
+    """Whether one storage's folder is the other's or inside it (so syncing one into the other
+    would copy its own copies again)."""
+    if a.scheme != b.scheme:
+        return False
+    if a.scheme == "box":
+        return a.root_id == b.root_id or a.root_id in b.ancestors() or b.root_id in a.ancestors()
+    if a.scheme == "s3":
+        if a.bucket != b.bucket:
+            return False
+        return a.prefix.startswith(b.prefix) or b.prefix.startswith(a.prefix)
+    if a.scheme == "local":
+        first, second = os.path.realpath(a.root), os.path.realpath(b.root)
+    else:
+        first, second = a.root, b.root
+    first, second = name_key(first, a.caseless).rstrip("/") + "/", name_key(second, a.caseless).rstrip("/") + "/"
+    return first.startswith(second) or second.startswith(first)

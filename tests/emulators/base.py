@@ -45,7 +45,10 @@ class Fault:
     kinds: ``"429"`` (with Retry-After), ``"500"``, ``"drop_download"`` (headers and half the
     body, then the connection closes), ``"drop_upload"`` (half the request body is read, then
     the connection closes without an answer), ``"drop_response"`` (the request is carried out,
-    then the connection closes without an answer), ``"corrupt_download"`` (one byte flipped).
+    then the connection closes without an answer), ``"corrupt_download"`` (one byte flipped),
+    ``"truncate_download"`` (the body cut short, with a Content-Length that matches the cut),
+    ``"html_401"`` (a 401 answered by an HTML page, as a proxy or gateway does),
+    ``"429_date"`` (429 with Retry-After as an HTTP date, ``retry_after`` seconds ahead).
     """
 
     route: str
@@ -102,6 +105,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         body = self._read_body(headers)
+        if fault and fault.kind == "html_401":
+            self._send(Response(401, b"<html><body><h1>401 Unauthorized</h1></body></html>",
+                                {"Content-Type": "text/html"}))
+            return
+        if fault and fault.kind == "429_date":
+            import email.utils
+            import time
+
+            when = email.utils.formatdate(time.time() + fault.retry_after, usegmt=True)
+            self._send(Response(429, b"slow down", {"Content-Type": "text/plain", "Retry-After": when}))
+            return
         if fault and fault.kind in ("429", "500"):
             status = int(fault.kind)
             extra = {"Retry-After": str(fault.retry_after)} if status == 429 else {}
@@ -128,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.kind == "drop_response":  # done, but the client never hears so
             self._drop()
             return
+        if fault and fault.kind == "truncate_download" and response.body:
+            response = dataclasses.replace(response, body=response.body[: len(response.body) // 2])
         if fault and fault.kind == "corrupt_download" and response.body:
             flipped = bytes([response.body[0] ^ 0xFF]) + response.body[1:]
             response = dataclasses.replace(response, body=flipped)

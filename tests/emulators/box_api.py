@@ -17,11 +17,17 @@ import hashlib
 import itertools
 import json
 import re
+import unicodedata
 import uuid
 
 from .base import FaultyEmulator, Request, Response
 
 _ids = itertools.count(1000)
+
+
+def _fold(name: str) -> str:
+    """Box compares names ignoring case and Unicode form."""
+    return unicodedata.normalize("NFC", name).lower()
 
 
 def _now() -> str:
@@ -37,6 +43,7 @@ class BoxItem:
     data: bytes = b""
     version: int = 1
     modified: str = dataclasses.field(default_factory=_now)
+    content_modified: str = ""  # what the uploader said; else the upload time
 
 
 def _error(status: int, code: str, message: str = "", context: dict | None = None) -> Response:
@@ -99,16 +106,21 @@ class BoxEmulator(FaultyEmulator):
 
     def _child(self, parent: str, name: str) -> BoxItem | None:
         for item in self.items.values():
-            if item.parent == parent and item.name.lower() == name.lower():
+            if item.parent == parent and _fold(item.name) == _fold(name):
                 return item
         return None
 
     # -- JSON -----------------------------------------------------------------------------
     def _json(self, item: BoxItem) -> dict:
         out = {"type": item.type, "id": item.id, "name": item.name, "etag": str(item.version),
-               "modified_at": item.modified, "content_modified_at": item.modified}
+               "modified_at": item.modified, "content_modified_at": item.content_modified or item.modified}
         if item.parent is not None:
             out["parent"] = {"type": "folder", "id": item.parent, "name": self.items[item.parent].name}
+        above, parent = [], item.parent
+        while parent is not None:
+            above.insert(0, {"type": "folder", "id": parent, "name": self.items[parent].name})
+            parent = self.items[parent].parent
+        out["path_collection"] = {"total_count": len(above), "entries": above}
         if item.type == "file":
             sha1 = hashlib.sha1(item.data).hexdigest()
             out.update(size=len(item.data), sha1=sha1,
@@ -254,18 +266,20 @@ class BoxEmulator(FaultyEmulator):
             return bad
         self.uploads += 1
         file_id = self.put_file(parent, attributes["name"], content)
+        self.items[file_id].content_modified = attributes.get("content_modified_at", "")
         return Response.json({"total_count": 1, "entries": [self._json(self.items[file_id])]}, 201)
 
     def _upload_version(self, request, file_id):
         item = self.items.get(file_id)
         if not item or item.type != "file":
             return _error(404, "not_found", "Not Found")
-        _attributes, content = self._multipart(request)
+        attributes, content = self._multipart(request)
         bad = self._check_md5(request, content)
         if bad:
             return bad
         self.uploads += 1
         self.put_file(item.parent, item.name, content)
+        item.content_modified = (attributes or {}).get("content_modified_at", "")
         return Response.json({"total_count": 1, "entries": [self._json(item)]}, 201)
 
     # -- chunked uploads ------------------------------------------------------------------
@@ -340,6 +354,7 @@ class BoxEmulator(FaultyEmulator):
         del self.sessions[session_id]
         self.uploads += 1
         file_id = self.put_file(s["folder"], s["name"], data)
+        self.items[file_id].content_modified = (request.json().get("attributes") or {}).get("content_modified_at", "")
         return Response.json({"total_count": 1, "entries": [self._json(self.items[file_id])]}, 201)
 
     def _abort(self, request, session_id):

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
+import unicodedata
 import uuid
 
 from imgval.storage.hashing import hash_bytes
@@ -27,6 +28,12 @@ class DbxFile:
     id: str
     rev: str
     modified: str
+    client_modified: str = ""  # what the uploader said (rclone's mtime); else the upload time
+
+
+def _key(path: str) -> str:
+    """Dropbox compares paths ignoring case and Unicode form."""
+    return unicodedata.normalize("NFC", path).lower()
 
 
 def _now() -> str:
@@ -59,16 +66,16 @@ class DropboxEmulator(FaultyEmulator):
             self.downloads = 0
 
     # -- test helpers ---------------------------------------------------------------------
-    def put_file(self, path: str, data: bytes) -> None:
+    def put_file(self, path: str, data: bytes, client_modified: str = "") -> None:
         with self.lock:
             parts = path.strip("/").split("/")
             for i in range(1, len(parts)):
                 folder = "/" + "/".join(parts[:i])
-                self.folders.setdefault(folder.lower(), folder)
-            key = path.lower()
+                self.folders.setdefault(_key(folder), folder)
+            key = _key(path)
             old = self.files.get(key)
             file_id = old.id if old else f"id:emu{next(_ids):06d}"
-            self.files[key] = DbxFile(path, data, file_id, f"{next(_ids):015x}", _now())
+            self.files[key] = DbxFile(path, data, file_id, f"{next(_ids):015x}", _now(), client_modified)
 
     # -- routing --------------------------------------------------------------------------
     def route_name(self, path: str, method: str) -> str:
@@ -114,7 +121,7 @@ class DropboxEmulator(FaultyEmulator):
             ".tag": "file",
             "name": f.path_display.rsplit("/", 1)[-1],
             "id": f.id,
-            "client_modified": f.modified,
+            "client_modified": f.client_modified or f.modified,
             "server_modified": f.modified,
             "rev": f.rev,
             "size": len(f.data),
@@ -153,7 +160,7 @@ class DropboxEmulator(FaultyEmulator):
         return Response.json({"entries": page, "cursor": cursor, "has_more": more})
 
     def _files_list_folder(self, arg, request) -> Response:
-        root = arg["path"].lower().rstrip("/")
+        root = _key(arg["path"]).rstrip("/")
         if root in self.files:
             return _path_error("path", "not_folder")
         if root not in self.folders:
@@ -165,7 +172,7 @@ class DropboxEmulator(FaultyEmulator):
         return self._page(cursor["root"], cursor["recursive"], cursor["offset"])
 
     def _files_get_metadata(self, arg, request) -> Response:
-        key = arg["path"].lower()
+        key = _key(arg["path"])
         if key in self.files:
             return Response.json(self._file_json(self.files[key]))
         if key in self.folders and key:
@@ -174,7 +181,7 @@ class DropboxEmulator(FaultyEmulator):
 
     # -- content --------------------------------------------------------------------------
     def _files_download(self, arg, request) -> Response:
-        f = self.files.get(arg["path"].lower())
+        f = self.files.get(_key(arg["path"]))
         if f is None:
             return _path_error("path", "not_found")
         self.downloads += 1
@@ -198,8 +205,8 @@ class DropboxEmulator(FaultyEmulator):
         return None
 
     def _commit(self, commit: dict, data: bytes) -> Response:
-        self.put_file(commit["path"], data)
-        return Response.json(self._file_json(self.files[commit["path"].lower()]))
+        self.put_file(commit["path"], data, commit.get("client_modified") or "")
+        return Response.json(self._file_json(self.files[_key(commit["path"])]))
 
     def _files_upload(self, arg, request) -> Response:
         return self._body_mismatch(arg, request.body) or self._commit(arg, request.body)

@@ -149,3 +149,18 @@ def s3_bucket(s3_endpoint):
 
 def unique_dropbox_root() -> str:
     return f"/Test Root {next(_unique)}"
+
+
+@pytest.fixture
+def s3_proxy(s3_endpoint, monkeypatch):
+    """moto behind the fault proxy: clients made from now on go through it."""
+    from .s3_proxy import S3FaultProxy
+
+    with _lock:
+        if "s3_proxy" not in _servers:
+            _servers["s3_proxy"] = S3FaultProxy(s3_endpoint)
+        proxy = _servers["s3_proxy"]
+    proxy.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    yield proxy
+    proxy.reset()

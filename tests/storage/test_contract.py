@@ -119,3 +119,16 @@ def test_unsafe_paths_are_refused(storage):
 def test_url_for_names_the_file(storage):
     url = storage.url_for("sub/a b.jpg")
     assert url.startswith(storage.url) and url.endswith("a b.jpg")
+
+
+def test_write_keeps_the_modification_time(storage, large_payload):
+    import datetime as dt
+
+    when = dt.datetime(2023, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
+    storage.write("dated.jpg", io.BytesIO(b"dated"), 5, {}, when)
+    assert storage.stat("dated.jpg").modified == when
+    # in parts too (S3 multipart, Dropbox and Box upload sessions)
+    storage.write("dated.tif", io.BytesIO(large_payload), len(large_payload), {}, when)
+    assert storage.stat("dated.tif").modified == when
+    with storage.open_read("dated.jpg") as stream:  # a reader that tells the time tells it right
+        assert stream.read() == b"dated" and getattr(stream, "modified", None) in (None, when)

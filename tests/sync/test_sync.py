@@ -5,7 +5,6 @@ moto's server over HTTP."""
 from __future__ import annotations
 
 import csv
-import io
 import os
 
 import pytest
@@ -218,7 +217,7 @@ def test_cli_twice_second_run_copies_nothing(dropbox_batch, s3_bucket, box_folde
     rows = list(csv.DictReader(manifest.open(encoding="utf-8")))
     assert len(rows) == 2 * len(IMAGES)
     assert {r["action"] for r in rows} == {"copied"}
-    assert set(rows[0]) == {"path", "size", "source_hash", "destination", "action", "error"}
+    assert set(rows[0]) == {"run_started", "path", "size", "source_hash", "sha256", "destination", "action", "error"}
     row = next(r for r in rows if r["path"] == "day2/ünïcødé.png" and r["destination"].startswith("s3"))
     assert row["size"] == str(len(BATCH["day2/ünïcødé.png"]))
     assert row["source_hash"] == "content_hash:" + hash_bytes(BATCH["day2/ünïcødé.png"])["content_hash"]
@@ -226,7 +225,13 @@ def test_cli_twice_second_run_copies_nothing(dropbox_batch, s3_bucket, box_folde
     second = invoke(args)
     assert second.exit_code == 0
     assert "nothing to copy" in second.output
-    assert {r["action"] for r in csv.DictReader(manifest.open(encoding="utf-8"))} == {"skipped"}
+    runs = list(csv.DictReader(manifest.open(encoding="utf-8")))  # each run adds its rows
+    assert len(runs) == 4 * len(IMAGES) and runs[:len(rows)] == rows
+    assert {r["action"] for r in runs[len(rows):]} == {"skipped"}
+    # the SHA-256 of every file, copied or skipped (S3 and Box copies alike)
+    import hashlib
+
+    assert all(r["sha256"] == hashlib.sha256(BATCH[r["path"]]).hexdigest() for r in runs)
 
     quiet = invoke([*args, "-q"])  # for cron: a clean run prints nothing, so no mail
     assert quiet.exit_code == 0 and quiet.output == ""
