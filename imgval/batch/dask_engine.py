@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import threading
+import time
 from collections import deque
 from concurrent.futures import CancelledError
 from collections.abc import Iterable, Iterator
@@ -103,7 +104,6 @@ class ClusterBackoff:
         return self._current()
 
     def _current(self, force: bool = False) -> float:
-        import time
         now = time.monotonic()
         if force or now - self.checked >= self.CHECK_SECONDS:
             try:

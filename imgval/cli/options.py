@@ -348,12 +348,12 @@ def engine_options(command):
 
 def engine_choice(scheduler, scheduler_file, cluster, cluster_jobs, cluster_option):
     """The options above -> (engine name, ClusterSpec or None); a usage error when they clash."""
-    import os
     given = [name for name, value in (("--scheduler", scheduler), ("--scheduler-file", scheduler_file),
                                       ("--cluster", cluster)) if value]
     if len(given) > 1:
         raise click.UsageError(f"{' and '.join(given)} name different places to run; give one of them.")
-    if cluster_option and not (cluster and cluster.split(":")[0].lower() not in ("local", "")):
+    batch_system = bool(cluster) and cluster.partition(":")[0].strip().lower() != "local"
+    if cluster_option and not batch_system:
         raise click.UsageError("--cluster-option is for a batch-system cluster (--cluster slurm, pbs, ...).")
     if not given:
         scheduler = os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip() or None
