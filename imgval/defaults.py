@@ -10,6 +10,10 @@ DEFAULT_THRESHOLD = 100.0  # the original tool's blur threshold
 # blurry flags agree with the default mode's (benchmarks/calibrate.py; docs/performance.md).
 FAST_DEFAULT_THRESHOLD = 431.0  # labelled corpus: 98.6% agreement for 424..437; the middle
 
+# Which verdict fills `blurry`: the sharpness measure (analysis/sharpness.py, calibrated on real
+# photos: docs/sharpness.md) or the original's classic score < threshold. Both are always reported.
+BLUR_VERDICTS = ("sharpness", "classic")
+
 MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see analyze.measure_blur
 MODE_THRESHOLDS = {"default": DEFAULT_THRESHOLD, "exact": DEFAULT_THRESHOLD, "fast": FAST_DEFAULT_THRESHOLD}
 CHECKSUMS = ("sha256", "md5")  # fixity checksums a run can compute; sha256 always (groups, bags)

@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imgval.analysis import blur, decode, fileinfo, pronom
+from imgval.analysis import blur, decode, fileinfo, pronom, sharpness
 from imgval.analysis.conformance import check_conformance
 from imgval.analysis.exif import ExifData, extract_exif
 from imgval.analysis.filedata import read_input
 from imgval.analysis.phash import hash_of, low_frequencies, oriented_hashes, to_hex
 from imgval.analysis.profile import ImageFacts, Profile, check
 from imgval.analysis.profile_toml import default_profile
-from imgval.defaults import (CHECKSUMS, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,  # noqa: F401  (--help)
-                             MODE_THRESHOLDS, MODES)
+from imgval.defaults import (BLUR_VERDICTS, CHECKSUMS, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,  # noqa: F401
+                             MODE_THRESHOLDS, MODES, SHARPNESS_THRESHOLD)
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class Settings:
 
     threshold: float | None = None  # None: the mode's default (MODE_THRESHOLDS)
     mode: str = "default"
+    blur_verdict: str = "sharpness"  # what `blurry` says: sharpness < sharpness_threshold, or classic
+    sharpness_threshold: float = SHARPNESS_THRESHOLD
     fix_size: bool = True  # normalise to ~2 MP before scoring (the original's default)
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_memory: int = DEFAULT_MAX_MEMORY  # bytes of decoded pixels one image may take
@@ -36,6 +38,8 @@ class Settings:
             raise ValueError(f"unknown checksum {', '.join(sorted(unknown))}: choose from {', '.join(CHECKSUMS)}")
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.blur_verdict not in BLUR_VERDICTS:
+            raise ValueError(f"unknown blur verdict {self.blur_verdict!r}: choose one of {', '.join(BLUR_VERDICTS)}")
         if self.threshold is None:
             object.__setattr__(self, "threshold", MODE_THRESHOLDS[self.mode])
 
@@ -45,8 +49,11 @@ class Record:
     """One row of the report."""
 
     filepath: str
-    score: float | None = None
-    blurry: bool | None = None
+    score: float | None = None  # the original's blur score (variance of the Laplacian), lower is blurrier
+    blurry: bool | None = None  # the active verdict (Settings.blur_verdict); None: no verdict (blur_status)
+    sharpness: float | None = None  # sharpness.measure's value, higher is sharper; None: too small or blank
+    blur_status: str = ""  # blurry in words (blurry, sharp) or why there is no verdict (too small, blank)
+    blurry_classic: bool | None = None  # the original's verdict: score < threshold
     hash: str = ""
     hash_oriented: str = ""  # pHash(es) in the standard orientation (phash.oriented_hashes), space-separated
     width: int | None = None
@@ -83,6 +90,8 @@ class BlurResult:
     score: float
     image: np.ndarray  # the (normalised) image that was scored
     blur_map: np.ndarray | None  # its Laplacian (only with Settings.keep_pixels)
+    sharpness: sharpness.Sharpness
+    viewed: np.ndarray  # the luminance at viewing size the sharpness was measured on
 
 
 def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) -> BlurResult:
@@ -94,24 +103,48 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
              the same score up to rounding (docs/performance.md has the measured differences).
     fast:    luminance decoded at 1/2, 1/4 or 1/8 size (libjpeg DCT scaling), resized to ~0.5 MP,
              Laplacian variance: a score on its own scale, with its own threshold.
+
+    The sharpness is measured on the same decode, before the 2 MP normalisation (it must never
+    see an upscaled image): on the full-size luminance, or in exact mode on the colour decode
+    reduced to viewing size first (a full-size grayscale conversion would cost ~20 ms).
     """
     if settings.mode == "fast":
-        gray = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
+        full = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
+        viewed = sharpness.viewing_size(full)
         if settings.fix_size:
             # bilinear, like the default mode: the DCT-scaled decode is already low-passed, and
             # INTER_AREA at these non-integer ratios cost ~4 ms of the fast mode's ~55 per image
-            gray = blur.normalise_size(gray, blur.FAST_TARGET_PIXELS)
+            full = blur.normalise_size(full, blur.FAST_TARGET_PIXELS)
+        gray = full
+    elif settings.mode == "exact":
+        colour = decode.decode_bgr(data, header, image)
+        viewed = blur.to_gray(sharpness.viewing_size(colour))
+        gray = blur.to_gray(blur.normalise_size(colour) if settings.fix_size else colour)
     else:
-        if settings.mode == "exact":
-            gray = decode.decode_bgr(data, header, image)
-            gray = blur.to_gray(blur.normalise_size(gray) if settings.fix_size else gray)
-        else:
-            gray = decode.decode_gray(data, header, image)
-            gray = blur.normalise_size(gray) if settings.fix_size else gray
+        full = decode.decode_gray(data, header, image)
+        viewed = sharpness.viewing_size(full)
+        gray = blur.normalise_size(full) if settings.fix_size else full
+    measured = sharpness.measure(viewed)
     if settings.keep_pixels:  # the caller shows or saves the map: build it once
         blur_map = blur.laplacian(gray)
-        return BlurResult(blur.blur_score(blur_map), gray, blur_map)
-    return BlurResult(blur.laplacian_variance(gray), gray, None)
+        return BlurResult(blur.blur_score(blur_map), gray, blur_map, measured, viewed)
+    return BlurResult(blur.laplacian_variance(gray), gray, None, measured, viewed)
+
+
+def blur_verdicts(record: Record, result: BlurResult, settings: Settings) -> None:
+    """Fill the record's score, sharpness and both verdicts; `blurry` is the one the settings
+    choose, and blur_status says it in words or why there is none."""
+    record.score = result.score
+    record.blurry_classic = blur.is_blurry(result.score, settings.threshold)
+    record.sharpness = result.sharpness.value
+    if settings.blur_verdict == "classic":
+        record.blurry = record.blurry_classic
+    elif result.sharpness.value is not None:
+        record.blurry = result.sharpness.value < settings.sharpness_threshold
+    if record.blurry is None:
+        record.blur_status = result.sharpness.status
+    else:
+        record.blur_status = "blurry" if record.blurry else "sharp"
 
 
 def enforce_limits(header: decode.Header, max_pixels: int, max_memory: int) -> None:
@@ -168,8 +201,7 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
     except decode.DecodeError as exc:
         record.error = str(exc)
         return record
-    record.score = result.score
-    record.blurry = blur.is_blurry(result.score, settings.threshold)
+    blur_verdicts(record, result, settings)
     low = low_frequencies(result.image)  # one DCT for both: the flips and turns are sign flips of it
     record.hash = to_hex(hash_of(low))
     record.hash_oriented = " ".join(to_hex(h) for h in oriented_hashes(low))

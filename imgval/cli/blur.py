@@ -13,9 +13,9 @@ import click
 from imgval.cli import exitcodes
 from imgval.cli.display import display_problem
 from imgval.cli.options import (
-    HELP, MultiValueCommand, check_inputs, discover_or_fail, file_path, images_option, include_ext_option,
+    HELP, MultiValueCommand, blur_verdict_option, check_inputs, discover_or_fail, file_path, images_option, include_ext_option,
     log_record, max_memory_option, max_pixels_option, mode_options, open_report_or_fail, outputs_or_fail,
-    setup_logging, threshold_option, verbose_option,
+    setup_logging, sharpness_threshold_option, threshold_option, verbose_option,
 )
 from imgval.escaped_names import shown
 from imgval.image_names import with_extensions
@@ -28,12 +28,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("imgval")
 
 
-BLUR_COLUMNS = ("input_path", "score", "blurry", "error")
+BLUR_COLUMNS = ("input_path", "score", "blurry", "error")  # the original's, with the classic verdict
+SHARPNESS_COLUMNS = ("input_path", "score", "blurry", "sharpness", "blur_status", "blurry_classic", "error")
 
 
 def blur_values(record: Record) -> dict:
     return {"input_path": shown(record.filepath), "score": record.score, "blurry": record.blurry,
-            "error": record.error}
+            "sharpness": record.sharpness, "blur_status": record.blur_status,
+            "blurry_classic": record.blurry_classic, "error": record.error}
 
 
 @click.command("process_blur.py", cls=MultiValueCommand, context_settings=HELP)
@@ -43,6 +45,8 @@ def blur_values(record: Record) -> dict:
 @click.option("-o", "--output-format", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
               help="Results format.")
 @threshold_option
+@blur_verdict_option("classic")
+@sharpness_threshold_option
 @mode_options("exact")
 @click.option("-f", "--variable-size", is_flag=True,
               help="Score images at their own size (skip the ~2 MP normalisation; scores then depend on size).")
@@ -56,11 +60,12 @@ def blur_values(record: Record) -> dict:
 @max_pixels_option
 @max_memory_option
 @include_ext_option
-def process_blur(inputs, save_path, output_format, threshold, mode, variable_size, log_file, verbose, display_image,
-                 blur_map_dir, max_pixels, max_memory, include_ext):
+def process_blur(inputs, save_path, output_format, threshold, blur_verdict, sharpness_threshold, mode, variable_size,
+                 log_file, verbose, display_image, blur_map_dir, max_pixels, max_memory, include_ext):
     """Score images for blur one at a time, with more control than process.py (slower).
 
-    Rows are input_path, score, blurry (and error), sorted by path.
+    Rows are input_path, score, blurry (and error), sorted by path; with --blur-verdict sharpness
+    also sharpness, blur_status and blurry_classic.
     """
     from imgval.analysis.analyze import Record, Settings, analyze_path
     from imgval.report.summary import Summary
@@ -80,11 +85,13 @@ def process_blur(inputs, save_path, output_format, threshold, mode, variable_siz
     fix_size = not variable_size
     if not fix_size:
         log.warning("not normalising image size: scores are not comparable across image sizes")
-    settings = Settings(threshold=threshold, mode=mode, fix_size=fix_size, max_pixels=max_pixels,
+    settings = Settings(threshold=threshold, mode=mode, blur_verdict=blur_verdict,
+                        sharpness_threshold=sharpness_threshold, fix_size=fix_size, max_pixels=max_pixels,
                         max_memory=max_memory * 1_000_000, keep_pixels=True)
     found = discover_or_fail(inputs, with_extensions(include_ext))
     report = open_report_or_fail(targets.get("-s/--save-path"), output_format, list(inputs), settings.threshold,
-                                 fix_size, BLUR_COLUMNS, blur_values)
+                                 fix_size, BLUR_COLUMNS if blur_verdict == "classic" else SHARPNESS_COLUMNS,
+                                 blur_values)
     paths = sorted(found.paths)
     summary = Summary()
     try:

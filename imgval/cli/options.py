@@ -15,7 +15,8 @@ import click
 
 from imgval.batch.discover import Discovery, discover, missing_inputs
 from imgval.cli.outputs import OutputError, check_outputs
-from imgval.defaults import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD, MODES
+from imgval.defaults import (BLUR_VERDICTS, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD,
+                             FAST_DEFAULT_THRESHOLD, MODES, SHARPNESS_THRESHOLD)
 from imgval.escaped_names import printable, shown
 from imgval.image_names import IMAGE_EXTENSIONS, sorted_extensions
 from imgval.storage.credentials import redact
@@ -170,10 +171,11 @@ def outputs_or_fail(outputs: dict[str, str | None], inputs) -> dict[str, str]:
 
 
 def threshold_value(ctx, param, value: float | None) -> float | None:
-    """-t/--threshold: a finite number >= 0 (inf, 1e400 and nan would flag everything or nothing,
-    and cannot be drawn on the histogram)."""
+    """-t/--threshold and --sharpness-threshold: a finite number >= 0 (inf, 1e400 and nan would
+    flag everything or nothing, and cannot be drawn on the histogram)."""
     if value is not None and not (math.isfinite(value) and value >= 0):
-        raise click.BadParameter(f"{value:g} is not a blur threshold; give a finite number >= 0, e.g. 100")
+        example = f"{SHARPNESS_THRESHOLD:g}" if param.name == "sharpness_threshold" else "100"
+        raise click.BadParameter(f"{value:g} is not a blur threshold; give a finite number >= 0, e.g. {example}")
     return value
 
 
@@ -242,9 +244,22 @@ include_ext_option = click.option(
          "a file named directly is always taken.  [default: " + " ".join(sorted_extensions()) + "]")
 threshold_option = click.option(
     "-t", "--threshold", type=float, default=None, callback=threshold_value,
-    help=f"Images scoring below this are flagged blurry.  [default: {DEFAULT_THRESHOLD:g}; "
-         f"{FAST_DEFAULT_THRESHOLD:g} with --fast, whose scores are on their own scale]",
+    help=f"The original's verdict: images whose blur score is below this are blurry_classic (and blurry "
+         f"with --blur-verdict classic).  [default: {DEFAULT_THRESHOLD:g}; {FAST_DEFAULT_THRESHOLD:g} with "
+         f"--fast, whose scores are on their own scale]",
 )
+sharpness_threshold_option = click.option(
+    "--sharpness-threshold", type=float, default=SHARPNESS_THRESHOLD, show_default=True, callback=threshold_value,
+    help="Images whose sharpness is below this are blurry (with --blur-verdict sharpness); calibrated on real "
+         "photos of every size (docs/sharpness.md).")
+
+
+def blur_verdict_option(default: str):
+    return click.option(
+        "--blur-verdict", type=click.Choice(BLUR_VERDICTS), default=default, show_default=True,
+        help="What the blurry column says: sharpness = the sharpness measure (independent of size, contrast "
+             "and noise; tiny and blank images get no verdict), classic = the original's score < -t. Both "
+             "are always reported (sharpness, blurry_classic).")
 
 
 def mode_options(default: str):
@@ -288,7 +303,9 @@ def log_record(record: Record) -> None:
     if record.error:
         log.warning("%s: %s", printable(shown(record.filepath)), record.error)
     else:
-        log.info("%s score=%.2f blurry=%s", printable(shown(record.filepath)), record.score, record.blurry)
+        sharpness = "" if record.sharpness is None else f" sharpness={record.sharpness:.3f}"
+        log.info("%s score=%.2f%s blurry=%s%s", printable(shown(record.filepath)), record.score, sharpness,
+                 record.blurry, f" ({record.blur_status})" if record.blurry is None else "")
 
 
 def setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:

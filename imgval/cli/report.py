@@ -32,8 +32,9 @@ def check_html_path(path: str, results_path: str) -> None:
 @click.option("--html", "html_path", type=file_path(), required=True,
               help="Write a self-contained HTML page (opens offline) to this file.")
 @click.option("-t", "--threshold", type=float, default=None, callback=threshold_value,
-              help="Blur threshold to mark on the histogram.  [default: the report's own: recorded in its "
-                   "meta (JSON) or results.meta.json (CSV), else inferred from the blurry column]")
+              help="Threshold to mark on the histogram, on the scale of the report's verdict (sharpness, or the "
+                   "blur score with --blur-verdict classic).  [default: the report's own: recorded in its meta "
+                   "(JSON) or results.meta.json (CSV), else inferred from the rows]")
 @radius_option
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=default_jobs(), show_default="all cores",
               help="Images read in parallel for thumbnails.")
@@ -45,31 +46,36 @@ def report_command(results_path, html_path, threshold, dup_radius, jobs):
     Images are read again only for the thumbnails shown; each section shows its first images
     and says how many more RESULTS has.
     """
+    import dataclasses
+
     from imgval.report.html import write_html_report
-    from imgval.report.reader import threshold_of
+    from imgval.report.reader import verdict_of
 
     check_html_path(html_path, results_path)
     results = load_or_fail(results_path)
-    inferred = threshold is None and results.threshold is None  # neither given nor recorded
-    sections = write_html_report(results, html_path, threshold if threshold is not None else threshold_of(results),
-                                 source=results_path, radius=dup_radius, jobs=jobs, threshold_inferred=inferred)
+    verdict = verdict_of(results)
+    if threshold is not None:
+        verdict = dataclasses.replace(verdict, threshold=threshold, inferred=False)
+    sections = write_html_report(results, html_path, verdict, source=results_path, radius=dup_radius, jobs=jobs)
     click.echo(f"Wrote {html_path}: {len(sections.rows)} images, {sections.blurry_total} blurry, "
+               f"{sections.unjudged_total} too small or blank, "
                f"{sections.groups_total} duplicate groups, {sections.exif_total} failing EXIF, "
                f"{sections.errors_total} errors.")
 
 
 def html_after_scan(results_path: str, html_path: str, settings, jobs: int) -> None:
-    """`scan --html`: the page from the report just written (its groups, the run's threshold
-    and scoring mode; settings: analyze.Settings). A failure here costs the page, not the scan's report."""
-    from imgval.analysis.analyze import Settings
-    from imgval.report.html import write_html_report
-    from imgval.report.reader import load_results
+    """`scan --html`: the page from the report just written (its groups, the run's verdict,
+    thresholds and scoring mode; settings: analyze.Settings). A failure here costs the page, not
+    the scan's report."""
+    import dataclasses
 
+    from imgval.report.html import write_html_report
+    from imgval.report.reader import BlurVerdict, load_results
+
+    threshold = settings.sharpness_threshold if settings.blur_verdict == "sharpness" else settings.threshold
     try:
         results = load_results(results_path)
-        write_html_report(results, html_path, settings.threshold, source=results_path, jobs=jobs,
-                          settings=Settings(threshold=settings.threshold, mode=settings.mode,
-                                            max_pixels=settings.max_pixels, max_memory=settings.max_memory,
-                                            keep_pixels=True))
+        write_html_report(results, html_path, BlurVerdict(settings.blur_verdict, threshold), source=results_path,
+                          jobs=jobs, settings=dataclasses.replace(settings, keep_pixels=True))
     except Exception as exc:  # noqa: BLE001 - the page is extra: the report and exit code stand
         log.error("could not write the HTML report %s: %s", html_path, exc)

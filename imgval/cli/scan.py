@@ -17,10 +17,10 @@ from imgval.batch.lock import Locked, RunLock
 from imgval.batch.shard import Shard, parse_shard
 from imgval.cli import exitcodes
 from imgval.cli.options import (
-    HELP, MultiValueCommand, check_inputs, discover_or_fail, engine_options, file_path, images_option,
+    HELP, MultiValueCommand, blur_verdict_option, check_inputs, discover_or_fail, engine_options, file_path, images_option,
     include_ext_option, log_record, logs_above_the_bar, max_memory_option, max_pixels_option, mode_options,
-    open_report_or_fail, outputs_or_fail, resolve_profile, setup_logging_or_fail, terminate_as_interrupt,
-    threshold_option, verbose_option,
+    open_report_or_fail, outputs_or_fail, resolve_profile, setup_logging_or_fail, sharpness_threshold_option,
+    terminate_as_interrupt, threshold_option, verbose_option,
 )
 from imgval.defaults import CHECKSUMS, DEFAULT_RADIUS, DEFAULT_TIMEOUT, default_jobs
 from imgval.escaped_names import printable, shown
@@ -54,6 +54,8 @@ def progress(total: int):
 @click.option("-o", "--output-format", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
               help="Report format.")
 @threshold_option
+@blur_verdict_option("sharpness")
+@sharpness_threshold_option
 @mode_options("default")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=default_jobs(), show_default="all cores",
               help="Images analysed in parallel.")
@@ -98,9 +100,9 @@ def progress(total: int):
               help="Analyse only shard I of N (1 <= I <= N): a deterministic 1/N of the files, for job arrays "
                    "without Dask; `imgval merge` joins the shards' reports.  [default: results.shard-I-of-N.csv "
                    "and a cache of its own]")
-def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, max_pixels, max_memory, include_ext,
-         checksums, cache_path, no_cache, verify, fail_on, html_path, dup_radius, timeout, bag_flag, quiet, log_file,
-         verbose, engine, shard):
+def scan(inputs, save_path, output_format, threshold, blur_verdict, sharpness_threshold, mode, jobs, profile_path,
+         max_pixels, max_memory, include_ext, checksums, cache_path, no_cache, verify, fail_on, html_path, dup_radius,
+         timeout, bag_flag, quiet, log_file, verbose, engine, shard):
     """Check every image under each PATH: integrity, blur score, pHash and EXIF rules.
 
     Writes one row per file to results.csv in the current folder and prints a summary.
@@ -127,8 +129,9 @@ def scan(inputs, save_path, output_format, threshold, mode, jobs, profile_path, 
     if bag:  # the manifests' checksums come from the same read as everything else
         checksums = tuple(dict.fromkeys(checksums + bag.algorithms))
         inputs = (os.path.join(inputs[0], bags.PAYLOAD),)
-    settings = Settings(threshold=threshold, mode=mode, max_pixels=max_pixels, max_memory=max_memory * 1_000_000,
-                        profile=resolve_profile(profile_path), checksums=checksums)
+    settings = Settings(threshold=threshold, mode=mode, blur_verdict=blur_verdict,
+                        sharpness_threshold=sharpness_threshold, max_pixels=max_pixels,
+                        max_memory=max_memory * 1_000_000, profile=resolve_profile(profile_path), checksums=checksums)
     found = discover_or_fail(inputs, with_extensions(include_ext))
     meta = scan_meta(settings, list(inputs), dup_radius, save_path)
     meta["skipped"] = dict(sorted(found.skipped.items()))  # files not taken, by extension
@@ -369,9 +372,15 @@ def _open_cache(path: str, settings) -> ResultCache | None:
 
 def _summary_line(summary: Summary, save_path: str, seconds: float) -> str:
     """The run in one line, for cron mail and logs."""
-    return (f"imgval: {summary.count} images, {summary.blurry} blurry, {summary.exif_failed} failing EXIF, "
+    return (f"imgval: {summary.count} images, {summary.blurry} blurry, {_unjudged_text(summary.unjudged)}"
+            f"{summary.exif_failed} failing EXIF, "
             f"{summary.duplicates} duplicates, {summary.errors} errors; {summary.analysed} analysed, "
             f"{summary.reused} reused; {_skipped_text(summary.skipped)}report {save_path} ({seconds:.1f} s)")
+
+
+def _unjudged_text(unjudged) -> str:
+    """'2 too small, 1 blank, ' for the images with no blur verdict (blur_status)."""
+    return "".join(f"{n} {status}, " for status, n in sorted(unjudged.items()))
 
 
 def _skipped_text(skipped) -> str:

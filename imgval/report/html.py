@@ -23,7 +23,7 @@ from imgval import __version__
 from imgval.analysis.analyze import Settings
 from imgval.report.atomicfile import AtomicFile
 from imgval.report.dupe_listing import Group, group_numbers, list_groups
-from imgval.report.reader import Results, Row
+from imgval.report.reader import BlurVerdict, Results, Row, verdict_of
 from imgval.report.thumbnails import MemoryBudget, Preview, blur_map_preview, file_preview
 
 log = logging.getLogger("imgval")
@@ -34,13 +34,14 @@ class Limits:
     """How much each section shows; the rest is counted, not drawn."""
 
     blurry: int = 60  # images (each with its blur map)
+    unjudged: int = 60  # images too small or blank to judge
     groups: int = 30  # duplicate groups
     members: int = 8  # images per group shown
     exif: int = 100  # table rows
     errors: int = 100  # table rows
 
 
-SECTIONS = ("summary", "histogram", "blurry", "duplicates", "exif", "errors")  # element ids, in order
+SECTIONS = ("summary", "histogram", "blurry", "unjudged", "duplicates", "exif", "errors")  # element ids, in order
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Sections:
     rows: list[Row]
     blurry: list[Row]
     blurry_total: int
+    unjudged: list[Row]  # readable images with no blur verdict: too small, blank (blur_status)
+    unjudged_total: int
     groups: list[Group]
     groups_total: int
     grouped_images: int
@@ -60,15 +63,17 @@ class Sections:
     missing_previews: int = 0  # readable files that could not be previewed (see warn_missing_previews)
 
     def preview_paths(self) -> list[str]:
-        paths = [r.filepath for r in self.blurry]
+        paths = [r.filepath for r in self.blurry] + [r.filepath for r in self.unjudged]
         paths += [m.row.filepath for g in self.groups for m in g.members]
         paths += [r.filepath for r in self.exif] + [r.filepath for r in self.errors]
         return list(dict.fromkeys(paths))
 
 
-def choose(results: Results, radius: int | None, limits: Limits) -> Sections:
+def choose(results: Results, radius: int | None, limits: Limits, verdict: BlurVerdict | None = None) -> Sections:
     rows = results.rows
-    blurry = sorted((r for r in rows if r.blurry), key=lambda r: r.score if r.score is not None else math.inf)
+    verdict = verdict or verdict_of(results)
+    blurry = sorted((r for r in rows if r.blurry), key=lambda r: _or_inf(verdict.value(r)))
+    unjudged = [r for r in rows if r.blurry is None and not r.error and r.blur_status]
     exif = [r for r in rows if r.exif_ok is False]
     errors = [r for r in rows if r.error]
     numbers = group_numbers(results, radius)
@@ -78,8 +83,13 @@ def choose(results: Results, radius: int | None, limits: Limits) -> Sections:
         rest = [m for i, m in enumerate(group.members) if i != group.best]
         group.hidden = max(0, len(group.members) - limits.members)
         group.members, group.best = [best] + rest[:limits.members - 1], 0
-    return Sections(rows, blurry[:limits.blurry], len(blurry), groups, groups_total, int((numbers > 0).sum()),
-                    exif[:limits.exif], len(exif), errors[:limits.errors], len(errors))
+    return Sections(rows, blurry[:limits.blurry], len(blurry), unjudged[:limits.unjudged], len(unjudged), groups,
+                    groups_total, int((numbers > 0).sum()), exif[:limits.exif], len(exif), errors[:limits.errors],
+                    len(errors))
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
 
 
 def make_previews(paths: Iterable[str], blur_paths: Iterable[str], jobs: int, settings: Settings,
@@ -110,16 +120,19 @@ def warn_missing_previews(sections: Sections, previews: dict, base: str | None) 
     return len(missing)
 
 
-def write_html_report(results: Results, out_path: str, threshold: float, *, source: str = "results.csv",
-                      radius: int | None = None, limits: Limits = Limits(), jobs: int = 2,
-                      settings: Settings | None = None, threshold_inferred: bool = False) -> Sections:
-    """Render and write the page atomically (temp file, then rename). Returns what it shows."""
-    sections = choose(results, radius, limits)
-    settings = settings or Settings(keep_pixels=True)
+def write_html_report(results: Results, out_path: str, verdict: BlurVerdict | None = None, *,
+                      source: str = "results.csv", radius: int | None = None, limits: Limits = Limits(),
+                      jobs: int = 2, settings: Settings | None = None) -> Sections:
+    """Render and write the page atomically (temp file, then rename). Returns what it shows.
+    verdict: what the blurry column means (default: the report's own, reader.verdict_of);
+    settings: how blur maps are made (default: as the report's metadata says it was scanned)."""
+    verdict = verdict or verdict_of(results)
+    sections = choose(results, radius, limits, verdict)
+    settings = settings or map_settings(results.meta, verdict)
     previews, maps = make_previews(sections.preview_paths(), [r.filepath for r in sections.blurry], jobs,
                                    settings, results.locate)
     sections.missing_previews = warn_missing_previews(sections, previews, results.base)
-    page = render(sections, threshold, previews.get, maps.get, source, results.meta, threshold_inferred)
+    page = render(sections, verdict, previews.get, maps.get, source, results.meta)
     page_file = AtomicFile(os.path.realpath(out_path))  # through a symlink to its target, which is replaced
     try:
         page_file.handle.write(page)
@@ -128,6 +141,17 @@ def write_html_report(results: Results, out_path: str, threshold: float, *, sour
         page_file.discard()
         raise
     return sections
+
+
+def map_settings(meta: dict, verdict: BlurVerdict) -> Settings:
+    """Settings that decode as the scan did (its mode, from the report's metadata) and draw the
+    blur map of the report's verdict."""
+    from imgval.defaults import MODES
+
+    mode = meta.get("mode") if meta.get("mode") in MODES else "default"
+    if verdict.kind == "sharpness":
+        return Settings(mode=mode, blur_verdict="sharpness", sharpness_threshold=verdict.threshold, keep_pixels=True)
+    return Settings(mode=mode, threshold=verdict.threshold, blur_verdict="classic", keep_pixels=True)
 
 
 # ---- rendering: pure functions of the chosen rows and their previews ----
@@ -176,13 +200,14 @@ def esc(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def render(sections: Sections, threshold: float, preview: PreviewOf, blur_map: PreviewOf,
-           source: str = "results.csv", meta: dict | None = None, threshold_inferred: bool = False) -> str:
+def render(sections: Sections, verdict: BlurVerdict, preview: PreviewOf, blur_map: PreviewOf,
+           source: str = "results.csv", meta: dict | None = None) -> str:
     body = "\n".join([
         _run_block(meta or {}),
-        _summary(sections, threshold, source, threshold_inferred),
-        _histogram_section(sections.rows, threshold),
-        _blurry_section(sections, preview, blur_map, source),
+        _summary(sections, verdict, source),
+        _histogram_section(sections.rows, verdict),
+        _blurry_section(sections, verdict, preview, blur_map, source),
+        _unjudged_section(sections, preview, source),
         _duplicates_section(sections, preview, source),
         _table_section("exif", "EXIF failures", sections.exif, sections.exif_total, "exif_issues", preview,
                        source, "No image fails the EXIF rules."),
@@ -208,7 +233,8 @@ def render(sections: Sections, threshold: float, preview: PreviewOf, blur_map: P
 
 
 RUN_FIELDS = (("created", "Scanned"), ("imgval", "imgval version"), ("mode", "Scoring mode"),
-              ("threshold", "Blur threshold"), ("profile", "EXIF profile"), ("dup_radius", "Duplicate radius"),
+              ("blur_verdict", "Blur verdict"), ("sharpness_threshold", "Sharpness threshold"),
+              ("threshold", "Blur score threshold (classic)"), ("profile", "EXIF profile"), ("dup_radius", "Duplicate radius"),
               ("inputs", "Inputs"))
 
 
@@ -225,66 +251,67 @@ def _run_block(meta: dict) -> str:
             value = ", ".join(map(str, value))
         elif key == "profile" and meta.get("profile_file"):
             value = f"{value} ({meta['profile_file']})"
-        elif key == "threshold" and isinstance(value, (int, float)):
+        elif key in ("threshold", "sharpness_threshold") and isinstance(value, (int, float)):
             value = f"{value:g}"
         if value not in (None, ""):
             items.append(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>")
     return f'<dl id="run" class="run">{"".join(items)}</dl>'
 
 
-def _summary(s: Sections, threshold: float, source: str, threshold_inferred: bool = False) -> str:
+def _summary(s: Sections, verdict: BlurVerdict, source: str) -> str:
     count, in_groups = len(s.rows), s.grouped_images
     items = [
         ("", count, "images"),
         ("warn" if s.blurry_total else "", s.blurry_total,
          f"blurry ({100 * s.blurry_total / count:.1f}%)" if count else "blurry"),
+        ("warn" if s.unjudged_total else "", s.unjudged_total, "too small or blank to judge"),
         ("warn" if s.groups_total else "", s.groups_total, f"duplicate groups ({in_groups} images)"),
         ("bad" if s.exif_total else "", s.exif_total, "failing EXIF rules"),
         ("bad" if s.errors_total else "", s.errors_total, "errors"),
     ]
     cells = "".join(f'<li class="{cls}"><b>{number}</b>{esc(label)}</li>' for cls, number, label in items)
     return (f'<section id="summary"><h2>Summary</h2><ul class="counts">{cells}</ul>'
-            f'<p class="muted">{_threshold_text(threshold, threshold_inferred)} '
+            f'<p class="muted">{_threshold_text(verdict)} '
             f'Every row is in {esc(source)}.</p></section>')
 
 
-def _threshold_text(threshold: float, inferred: bool) -> str:
-    if inferred:
-        return (f"Blurry means a blur score below the scan's threshold, which this report does not record; "
-                f"its scores put it at or below {threshold:.4g}.")
-    return f"Blurry means a blur score below {threshold:g}."
+def _threshold_text(verdict: BlurVerdict) -> str:
+    if verdict.inferred:
+        return (f"Blurry means a {verdict.measure} below the scan's threshold, which this report does not "
+                f"record; its values put it at or below {verdict.threshold:.4g}.")
+    if verdict.kind == "sharpness":
+        return (f"Blurry means a sharpness below {verdict.threshold:g} (the sharpness measure; the original's "
+                f"verdict is in the blurry_classic column).")
+    return f"Blurry means a blur score below {verdict.threshold:g} (the original's verdict)."
 
 
-def _histogram_section(rows: list[Row], threshold: float) -> str:
-    scored = [r for r in rows if r.score is not None]
+def _histogram_section(rows: list[Row], verdict: BlurVerdict) -> str:
+    title = "Sharpness" if verdict.kind == "sharpness" else "Blur scores"
+    scored = [(verdict.value(r), bool(r.blurry)) for r in rows if verdict.value(r) is not None]
     if not scored:
-        return '<section id="histogram"><h2>Blur scores</h2><p class="muted">No scores.</p></section>'
-    return ('<section id="histogram"><h2>Blur scores</h2>'
-            f'{histogram_svg([r.score for r in scored], threshold, [bool(r.blurry) for r in scored])}'
-            '<p class="muted">Number of images per blur score (log scale): the orange part of a bar counts '
-            'its images flagged blurry, the blue part the others; the red line is the threshold.</p></section>')
+        return f'<section id="histogram"><h2>{title}</h2><p class="muted">No values.</p></section>'
+    values, flags = [v for v, _ in scored], [f for _, f in scored]
+    log_scale = verdict.kind == "classic"
+    return (f'<section id="histogram"><h2>{title}</h2>'
+            f'{histogram_svg(values, verdict.threshold, flags, label=verdict.measure, log_scale=log_scale)}'
+            f'<p class="muted">Number of images per {verdict.measure}{" (log scale)" if log_scale else ""}: the '
+            f'orange part of a bar counts its images flagged blurry, the blue part the others; the red line is '
+            f'the threshold.</p></section>')
 
 
 def histogram_svg(scores: list[float], threshold: float, blurry: list[bool] | None = None, bins: int = 48,
-                  width: int = 760, height: int = 230) -> str:
-    """Counts per log10(score) bin as bars, with the threshold as a red line. Each bar is split
-    into its blurry images (orange, below) and the others (blue, above), by the rows' own flags
-    (default: score < threshold), so a bar the threshold cuts shows both. Scores of 0 or below
-    (flat images) fall in the first bin."""
+                  width: int = 760, height: int = 230, label: str = "blur score", log_scale: bool = True) -> str:
+    """Counts per bin of log10(value) (or of the value itself) as bars, with the threshold as a
+    red line. Each bar is split into its blurry images (orange, below) and the others (blue,
+    above), by the rows' own flags (default: value < threshold), so a bar the threshold cuts
+    shows both. On the log scale, values of 0 or below (flat images) fall in the first bin."""
     if blurry is None:
         blurry = [score < threshold for score in scores]
     threshold = threshold if math.isfinite(threshold) else 0.0  # an older report's inf or nan: no line
-    logs = [math.log10(s) for s in scores if s > 0]
-    marks = logs + ([math.log10(threshold)] if threshold > 0 else [])
-    low = math.floor(min(marks)) if marks else 0
-    high = math.ceil(max(marks)) if marks else 1
-    if threshold > 0:  # room right of the threshold line for its label and the sharp side
-        high = max(high, math.floor(math.log10(threshold)) + 1)
-    high = max(high, low + 1)
+    axis = _LogAxis(scores, threshold) if log_scale else _LinearAxis(scores, threshold)
     counts, blurry_counts = [0] * bins, [0] * bins
     for value, flagged in zip(scores, blurry):
-        position = (math.log10(value) - low) / (high - low) if value > 0 else 0.0
-        index = min(bins - 1, max(0, int(position * bins)))
+        index = min(bins - 1, max(0, int(axis.position(value) * bins)))
         counts[index] += 1
         blurry_counts[index] += flagged
     left, right, top, bottom = 44, 24, 14, 34
@@ -292,17 +319,16 @@ def histogram_svg(scores: list[float], threshold: float, blurry: list[bool] | No
     peak = max(counts) or 1
     bar_w = plot_w / bins
 
-    def x_of(log_value: float) -> float:
-        return left + (log_value - low) / (high - low) * plot_w
+    def x_of(value: float) -> float:
+        return left + axis.position(value) * plot_w
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" aria-label="Histogram of blur scores">']
+             f'viewBox="0 0 {width} {height}" aria-label="Histogram of {label}">']
     for i, n in enumerate(counts):
         if not n:
             continue
-        lo = 10 ** (low + (high - low) * i / bins)
-        hi = 10 ** (low + (high - low) * (i + 1) / bins)
-        title = f"{n} image(s) scoring {lo:.3g} to {hi:.3g}, {blurry_counts[i]} flagged blurry"
+        lo, hi = axis.value_at(i / bins), axis.value_at((i + 1) / bins)
+        title = f"{n} image(s) with {label} {lo:.3g} to {hi:.3g}, {blurry_counts[i]} flagged blurry"
         base_y = top + plot_h
         for kind, count, colour in (("blurry", blurry_counts[i], "#d68910"), ("sharp", n - blurry_counts[i], "#2e6db4")):
             if not count:
@@ -314,15 +340,15 @@ def histogram_svg(scores: list[float], threshold: float, blurry: list[bool] | No
                          f'<title>{title}</title></rect>')
     axis_y = top + plot_h
     parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w}" y2="{axis_y}" stroke="#5b6477"/>')
-    for decade in range(low, high + 1):
-        x = x_of(decade)
+    for tick in axis.ticks():
+        x = x_of(tick)
         parts.append(f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 4}" stroke="#5b6477"/>'
-                     f'<text x="{x:.1f}" y="{axis_y + 16}" text-anchor="middle">{10.0 ** decade:g}</text>')
-    parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{height - 2}" text-anchor="middle">blur score</text>')
+                     f'<text x="{x:.1f}" y="{axis_y + 16}" text-anchor="middle">{tick:g}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{height - 2}" text-anchor="middle">{label}</text>')
     parts.append(f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">{peak}</text>'
                  f'<text x="{left - 6}" y="{axis_y}" text-anchor="end">0</text>')
     if threshold > 0:
-        x = x_of(math.log10(threshold))
+        x = x_of(threshold)
         label_left = x > left + plot_w - 110  # keep the label inside the picture
         parts.append(f'<line id="threshold" x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{axis_y}" '
                      f'stroke="#c0392b" stroke-width="2" stroke-dasharray="5 3"/>'
@@ -331,6 +357,54 @@ def histogram_svg(scores: list[float], threshold: float, blurry: list[bool] | No
                      f'threshold {threshold:g}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+class _LogAxis:
+    """Whole decades around the values and the threshold, with room right of the threshold."""
+
+    def __init__(self, values: list[float], threshold: float):
+        marks = [math.log10(v) for v in values if v > 0] + ([math.log10(threshold)] if threshold > 0 else [])
+        self.low = math.floor(min(marks)) if marks else 0
+        high = math.ceil(max(marks)) if marks else 1
+        if threshold > 0:  # room right of the threshold line for its label and the sharp side
+            high = max(high, math.floor(math.log10(threshold)) + 1)
+        self.high = max(high, self.low + 1)
+
+    def position(self, value: float) -> float:
+        return (math.log10(value) - self.low) / (self.high - self.low) if value > 0 else 0.0
+
+    def value_at(self, position: float) -> float:
+        return 10 ** (self.low + (self.high - self.low) * position)
+
+    def ticks(self) -> list[float]:
+        return [10.0 ** decade for decade in range(self.low, self.high + 1)]
+
+
+class _LinearAxis:
+    """From 0 (or the lowest value) to a round step past the highest value and the threshold."""
+
+    def __init__(self, values: list[float], threshold: float):
+        marks = values + ([threshold] if threshold > 0 else [])
+        top = max(marks) * 1.1 if marks and max(marks) > 0 else 1.0
+        self.step = _round_step(top / 5)
+        self.low = min(0.0, math.floor(min(marks) / self.step) * self.step) if marks else 0.0
+        self.high = math.ceil(top / self.step) * self.step
+
+    def position(self, value: float) -> float:
+        return (value - self.low) / (self.high - self.low)
+
+    def value_at(self, position: float) -> float:
+        return self.low + (self.high - self.low) * position
+
+    def ticks(self) -> list[float]:
+        count = round((self.high - self.low) / self.step)
+        return [round(self.low + i * self.step, 10) for i in range(count + 1)]
+
+
+def _round_step(rough: float) -> float:
+    """1, 2 or 5 times a power of ten, at least `rough`."""
+    power = 10 ** math.floor(math.log10(rough))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
 
 
 def _img(preview: Preview | None, alt: str) -> str:
@@ -351,20 +425,49 @@ def _more(shown: int, total: int, what: str, source: str) -> str:
     return f'<p class="more">and {total - shown} more {what}, see {esc(source)}</p>'
 
 
-def _blurry_section(s: Sections, preview: PreviewOf, blur_map: PreviewOf, source: str) -> str:
+def _blurry_section(s: Sections, verdict: BlurVerdict, preview: PreviewOf, blur_map: PreviewOf,
+                   source: str) -> str:
     if not s.blurry:
         return '<section id="blurry"><h2>Blurry images</h2><p class="muted">No blurry images.</p></section>'
     cards = []
     for row in s.blurry:
-        score = "" if row.score is None else f"{row.score:.4g}"
+        value = verdict.value(row)
+        shown_value = "" if value is None else f"{value:.4g}"
         cards.append(f'<figure class="blurry"><div class="pair"><div class="frame">'
                      f'{_img(preview(row.filepath), "image")}</div><div class="frame">'
                      f'{_img(blur_map(row.filepath), "blur map")}</div></div>'
-                     f'<figcaption>score {esc(score)} &middot; {_name(row.filepath)}</figcaption></figure>')
+                     f'<figcaption>{verdict.measure} {esc(shown_value)} &middot; {_name(row.filepath)}'
+                     f'</figcaption></figure>')
+    if verdict.kind == "sharpness":
+        legend = ("Beside each image, where it is sharp: green where the detail is sharp, orange where it is "
+                  "blurred, untinted where there is no detail to judge (sky, walls, blank paper).")
+    else:
+        legend = "Beside each image, its blur map: bright where it is sharp, dark where it is blurred."
     return (f'<section id="blurry"><h2>Blurry images ({s.blurry_total})</h2>'
-            f'<p class="muted">Blurriest first. Beside each image, its blur map: bright where it is sharp, '
-            f'dark where it is blurred.</p><div class="grid">{"".join(cards)}</div>'
+            f'<p class="muted">Blurriest first. {legend}</p><div class="grid">{"".join(cards)}</div>'
             f'{_more(len(s.blurry), s.blurry_total, "blurry images", source)}</section>')
+
+
+def _unjudged_section(s: Sections, preview: PreviewOf, source: str) -> str:
+    """Images with no blur verdict, in groups by reason (too small, blank)."""
+    if not s.unjudged:
+        return ('<section id="unjudged"><h2>Too small or blank to judge</h2>'
+                '<p class="muted">Every readable image got a blur verdict.</p></section>')
+    groups = []
+    for status in dict.fromkeys(r.blur_status for r in s.unjudged):
+        figures = "".join(f'<figure class="dupe"><div class="frame">{_img(preview(r.filepath), status)}</div>'
+                          f'<figcaption>{_size_text(r, None)}<br>{_name(r.filepath)}</figcaption></figure>'
+                          for r in s.unjudged if r.blur_status == status)
+        heading = _UNJUDGED.get(status, status)
+        groups.append(f'<div class="group" data-status="{esc(status)}"><h3 class="muted">{esc(heading)}</h3>'
+                      f'<div class="grid">{figures}</div></div>')
+    return (f'<section id="unjudged"><h2>Too small or blank to judge ({s.unjudged_total})</h2>'
+            f'<p class="muted">No blurry verdict for these (blurry is False, blur_status says why).</p>'
+            f'{"".join(groups)}{_more(len(s.unjudged), s.unjudged_total, "images", source)}</section>')
+
+
+_UNJUDGED = {"too small": "Too small to judge (thumbnails and icons)",
+             "blank": "Blank frames (uniform or nearly: lens cap, empty scanner bed, placeholder)"}
 
 
 def _size_text(row: Row, file_bytes: int | None) -> str:

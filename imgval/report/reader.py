@@ -33,6 +33,9 @@ class Row:
     error: str
     md5: str = ""  # columns added later: older reports lack them
     hash_oriented: str = ""
+    sharpness: float | None = None
+    blur_status: str = ""
+    blurry_classic: bool | None = None
 
     @property
     def pixels(self) -> int | None:
@@ -90,15 +93,23 @@ def _load_json(path: str) -> Results:
     return Results(rows, data.get("threshold"), bool(results) and "dup_group" in results[0], meta)
 
 
+UNJUDGED_BLUR = ("too small", "blank")  # blur_status of an image with no blur verdict (sharpness.Sharpness)
+
+
 def _row(values: dict) -> Row:
     score = _float(values.get("score"))
     # Reports write False for a verdict that could not be made (pandas-safe booleans) and 0 for
     # an unknown size or no group; read back, they are unknown again.
     judged_exif = values.get("exif_status", "pass") not in ("", None)
+    blur_status = _text(values.get("blur_status"))
+    judged_blur = score is not None and blur_status not in UNJUDGED_BLUR
     return Row(
         filepath=str(values["filepath"]),
         score=score,
-        blurry=_bool(values.get("blurry")) if score is not None else None,
+        blurry=_bool(values.get("blurry")) if judged_blur else None,
+        sharpness=_float(values.get("sharpness")),
+        blur_status=blur_status,
+        blurry_classic=_bool(values.get("blurry_classic")) if score is not None else None,
         hash=_text(values.get("hash")),
         hash_oriented=_text(values.get("hash_oriented")),
         width=_int(values.get("width")) or None,
@@ -142,15 +153,50 @@ def _bool(value) -> bool | None:
     raise ValueError(f"{value!r} is not True or False")
 
 
+@dataclass(frozen=True)
+class BlurVerdict:
+    """What a report's blurry column means: `sharpness` below a threshold, or the original's
+    blur `score` below one (classic)."""
+
+    kind: str  # "sharpness" or "classic" (defaults.BLUR_VERDICTS)
+    threshold: float
+    inferred: bool = False  # the report does not record the threshold: it was worked out from the rows
+
+    def value(self, row: Row) -> float | None:
+        return row.sharpness if self.kind == "sharpness" else row.score
+
+    @property
+    def measure(self) -> str:
+        return "sharpness" if self.kind == "sharpness" else "blur score"
+
+
+def verdict_of(results: Results) -> BlurVerdict:
+    """The verdict a report was made with: recorded in its metadata; else classic when its rows
+    have no sharpness (an older report) or their blurry flags are the classic ones, else the
+    sharpness verdict at the default threshold."""
+    from imgval.defaults import SHARPNESS_THRESHOLD
+
+    meta = results.meta
+    if meta.get("blur_verdict") == "sharpness" and isinstance(meta.get("sharpness_threshold"), (int, float)):
+        return BlurVerdict("sharpness", float(meta["sharpness_threshold"]))
+    judged = [r for r in results.rows if r.blurry is not None]
+    if meta.get("blur_verdict") == "classic" or all(r.blurry == r.blurry_classic or r.sharpness is None
+                                                    for r in judged):
+        return BlurVerdict("classic", threshold_of(results), results.threshold is None)
+    return BlurVerdict("sharpness", SHARPNESS_THRESHOLD, inferred=True)
+
+
 def threshold_of(results: Results) -> float:
-    """The blur threshold the report was made with: stored in JSON; for a CSV, the default of
+    """The classic blur threshold the report was made with: stored in JSON; for a CSV, the default of
     the scan mode whose threshold agrees with every row's blurry flag, else the lowest score
     not flagged blurry (the threshold lies between the blurry and the sharp scores)."""
     from imgval.analysis.blur import DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD
 
     if results.threshold is not None:
         return float(results.threshold)
-    scored = [(r.score, r.blurry) for r in results.rows if r.score is not None and r.blurry is not None]
+    flags = [(r.score, r.blurry if r.blurry_classic is None else r.blurry_classic)  # older reports: blurry
+             for r in results.rows if r.score is not None]
+    scored = [(score, blurry) for score, blurry in flags if blurry is not None]
     for candidate in (DEFAULT_THRESHOLD, FAST_DEFAULT_THRESHOLD):
         if all((score < candidate) == blurry for score, blurry in scored):
             return candidate

@@ -23,6 +23,8 @@ def scan_meta(settings, inputs: list[str], dup_radius: int | None, report_path: 
         "command": command,
         "mode": settings.mode,
         "threshold": settings.threshold,
+        "blur_verdict": settings.blur_verdict,
+        "sharpness_threshold": settings.sharpness_threshold,
         "fix_size": settings.fix_size,
         "max_pixels": settings.max_pixels,
         "profile": settings.profile.name,

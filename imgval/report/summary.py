@@ -16,12 +16,15 @@ class Summary:
     reused: int = 0  # records taken from the cache rather than analysed in this run
     duplicates: int = 0  # images in a dup_group: known when the report is complete (Report.duplicates)
     skipped: Counter = field(default_factory=Counter)  # files in the folders not taken, by extension
+    unjudged: Counter = field(default_factory=Counter)  # readable images with no blur verdict, by blur_status
 
     def add(self, record: Record, reused: bool = False) -> None:
         self.count += 1
         self.blurry += bool(record.blurry)
         self.errors += bool(record.error)
         self.exif_failed += record.exif_ok is False
+        if record.blurry is None and not record.error:
+            self.unjudged[record.blur_status] += 1
         self.reused += reused
 
     @property

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import cv2
 from PIL import Image, ImageOps
 
-from imgval.analysis import blur, decode
+import numpy as np
+
+from imgval.analysis import blur, decode, sharpness
 from imgval.analysis.analyze import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, Settings, enforce_limits, measure_blur
 from imgval.analysis.filedata import read_input
 from imgval.escaped_names import on_disk
@@ -101,20 +103,46 @@ def file_preview(path: str, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MA
 
 def blur_map_preview(path: str, settings: Settings, side: int = THUMB_SIDE,
                      budget: MemoryBudget | None = None) -> Preview | None:
-    """Where the file is sharp (bright) and blurred (dark), decoded and sized as the scan scored
-    it (blur.pretty_blur_map; `settings` must keep pixels), as a small JPEG; None when it cannot
-    be computed."""
+    """Where the file is sharp, decoded as the scan did, as a small JPEG: with the sharpness
+    verdict the picture tinted by its per-tile sharpness (sharpness_overlay), with the classic
+    one the Laplacian blur map (blur.pretty_blur_map; `settings` must keep pixels). None when it
+    cannot be computed."""
     try:
         data = read_input(on_disk(path))
         header, image = decode.probe(data, settings.max_pixels)
         enforce_limits(header, settings.max_pixels, settings.max_memory)
         with budget.hold(header.decoded_bytes) if budget else contextlib.nullcontext():
             result = measure_blur(data, header, image, settings)
-        picture = blur.pretty_blur_map(result.blur_map)
-        height, width = picture.shape[:2]
-        scale = side / max(height, width)
-        small = cv2.resize(picture, (max(1, round(width * scale)), max(1, round(height * scale))),
-                           interpolation=cv2.INTER_AREA)
-        return jpeg_preview(Image.fromarray(small))
+        if settings.blur_verdict == "sharpness":
+            small = _fit(result.viewed, side)
+            tiles = sharpness.sharpness_map(result.viewed)
+            return jpeg_preview(Image.fromarray(sharpness_overlay(small, tiles, settings.sharpness_threshold)))
+        return jpeg_preview(Image.fromarray(_fit(blur.pretty_blur_map(result.blur_map), side)))
     except Exception:
         return None
+
+
+def _fit(picture: np.ndarray, side: int) -> np.ndarray:
+    """8-bit picture shrunk (or grown) so its longer side is `side`."""
+    if picture.dtype != np.uint8:
+        picture = cv2.normalize(picture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    height, width = picture.shape[:2]
+    scale = side / max(height, width)
+    return cv2.resize(picture, (max(1, round(width * scale)), max(1, round(height * scale))),
+                      interpolation=cv2.INTER_AREA)
+
+
+SHARP_TINT = (46, 204, 113)  # RGB green: tiles whose detail is sharp
+BLURRED_TINT = (230, 126, 34)  # RGB orange: tiles whose detail is blurred
+
+
+def sharpness_overlay(gray: np.ndarray, tiles: np.ndarray, threshold: float, alpha: float = 0.45) -> np.ndarray:
+    """An RGB picture of where an image is sharp: its grayscale (8-bit, any size) with each
+    tile of sharpness.sharpness_map tinted green (sharp, at or over threshold) or orange
+    (blurred); tiles with no detail to judge (NaN) stay untinted."""
+    height, width = gray.shape[:2]
+    cells = cv2.resize(tiles.astype(np.float32), (width, height), interpolation=cv2.INTER_NEAREST)
+    rgb = np.repeat(gray[:, :, None], 3, axis=2).astype(np.float32)
+    for mask, tint in ((cells >= threshold, SHARP_TINT), (cells < threshold, BLURRED_TINT)):  # NaN: neither
+        rgb[mask] = (1 - alpha) * rgb[mask] + alpha * np.array(tint, np.float32)
+    return rgb.round().astype(np.uint8)

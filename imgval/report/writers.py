@@ -18,7 +18,7 @@ from imgval.report.runmeta import companion_path
 from imgval.report.spreadsheet import neutralise
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see dupes/groups.py.
-CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "puid", "mime",
+CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "sharpness", "blur_status", "blurry_classic", "width", "height", "format", "puid", "mime",
                 "ext_mismatch", "sha256", "md5", "hash_oriented", "dup_group", "bag")
 FILE_COLUMNS = ("file_size", "mode", "channels", "bit_depth", "compression", "icc_profile")  # from the header
 CONFORMANCE_COLUMNS = ("conformance", "conformance_issues")
@@ -33,7 +33,7 @@ def _columns_of_type(kind: type) -> tuple[str, ...]:
 
 # Pandas-safe reports (pd.read_csv, pd.DataFrame(json["results"])): a boolean column holds only
 # True/False, so df[df.blurry] and df[~df.exif_ok] work on every report; a verdict that could not
-# be made is False, and its status column (exif_status) or the error column says so. An integer
+# be made is False, and its status column (blur_status, exif_status) or the error column says so. An integer
 # column is never empty (pandas would read it as float): 0 stands for unknown or none.
 BOOLEAN_COLUMNS = _columns_of_type(bool)
 INTEGER_COLUMNS = _columns_of_type(int) + ("dup_group",)
@@ -66,6 +66,9 @@ def record_values(record: Record) -> dict:
         "score": record.score,
         "blurry": record.blurry,
         "hash": record.hash,
+        "sharpness": record.sharpness,
+        "blur_status": record.blur_status,
+        "blurry_classic": record.blurry_classic,
         "width": record.width,
         "height": record.height,
         "format": record.format,
