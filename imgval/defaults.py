@@ -13,6 +13,11 @@ FAST_DEFAULT_THRESHOLD = 431.0  # labelled corpus: 98.6% agreement for 424..437;
 # Which verdict fills `blurry`: the sharpness measure (analysis/sharpness.py, calibrated on real
 # photos: docs/sharpness.md) or the original's classic score < threshold. Both are always reported.
 BLUR_VERDICTS = ("sharpness", "classic")
+# The sharpness measure (analysis/sharpness.py): value < SHARPNESS_THRESHOLD -> blurry. Chosen
+# by the shipped evaluation (python -m imgval.analysis.sharpness_eval; docs/sharpness.md).
+SHARPNESS_THRESHOLD = 1.5  # provisional: recalibrated by the evaluation
+# Images whose short side is under this many pixels are "too small" to judge (thumbnails).
+SHARPNESS_MIN_SIDE = 128  # provisional: decided by the evaluation's size classes
 
 MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see analyze.measure_blur
 MODE_THRESHOLDS = {"default": DEFAULT_THRESHOLD, "exact": DEFAULT_THRESHOLD, "fast": FAST_DEFAULT_THRESHOLD}
