@@ -105,8 +105,7 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
              Laplacian variance: a score on its own scale, with its own threshold.
 
     The sharpness is measured on the same decode, before the 2 MP normalisation (it must never
-    see an upscaled image): on the full-size luminance, or in exact mode on the colour decode
-    reduced to viewing size first (a full-size grayscale conversion would cost ~20 ms).
+    see an upscaled image), on the full-size luminance (in exact mode, the colour decode's).
     """
     if settings.mode == "fast":
         full = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
@@ -118,7 +117,7 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
         gray = full
     elif settings.mode == "exact":
         colour = decode.decode_bgr(data, header, image)
-        viewed = blur.to_gray(sharpness.viewing_size(colour))
+        viewed = sharpness.viewing_size(blur.to_gray(colour))
         gray = blur.to_gray(blur.normalise_size(colour) if settings.fix_size else colour)
     else:
         full = decode.decode_gray(data, header, image)

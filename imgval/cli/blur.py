@@ -2,6 +2,7 @@
 saved to a folder or shown in windows."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -32,10 +33,11 @@ BLUR_COLUMNS = ("input_path", "score", "blurry", "error")  # the original's, wit
 SHARPNESS_COLUMNS = ("input_path", "score", "blurry", "sharpness", "blur_status", "blurry_classic", "error")
 
 
-def blur_values(record: Record) -> dict:
-    return {"input_path": shown(record.filepath), "score": record.score, "blurry": record.blurry,
-            "sharpness": record.sharpness, "blur_status": record.blur_status,
-            "blurry_classic": record.blurry_classic, "error": record.error}
+def blur_values(record: Record, columns=BLUR_COLUMNS) -> dict:
+    values = {"input_path": shown(record.filepath), "score": record.score, "blurry": record.blurry,
+              "sharpness": record.sharpness, "blur_status": record.blur_status,
+              "blurry_classic": record.blurry_classic, "error": record.error}
+    return {column: values[column] for column in columns}
 
 
 @click.command("process_blur.py", cls=MultiValueCommand, context_settings=HELP)
@@ -85,13 +87,13 @@ def process_blur(inputs, save_path, output_format, threshold, blur_verdict, shar
     fix_size = not variable_size
     if not fix_size:
         log.warning("not normalising image size: scores are not comparable across image sizes")
+    columns = BLUR_COLUMNS if blur_verdict == "classic" else SHARPNESS_COLUMNS
     settings = Settings(threshold=threshold, mode=mode, blur_verdict=blur_verdict,
                         sharpness_threshold=sharpness_threshold, fix_size=fix_size, max_pixels=max_pixels,
                         max_memory=max_memory * 1_000_000, keep_pixels=True)
     found = discover_or_fail(inputs, with_extensions(include_ext))
     report = open_report_or_fail(targets.get("-s/--save-path"), output_format, list(inputs), settings.threshold,
-                                 fix_size, BLUR_COLUMNS if blur_verdict == "classic" else SHARPNESS_COLUMNS,
-                                 blur_values)
+                                 fix_size, columns, functools.partial(blur_values, columns=columns))
     paths = sorted(found.paths)
     summary = Summary()
     try:

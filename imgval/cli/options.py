@@ -255,11 +255,22 @@ sharpness_threshold_option = click.option(
 
 
 def blur_verdict_option(default: str):
-    return click.option(
-        "--blur-verdict", type=click.Choice(BLUR_VERDICTS), default=default, show_default=True,
-        help="What the blurry column says: sharpness = the sharpness measure (independent of size, contrast "
-             "and noise; tiny and blank images get no verdict), classic = the original's score < -t. Both "
-             "are always reported (sharpness, blurry_classic).")
+    """--blur-verdict; the command gets `blur_verdict`. Where the default is the sharpness verdict,
+    giving -t without --blur-verdict means the original's verdict: -t keeps its meaning."""
+    def decorate(command):
+        @functools.wraps(command)
+        def resolved(*args, blur_verdict, threshold, **kwargs):
+            if blur_verdict is None:
+                blur_verdict = "classic" if threshold is not None else default
+            return command(*args, blur_verdict=blur_verdict, threshold=threshold, **kwargs)
+        implied = "" if default == "classic" else "; classic when -t is given"
+        return click.option(
+            "--blur-verdict", type=click.Choice(BLUR_VERDICTS), default=None,
+            help="What the blurry column says: sharpness = the sharpness measure (independent of size, contrast "
+                 "and noise; images too small or blank to judge get none), classic = the original's blur score "
+                 "< -t. Both are always reported (sharpness, blurry_classic).  "
+                 f"[default: {default}{implied}]")(resolved)
+    return decorate
 
 
 def mode_options(default: str):

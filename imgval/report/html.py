@@ -280,9 +280,9 @@ def _threshold_text(verdict: BlurVerdict) -> str:
         return (f"Blurry means a {verdict.measure} below the scan's threshold, which this report does not "
                 f"record; its values put it at or below {verdict.threshold:.4g}.")
     if verdict.kind == "sharpness":
-        return (f"Blurry means a sharpness below {verdict.threshold:g} (the sharpness measure; the original's "
-                f"verdict is in the blurry_classic column).")
-    return f"Blurry means a blur score below {verdict.threshold:g} (the original's verdict)."
+        return (f"Blurry means a sharpness below {verdict.threshold:g}; the original's verdict (blur score "
+                f"below its threshold) is in the blurry_classic column.")
+    return f"Blurry means the original's verdict: a blur score below {verdict.threshold:g}."
 
 
 def _histogram_section(rows: list[Row], verdict: BlurVerdict) -> str:

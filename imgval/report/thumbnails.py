@@ -123,9 +123,8 @@ def blur_map_preview(path: str, settings: Settings, side: int = THUMB_SIDE,
 
 
 def _fit(picture: np.ndarray, side: int) -> np.ndarray:
-    """8-bit picture shrunk (or grown) so its longer side is `side`."""
-    if picture.dtype != np.uint8:
-        picture = cv2.normalize(picture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    """A picture on the 0..255 scale, as 8 bits, shrunk (or grown) so its longer side is `side`."""
+    picture = np.clip(picture, 0, 255).astype(np.uint8)
     height, width = picture.shape[:2]
     scale = side / max(height, width)
     return cv2.resize(picture, (max(1, round(width * scale)), max(1, round(height * scale))),

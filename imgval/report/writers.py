@@ -18,8 +18,8 @@ from imgval.report.runmeta import companion_path
 from imgval.report.spreadsheet import neutralise
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see dupes/groups.py.
-CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "sharpness", "blur_status", "blurry_classic", "width", "height", "format", "puid", "mime",
-                "ext_mismatch", "sha256", "md5", "hash_oriented", "dup_group", "bag")
+CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sharpness", "blur_status",
+                "blurry_classic", "puid", "mime", "ext_mismatch", "sha256", "md5", "hash_oriented", "dup_group", "bag")
 FILE_COLUMNS = ("file_size", "mode", "channels", "bit_depth", "compression", "icc_profile")  # from the header
 CONFORMANCE_COLUMNS = ("conformance", "conformance_issues")
 COLUMNS = (CORE_COLUMNS + FILE_COLUMNS + CONFORMANCE_COLUMNS + EXIF_COLUMNS
@@ -66,12 +66,12 @@ def record_values(record: Record) -> dict:
         "score": record.score,
         "blurry": record.blurry,
         "hash": record.hash,
-        "sharpness": record.sharpness,
-        "blur_status": record.blur_status,
-        "blurry_classic": record.blurry_classic,
         "width": record.width,
         "height": record.height,
         "format": record.format,
+        "sharpness": record.sharpness,
+        "blur_status": record.blur_status,
+        "blurry_classic": record.blurry_classic,
         "puid": record.puid,
         "mime": record.mime,
         "ext_mismatch": record.ext_mismatch,

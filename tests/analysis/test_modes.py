@@ -56,7 +56,7 @@ def test_default_mode_scores_within_tolerance_of_exact(tmp_path, photo, name, pa
     default = analyze_path(path, Settings())
     assert default.error == "" and exact.error == ""
     assert within_default_tolerance(default.score, exact.score), (default.score, exact.score)
-    assert default.blurry == exact.blurry
+    assert default.blurry_classic == exact.blurry_classic
     assert bin(int(default.hash, 16) ^ int(exact.hash, 16)).count("1") <= 4
 
 
@@ -108,7 +108,7 @@ def test_fast_mode_has_its_own_threshold_and_flags_blur(tmp_path, photo):
     soft = str(write_image(tmp_path / "soft.jpg", blurred(photo, 6), [cv2.IMWRITE_JPEG_QUALITY, 90]))
     fast = Settings(mode="fast")
     a, b = analyze_path(sharp, fast), analyze_path(soft, fast)
-    assert a.blurry is False and b.blurry is True
+    assert a.blurry_classic is False and b.blurry_classic is True
     assert b.score < a.score / 3
     assert len(a.hash) == 16
 
@@ -214,7 +214,7 @@ def test_uncompressed_tiff_is_read_in_place_with_the_scores_of_exact(tmp_path, p
     default = analyze_path(path, Settings())
     assert default.error == "" and opencv_reads == []  # the pixels were viewed, not decoded
     assert within_default_tolerance(default.score, exact.score), (default.score, exact.score)
-    assert default.blurry == exact.blurry
+    assert default.blurry_classic == exact.blurry_classic
     data = open(path, "rb").read()
     opencv_gray = real(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
     ours = decode.decode_gray(data, *decode.probe(data))

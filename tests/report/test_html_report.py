@@ -14,13 +14,14 @@ import pytest
 from imgval.analysis.blur import FAST_DEFAULT_THRESHOLD
 from imgval.report.dupe_listing import list_groups
 from imgval.report.html import Limits, choose, histogram_svg, render
-from imgval.report.reader import Results, Row, load_results, threshold_of
+from imgval.report.reader import BlurVerdict, Results, Row, load_results, threshold_of
 from imgval.synthetic import natural_image
 
 from tests.browser import Chromium, chromium_or_skip
 from tests.conftest import ROOT, run_script, write_image
 from .test_report_groups import write_report
 
+CLASSIC = BlurVerdict("classic", 100.0)
 HOSTILE = '<img src=x onerror=alert(1)> & "q".jpg'  # no slash: a real file name
 
 
@@ -48,7 +49,7 @@ def no_preview(path):
 def test_large_batches_show_a_bounded_page_that_says_how_many_more():
     limits = Limits()
     sections = choose(big_results(), None, limits)
-    page = render(sections, 100.0, no_preview, no_preview, "results.csv")
+    page = render(sections, CLASSIC, no_preview, no_preview, "results.csv")
     assert len(sections.blurry) == limits.blurry and sections.blurry_total == 1000
     assert len(sections.groups) == limits.groups and sections.groups_total == 300
     assert sections.grouped_images == 600
@@ -73,7 +74,7 @@ def test_blurriest_first_and_best_copy_first_in_each_group():
 def test_file_names_are_escaped_everywhere():
     rows = [row(f"/in/{HOSTILE}", 5, True, dup_group=1, exif_ok=False, exif_issues="<b>bad</b>",
                 error="<script>x</script>"), row("/in/copy.jpg", dup_group=1)]
-    page = render(choose(Results(rows, 100.0, True), None, Limits()), 100.0, no_preview, no_preview,
+    page = render(choose(Results(rows, 100.0, True), None, Limits()), CLASSIC, no_preview, no_preview,
                   "<results>.csv")
     assert "<img src=x" not in page and "<script>x" not in page and "<b>bad" not in page
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; &quot;q&quot;.jpg" in page
@@ -82,7 +83,7 @@ def test_file_names_are_escaped_everywhere():
 
 def test_page_loads_nothing_from_anywhere():
     sections = choose(big_results(200), None, Limits())
-    page = render(sections, 100.0, no_preview, no_preview)
+    page = render(sections, CLASSIC, no_preview, no_preview)
     assert "default-src 'none'; img-src data:" in page
     assert not re.search(r'(src|href)="(?!data:)', page)
     assert "<script" not in page and "<link" not in page
