@@ -136,6 +136,9 @@ def scanned_batch(tmp_path_factory, sharp_image, blurry_image):
     write_image(folder / "access copy.jpg", cv2.resize(sharp_image, (600, 400), interpolation=cv2.INTER_AREA))
     # another picture (a flipped copy would now join sharp.jpg's group through hash_oriented)
     write_image(folder / f"{HOSTILE}.png", natural_image(1200, 800, seed=12))
+    write_image(folder / "icon.jpg", natural_image(96, 72, seed=13))  # too small to judge
+    grey = np.full((600, 800, 3), 128, np.uint8) + np.random.default_rng(5).integers(0, 2, (600, 800, 3), np.uint8)
+    write_image(folder / "lens cap.png", grey)  # blank
     data = (folder / "sharp.jpg").read_bytes()
     (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
     profile = root / "profile.toml"
@@ -149,13 +152,19 @@ def scanned_batch(tmp_path_factory, sharp_image, blurry_image):
 
 def test_scan_html_writes_every_section_with_thumbnails_and_blur_maps(scanned_batch):
     page = (scanned_batch / "report.html").read_text()
-    for section in ("summary", "histogram", "blurry", "duplicates", "exif", "errors"):
+    for section in ("summary", "histogram", "blurry", "unjudged", "duplicates", "exif", "errors"):
         assert f'<section id="{section}"' in page
     rows = list(csv.DictReader(open(scanned_batch / "results.csv", newline="")))
     # The resized copy and the blurred one keep sharp.jpg's pHash: one group, sharp.jpg best.
     groups = {Path(r["filepath"]).name: r["dup_group"] for r in rows}
     assert groups["sharp.jpg"] == groups["access copy.jpg"] == groups["blurry.jpg"] == "1"
-    assert groups["truncated.jpg"] == groups[f"{HOSTILE}.png"] == "0"
+    assert groups["truncated.jpg"] == groups[f"{HOSTILE}.png"] == groups["icon.jpg"] == groups["lens cap.png"] == "0"
+    status = {Path(r["filepath"]).name: (r["blurry"], r["blur_status"]) for r in rows}
+    assert status["icon.jpg"] == ("False", "too small") and status["lens cap.png"] == ("False", "blank")
+    unjudged = page[page.index('<section id="unjudged"'):]
+    unjudged = unjudged[:unjudged.index("</section>")]
+    too_small, blank = unjudged.index('data-status="too small"'), unjudged.index('data-status="blank"')
+    assert too_small < unjudged.index("icon.jpg") < blank < unjudged.index("lens cap.png")
     duplicates = page[page.index('<section id="duplicates"'):]
     duplicates = duplicates[:duplicates.index("</section>")]
     assert duplicates.index("best copy") < duplicates.index("sharp.jpg") < duplicates.index("access copy.jpg")
@@ -189,7 +198,7 @@ def test_report_renders_in_a_real_browser_without_console_errors(scanned_batch, 
         shot = page.screenshot()
         errors = page.console_errors()
         page.close()
-    assert state["sections"] == ["summary", "histogram", "blurry", "duplicates", "exif", "errors"]
+    assert state["sections"] == ["summary", "histogram", "blurry", "unjudged", "duplicates", "exif", "errors"]
     assert any(h.startswith("Duplicate groups") for h in state["headings"])
     assert state["images"] >= 5 and state["broken"] == []
     assert state["bars"] >= 2 and state["svgWidth"] > 300 and state["best"] == 1
