@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from imgval.analysis.analyze import MODES, Record, Settings
+from imgval.analysis.analyze import BLUR_VERDICTS, MODES, Record, Settings
 from imgval.batch.cache import ResultCache, file_state, fingerprint
 
 
@@ -16,6 +16,8 @@ def changed(settings: Settings, name: str):
     value = getattr(settings, name)
     if name == "mode":
         return next(m for m in MODES if m != value)
+    if name == "blur_verdict":
+        return next(v for v in BLUR_VERDICTS if v != value)
     if name == "checksums":
         return value + ("md5",)
     if isinstance(value, bool):
