@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from imgval.defaults import SHARPNESS_MIN_SIDE
+
 VIEW_PIXELS = 1_000_000  # the viewing size: a screen-filling look at the photo
 TILE = 32  # pixels (at viewing size) per tile side
 COARSE_SIGMA = 2.0  # pixels (at viewing size): the coarse scale's Gaussian
@@ -129,16 +131,14 @@ def _is_blank(view: np.ndarray) -> bool:
     return float(high - low) < BLANK_RANGE
 
 
-def measure(gray: np.ndarray) -> Sharpness:
+def measure(gray: np.ndarray, min_side: int | None = None) -> Sharpness:
     """The sharpness of a 2-D uint8 or uint16 luminance image at any size: value higher is
     sharper (a ratio of fine- to coarse-scale gradient energy, about 1 for no fine detail at
     all); status "too small" below SHARPNESS_MIN_SIDE pixels on the short side, "blank" for a
-    uniform frame."""
-    from imgval.defaults import SHARPNESS_MIN_SIDE
-
+    uniform frame. min_side: the too-small limit (default SHARPNESS_MIN_SIDE; at least TILE)."""
     if gray.ndim != 2:
         raise ValueError(f"measure expects a 2-D luminance array, not shape {gray.shape}")
-    if min(gray.shape) < SHARPNESS_MIN_SIDE:
+    if min(gray.shape) < max(SHARPNESS_MIN_SIDE if min_side is None else min_side, TILE):
         return Sharpness(None, "too small")
     view = viewing_size(gray)
     if _is_blank(view):
