@@ -12,7 +12,7 @@ FAST_DEFAULT_THRESHOLD = 431.0  # labelled corpus: 98.6% agreement for 424..437;
 
 # The sharpness measure (analysis/sharpness.py): value < SHARPNESS_THRESHOLD -> blurry. Chosen
 # by the shipped evaluation (python -m imgval.analysis.sharpness_eval; docs/sharpness.md).
-SHARPNESS_THRESHOLD = 1.5  # provisional: recalibrated by the evaluation
+SHARPNESS_THRESHOLD = 3.37  # provisional: recalibrated by the evaluation
 # Images whose short side is under this many pixels are "too small" to judge (thumbnails).
 SHARPNESS_MIN_SIDE = 128  # provisional: decided by the evaluation's size classes
 

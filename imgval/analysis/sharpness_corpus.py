@@ -81,7 +81,7 @@ def _sample(name: str) -> Callable[[], np.ndarray]:
 SOURCES: tuple[tuple[str, Callable[[], np.ndarray]], ...] = tuple(
     [(f"skimage:{n}", _skimage(n)) for n in (
         "astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "page", "text",
-        "immunohistochemistry", "hubble_deep_field", "brick", "grass", "gravel", "retina", "cell")]
+        "immunohistochemistry", "hubble_deep_field", "brick", "grass", "gravel", "retina")]
     + [("skimage:motorcycle", _motorcycle)]
     + [(f"sklearn:{n}", _sklearn(n)) for n in ("china.jpg", "flower.jpg")]
     + [("matplotlib:grace_hopper", _matplotlib("grace_hopper.jpg"))]
