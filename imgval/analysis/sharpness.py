@@ -110,8 +110,9 @@ def _tiles(view: np.ndarray) -> _Tiles:
                   & (coarse_signal >= NOISE_MARGIN * fine_noise)
                   & (coarse_signal >= MIN_GRADIENT ** 2))
     ratio = np.where(structured, np.maximum(fine_signal, 0) / np.maximum(coarse_signal, 1e-12), np.nan)
+    # x and y together: the mean energy of the whole gradient, noise subtracted once
     total_coarse = float(coarse_signal[0].sum() + coarse_signal[DIRECTIONS // 2].sum())
-    total_fine = float(fine_signal[0].sum() + fine_signal[DIRECTIONS // 2].sum())
+    total_fine = float(fine[0].sum() + fine[DIRECTIONS // 2].sum()) - 2 * rows * cols * fine_noise
     pooled = max(total_fine, 0.0) / total_coarse if total_coarse > 0 else 1.0
     return _Tiles(ratio.astype(np.float32), pooled)
 
