@@ -311,7 +311,11 @@ class Entry:
 
 def _thumbnails(image, rng):
     """(kind, label, pixels, detail) for the too-small measurement: the whole photo reduced to
-    each short side, sharp, and blurred at that size (Gaussian sigma 2-4 px)."""
+    each short side, sharp; blurred at that size (Gaussian sigma 2-4 px); and the thumbnail of
+    the photo blurred at its viewing size (Gaussian sigma 2-5 px), labelled blurry: the photo
+    is, whether its thumbnail still shows it or not."""
+    _, photo_blur = _gaussian(image, rng)
+    blurred_photo = blurred_linear(image, sigma=float(photo_blur.split()[-2]) / viewing_scale(image))
     for side in THUMBNAIL_SIDES:
         factor = side / min(image.shape[:2])
         if factor >= 1:
@@ -320,6 +324,8 @@ def _thumbnails(image, rng):
         yield f"thumbnail {side}", False, small, f"short side {side}"
         sigma = float(rng.uniform(2, 4))
         yield f"thumbnail {side}", True, blurred_linear(small, sigma=sigma), f"short side {side}, gaussian sigma {sigma:.1f}"
+        yield (f"thumbnail {side}", True, resized(blurred_photo, factor),
+               f"short side {side}, of the photo blurred by {photo_blur}")
 
 
 def build(folder: Path, seed: int = 0, sources: list[str] | None = None,
