@@ -36,7 +36,7 @@ NOISE_EXTRA = 0.2  # the noise energy subtracted at the fine scale, plus this sh
 PERCENTILE = 80  # over a direction's tiles with structure: where the image is sharp, not its average
 MIN_TILES = 4  # a direction with fewer tiles with structure is not judged
 NOISE_PERCENTILE = 25  # of the tiles' noise estimates: the flatter tiles, where structure adds least
-BLANK_RANGE = 6.0  # grey levels: a frame whose smoothed luminance spans less than this is blank
+BLANK_RANGE = 12.0  # grey levels: a frame without structure whose smoothed luminance spans less is blank
 NOISE_FLOOR = 0.3  # grey levels: 8-bit quantisation noise (1/sqrt(12)), the least noise there is
 
 
@@ -145,20 +145,20 @@ def noise_sigma(view: np.ndarray) -> float:
     return max(float(np.percentile(blocks, NOISE_PERCENTILE)), NOISE_FLOOR)
 
 
-def _is_blank(view: np.ndarray) -> bool:
-    """Uniform or nearly so (lens cap, empty scanner bed, grey placeholder): the luminance,
-    smoothed past its noise, spans less than BLANK_RANGE grey levels between its 0.5th and
-    99.5th percentiles."""
+def _luminance_range(view: np.ndarray) -> float:
+    """The grey levels the luminance spans, smoothed past its noise (an 8x8 box average),
+    between its 0.5th and 99.5th percentiles."""
     small = cv2.resize(view, (max(1, view.shape[1] // 8), max(1, view.shape[0] // 8)),
                        interpolation=cv2.INTER_AREA)
     low, high = np.percentile(small, [0.5, 99.5])
-    return float(high - low) < BLANK_RANGE
+    return float(high - low)
 
 
 def _value(tiles: _Tiles) -> float:
     """The sharpness of the blurriest direction: per direction, the PERCENTILE-th percentile of
     its tiles with structure (a sharp subject anywhere counts); the smallest of those (motion
-    blur smears one direction everywhere, while edges along the motion stay crisp)."""
+    blur smears one direction everywhere, while edges along the motion stay crisp). Without
+    MIN_TILES tiles in any direction (small or very noisy images), the whole image's ratio."""
     judged = []
     for ratios in tiles.ratio:
         found = ratios[np.isfinite(ratios)]
@@ -177,9 +177,12 @@ def measure(gray: np.ndarray, min_side: int | None = None) -> Sharpness:
     if min(gray.shape) < max(SHARPNESS_MIN_SIDE if min_side is None else min_side, TILE):
         return Sharpness(None, "too small")
     view = viewing_size(gray)
-    if _is_blank(view):
+    tiles = _tiles(view)
+    # blank: a lens cap, an empty scanner bed, a grey placeholder: no structure above the noise
+    # anywhere, and little range (a heavily defocused scene keeps its large-scale contrast)
+    if not np.isfinite(tiles.ratio).any() and _luminance_range(view) < BLANK_RANGE:
         return Sharpness(None, "blank")
-    return Sharpness(round(_value(_tiles(view)), 4), "")
+    return Sharpness(round(_value(tiles), 4), "")
 
 
 def sharpness_map(gray: np.ndarray) -> np.ndarray:
