@@ -137,7 +137,8 @@ def noise_sigma(view: np.ndarray) -> float:
     height, width = view.shape[0] // 2 * 2, view.shape[1] // 2 * 2
     a, b = view[0:height:2, 0:width:2], view[0:height:2, 1:width:2]
     c, d = view[1:height:2, 0:width:2], view[1:height:2, 1:width:2]
-    diagonal = np.abs((a - b) - (c - d)) * 0.5
+    diagonal = cv2.absdiff(cv2.subtract(a, b), cv2.subtract(c, d))
+    diagonal *= 0.5
     rows, cols = diagonal.shape[0] // 16, diagonal.shape[1] // 16
     if rows == 0 or cols == 0:
         return max(float(np.mean(diagonal)) * np.sqrt(np.pi / 2), NOISE_FLOOR)
