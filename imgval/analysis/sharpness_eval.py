@@ -154,7 +154,8 @@ def _table(title: str, keys: list[str], key_of, verdicts: list[tuple[str, np.nda
     kinds = np.array([key_of(e) for e in scored.entries])
     for key in keys:
         rows = mask & (kinds == key)
-        skipped = np.count_nonzero((kinds == key) & ~mask & np.array([e.blurry is not None for e in scored.entries]))
+        skipped = np.count_nonzero((kinds == key) & ~mask & np.array(
+            [e.blurry is not None and not e.kind.startswith("thumbnail") for e in scored.entries]))
         if not rows.any() and not skipped:
             continue
         cells = []
