@@ -18,8 +18,8 @@ FAST_DEFAULT_THRESHOLD = 431.0  # labelled corpus: 98.6% agreement for 424..437;
 SHARPNESS_THRESHOLD = 3.74
 # Images whose short side is under this many pixels are "too small" to judge (thumbnails). From
 # the evaluation's thumbnail table: from 128 px (4x4 tiles) on, the blur of the photo a thumbnail
-# was made from still shows in 40% or more of them (25% at 96 px, none at 48 px), and sharp
-# thumbnails are never flagged; below, a verdict says little about the photo.
+# was made from still shows in about 40% of them (38-45% at 128-192 px; 25% at 96 px, none at
+# 48 px), and sharp thumbnails are never flagged; below it a verdict says little about the photo.
 SHARPNESS_MIN_SIDE = 128
 
 MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see analyze.measure_blur
