@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""What the sharpness measure adds to a default-mode scan: `python benchmarks/bench_sharpness.py`.
+
+One generated 20 MP JPEG (q90), one core (OpenCV limited to one thread). In alternating rounds:
+today's whole default-mode analysis of the file (`analyze_bytes`: probe, EXIF, conformance,
+decode, ~2 MP score, pHash), and `sharpness.measure` on the full-size luminance the scan decodes
+(no second decode: the scan hands it the pixels it already has); also `measure` on the
+DCT-reduced luminance the fast mode decodes. CPU and wall milliseconds, median of the rounds.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from imgval.analysis import blur, decode, sharpness  # noqa: E402
+from imgval.analysis.analyze import Settings, analyze_bytes  # noqa: E402
+from imgval.synthetic import natural_image  # noqa: E402
+
+
+def timed(step):
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = step()
+    return (time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--width", type=int, default=5472)
+    parser.add_argument("--height", type=int, default=3648)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    ok, encoded = cv2.imencode(".jpg", natural_image(args.width, args.height, seed=1),
+                               [cv2.IMWRITE_JPEG_QUALITY, 90])
+    data = encoded.tobytes()
+    header, image = decode.probe(data)
+    gray = decode.decode_gray(data, header, image)
+    reduced = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
+    settings = Settings()
+    steps = {
+        "default-mode analysis (analyze_bytes)": lambda: analyze_bytes("bench.jpg", data, settings),
+        "measure, full-size luminance": lambda: sharpness.measure(gray),
+        "measure, fast mode's reduced luminance": lambda: sharpness.measure(reduced),
+    }
+    for step in steps.values():  # warm up: imports, first-use allocations
+        step()
+    times = {name: ([], []) for name in steps}
+    for _ in range(args.rounds):
+        for name, step in steps.items():
+            cpu, wall, _ = timed(step)
+            times[name][0].append(cpu)
+            times[name][1].append(wall)
+    base = statistics.median(times["default-mode analysis (analyze_bytes)"][0])
+    print(f"{args.width}x{args.height} JPEG q90 ({len(data) / 1e6:.1f} MB; fast mode decodes "
+          f"{reduced.shape[1]}x{reduced.shape[0]}), {args.rounds} alternating rounds, one core\n")
+    print("| step | CPU ms (median) | wall ms (median) | CPU vs analysis |")
+    print("| --- | --- | --- | --- |")
+    for name, (cpu, wall) in times.items():
+        print(f"| {name} | {statistics.median(cpu):.1f} | {statistics.median(wall):.1f} | "
+              f"{statistics.median(cpu) / base:+.1%} |".replace("+100.0%", "1.00x"))
+    print(f"\nsharpness value {sharpness.measure(gray).value}, fast-mode luminance {sharpness.measure(reduced).value}")
+
+
+if __name__ == "__main__":
+    main()
