@@ -33,6 +33,7 @@ class Row:
     error: str
     md5: str = ""  # columns added later: older reports lack them
     hash_oriented: str = ""
+    hash_rotated: str = ""
 
     @property
     def pixels(self) -> int | None:
@@ -101,6 +102,7 @@ def _row(values: dict) -> Row:
         blurry=_bool(values.get("blurry")) if score is not None else None,
         hash=_text(values.get("hash")),
         hash_oriented=_text(values.get("hash_oriented")),
+        hash_rotated=_text(values.get("hash_rotated")),
         width=_int(values.get("width")) or None,
         height=_int(values.get("height")) or None,
         format=_text(values.get("format")),
