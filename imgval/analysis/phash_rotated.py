@@ -52,7 +52,8 @@ def _turned(gray: np.ndarray, degrees: float) -> np.ndarray:
 
 def _reduced(gray: np.ndarray) -> np.ndarray:
     # A whole factor takes OpenCV's fast area path (~0.4 ms for 2 MP, against ~2 ms otherwise).
-    factor = max(1, max(gray.shape[:2]) // _SMALL_SIDE)
+    # ... and never below one pixel on the short side (a 1 x 2000 strip stays as it is).
+    factor = max(1, min(max(gray.shape[:2]) // _SMALL_SIDE, min(gray.shape[:2])))
     if factor == 1:
         return gray
     height, width = gray.shape[0] // factor, gray.shape[1] // factor
