@@ -11,6 +11,7 @@ from imgval.analysis.conformance import check_conformance
 from imgval.analysis.exif import ExifData, extract_exif
 from imgval.analysis.filedata import read_input
 from imgval.analysis.phash import hash_of, low_frequencies, oriented_hashes, to_hex
+from imgval.analysis.phash_rotated import rotated_hashes
 from imgval.analysis.profile import ImageFacts, Profile, check
 from imgval.analysis.profile_toml import default_profile
 from imgval.defaults import (BLUR_VERDICTS, CHECKSUMS, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS,  # noqa: F401
@@ -56,6 +57,7 @@ class Record:
     blurry_classic: bool | None = None  # the original's verdict: score < threshold
     hash: str = ""
     hash_oriented: str = ""  # pHash(es) in the standard orientation (phash.oriented_hashes), space-separated
+    hash_rotated: str = ""  # the same turned a few degrees (phash_rotated.rotated_hashes), space-separated
     width: int | None = None
     height: int | None = None
     format: str = ""
@@ -204,6 +206,7 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
     low = low_frequencies(result.image)  # one DCT for both: the flips and turns are sign flips of it
     record.hash = to_hex(hash_of(low))
     record.hash_oriented = " ".join(to_hex(h) for h in oriented_hashes(low))
+    record.hash_rotated = " ".join(to_hex(h) for h in rotated_hashes(result.image, low))
     if settings.keep_pixels:
         record.pixels = result
     return record

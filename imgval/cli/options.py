@@ -331,7 +331,7 @@ def setup_logging_or_fail(verbose: bool, log_file: str | None) -> None:
 results_argument = click.argument("results_path", metavar="RESULTS", type=file_path(), default="results.csv")
 radius_option = click.option(
     "--dup-radius", type=click.IntRange(min=0, max=64), default=None,
-    help="Regroup from the report's hash, hash_oriented and sha256 columns with this radius (bits of 64).  "
+    help="Regroup from the report's hash, hash_oriented, hash_rotated and sha256 columns with this radius (bits of 64).  "
          "[default: the report's dup_group column, as the scan grouped it]")
 
 

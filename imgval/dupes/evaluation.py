@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from imgval.analysis.analyze import MODES, Settings, analyze_bytes
-from imgval.dupes.index import group_ids, hashes_to_uint64, parse_oriented
+from imgval.dupes.index import group_ids, hashes_to_uint64, parse_oriented, rotation_radius
 
 
 WORDS = (
@@ -181,12 +181,12 @@ VARIANTS = (
 MASTER = "master"
 
 
-def scan_hashes(data: bytes, settings: Settings) -> tuple[str, str]:
-    """The hash and hash_oriented columns a scan stores for these encoded bytes."""
+def scan_hashes(data: bytes, settings: Settings) -> tuple[str, str, str]:
+    """The hash, hash_oriented and hash_rotated columns a scan stores for these encoded bytes."""
     record = analyze_bytes("variant", data, settings)
     if not record.hash:
         raise RuntimeError(f"the scan could not hash a generated variant: {record.error}")
-    return record.hash, record.hash_oriented
+    return record.hash, record.hash_oriented, record.hash_rotated
 
 
 @dataclass
@@ -195,6 +195,7 @@ class LabelledSet:
     source: np.ndarray  # int, which original the file came from
     kind: list[str]  # MASTER or a Variant name
     oriented: list[str] | None = None  # hash_oriented per file; None: plain pHash only
+    rotated: list[str] | None = None  # hash_rotated per file; None: not searched
 
 
 def build_labelled_set(originals: int = 200, seed: int = 0,
@@ -202,36 +203,50 @@ def build_labelled_set(originals: int = 200, seed: int = 0,
                        mode: str = "default") -> LabelledSet:
     rng = np.random.default_rng(seed)
     settings = Settings(mode=mode)
-    hashes, oriented, source, kind = [], [], [], []
+    hashes, oriented, rotated, source, kind = [], [], [], [], []
     for index in range(originals):
         height, width = int(rng.integers(600, 1100)), int(rng.integers(600, 1100))
         image = natural_image(rng, height, width)
         master = _encode(image, ".tiff")
         for name, data in [(MASTER, master)] + [(v.name, v.make(image, rng)) for v in variants]:
-            plain, turned = scan_hashes(data, settings)
+            plain, turned, askew = scan_hashes(data, settings)
             hashes.append(plain)
             oriented.append(turned)
+            rotated.append(askew)
             source.append(index)
             kind.append(name)
-    return LabelledSet(hashes_to_uint64(hashes), np.array(source), kind, oriented)
+    return LabelledSet(hashes_to_uint64(hashes), np.array(source), kind, oriented, rotated)
 
 
-def pair_distances(hashes: np.ndarray, oriented: list[str] | None = None) -> np.ndarray:
+def pair_distances(hashes: np.ndarray, oriented: list[str] | None = None,
+                   rotated: list[str] | None = None) -> np.ndarray:
     """All-pairs distances as grouping sees them: the pHashes' Hamming distance, or, when the
-    oriented hashes are given, the smaller of that and the closest pair of oriented hashes.
-    Fine for an evaluation set, never for a real batch."""
+    oriented hashes are given, the smaller of that and the closest pair of oriented hashes; with
+    the rotated hashes too, also twice the closest pair among oriented and rotated ones (those
+    count within half the radius: rotation_radius). Fine for an evaluation set, never for a real
+    batch."""
     distances = np.bitwise_count(hashes[:, None] ^ hashes[None, :]).astype(np.int16)
     if oriented is None:
         return distances
-    parsed = parse_oriented(oriented)
+    distances = np.minimum(distances, _closest(oriented, len(hashes)))
+    if rotated is None:
+        return distances
+    pooled = [f"{a} {b}".strip() for a, b in zip(oriented, rotated)]
+    # d <= radius // 2  <=>  2 * d <= radius, for every radius (2 * d is even)
+    assert all(rotation_radius(r) == r // 2 for r in range(64))
+    return np.minimum(distances, 2 * _closest(pooled, len(hashes)))
+
+
+def _closest(cells: list[str], count: int) -> np.ndarray:
+    """Per pair of files, the smallest distance between a hash of one and a hash of the other."""
+    parsed = parse_oriented(cells)
     order = np.argsort(parsed.owners, kind="stable")
     values, owners = parsed.values[order], parsed.owners[order]
-    if not np.array_equal(np.unique(owners), np.arange(len(hashes))):
+    if not np.array_equal(np.unique(owners), np.arange(count)):
         raise ValueError("every file of the labelled set needs an oriented hash")
     starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
     entries = np.bitwise_count(values[:, None] ^ values[None, :]).astype(np.int16)
-    closest = np.minimum.reduceat(np.minimum.reduceat(entries, starts, axis=0), starts, axis=1)
-    return np.minimum(distances, closest)
+    return np.minimum.reduceat(np.minimum.reduceat(entries, starts, axis=0), starts, axis=1)
 
 
 @dataclass
@@ -250,6 +265,7 @@ class Evaluation:
     distinct_min_distance: int
     distinct_percentile_1: float
     plain_recall: dict[str, list[float]] = field(default_factory=dict)  # as recall, pHash alone
+    unrotated_recall: dict[str, list[float]] = field(default_factory=dict)  # without hash_rotated
     matchable: tuple[str, ...] = ()  # the variant kinds counted in the pair measures
     true_pair_count: int = 0
     distinct_master_pairs: int = 0
@@ -259,8 +275,9 @@ class Evaluation:
 def evaluate(labelled: LabelledSet, radii=range(0, 17),
              variants: tuple[Variant, ...] = VARIANTS) -> Evaluation:
     kinds = np.array(labelled.kind)
-    distances = pair_distances(labelled.hashes, labelled.oriented)
+    distances = pair_distances(labelled.hashes, labelled.oriented, labelled.rotated)
     plain = pair_distances(labelled.hashes) if labelled.oriented is not None else distances
+    unrotated = pair_distances(labelled.hashes, labelled.oriented) if labelled.rotated is not None else distances
     same = labelled.source[:, None] == labelled.source[None, :]
     upper = np.triu(np.ones_like(same), k=1)
     masters = np.flatnonzero(kinds == MASTER)
@@ -282,7 +299,8 @@ def evaluate(labelled: LabelledSet, radii=range(0, 17),
 
     result = Evaluation(list(radii), {v.name: [] for v in variants},
                         {v.name: [] for v in variants}, {v.name: [] for v in variants},
-                        [], [], [], [], [], {}, 0, 0.0, {v.name: [] for v in variants})
+                        [], [], [], [], [], {}, 0, 0.0, {v.name: [] for v in variants},
+                        {v.name: [] for v in variants})
     matchable_rows = np.flatnonzero(matchable)
     sub_source = labelled.source[matchable_rows]
     sub_same = (sub_source[:, None] == sub_source[None, :])
@@ -292,6 +310,8 @@ def evaluate(labelled: LabelledSet, radii=range(0, 17),
         for variant in variants:
             result.recall[variant.name].append(float(np.mean(master_to(variant.name) <= radius)))
             result.plain_recall[variant.name].append(float(np.mean(master_to(variant.name, plain) <= radius)))
+            result.unrotated_recall[variant.name].append(
+                float(np.mean(master_to(variant.name, unrotated) <= radius)))
             rows = np.flatnonzero(kinds == variant.name)
             near = within[rows]
             near[np.arange(len(rows)), rows] = False  # a file is not its own pair
@@ -301,14 +321,16 @@ def evaluate(labelled: LabelledSet, radii=range(0, 17),
         result.pair_recall.append(float(within[true_pairs].mean()))
         result.false_pair_rate_masters.append(float(np.mean(master_pairs <= radius)))
         result.false_pair_rate_all.append(float(within[false_candidates].mean()))
-        everything = group_ids(labelled.hashes, radius, oriented=labelled.oriented)
+        everything = group_ids(labelled.hashes, radius, oriented=labelled.oriented, rotated=labelled.rotated)
         for variant in variants:
             rows = np.flatnonzero(kinds == variant.name)
             with_master = everything[rows] == everything[masters_of(rows)]
             result.grouped[variant.name].append(float(np.mean(with_master & (everything[rows] >= 0))))
         sub_oriented = (None if labelled.oriented is None
                         else [labelled.oriented[r] for r in matchable_rows])
-        groups = group_ids(labelled.hashes[matchable_rows], radius, oriented=sub_oriented)
+        sub_rotated = (None if labelled.rotated is None
+                       else [labelled.rotated[r] for r in matchable_rows])
+        groups = group_ids(labelled.hashes[matchable_rows], radius, oriented=sub_oriented, rotated=sub_rotated)
         together = (groups[:, None] == groups[None, :]) & (groups[:, None] >= 0) & sub_upper
         tp = np.count_nonzero(together & sub_same)
         result.group_precision.append(tp / max(1, np.count_nonzero(together)))
@@ -360,7 +382,8 @@ def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str
     radii = evaluation.radii
     lines = [f"Labelled set: {originals} originals (seed {seed}), each a TIFF master plus one file "
              f"per variant type; hashes as a scan in `--mode {mode}` stores them.", ""]
-    lines.append("Recall of (master, variant) pairs by radius:")
+    lines.append("Recall of (master, variant) pairs by radius (`hash`, `hash_oriented` and `hash_rotated`, "
+                 "the last within half the radius; distances as grouping counts them, rotated ones double):")
     lines.append("")
     lines += _radius_header("variant", radii, "median / p95 / max distance")
     for name, values in evaluation.recall.items():
@@ -368,6 +391,9 @@ def format_markdown(evaluation: Evaluation, originals: int, seed: int, mode: str
         lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values)
                      + f" | {p50} / {p95} / {top} |")
     lines.append("")
+    if evaluation.unrotated_recall and any(evaluation.unrotated_recall.values()):
+        lines += _variant_table("The same without the rotated hashes (`hash` and `hash_oriented`, as before "
+                                "askew copies were looked for):", radii, evaluation.unrotated_recall, "{:.2f}")
     lines += _variant_table("The same with the pHash alone (the `hash` column; no search of the oriented "
                             "hashes), as before flipped and turned copies were looked for:",
                             radii, evaluation.plain_recall, "{:.2f}")

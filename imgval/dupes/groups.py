@@ -2,8 +2,8 @@
 written as they arrive.
 
 Rows are spooled, as JSON lines, to an anonymous temporary file beside the report; only the
-hashes stay in memory (8 bytes of pHash, 32 of SHA-256, and 16 per oriented pHash with its
-row: ~60 MB for a million images). When the run ends, the groups are computed once and every row is written to the
+hashes stay in memory (8 bytes of pHash, 32 of SHA-256, and 16 per oriented or rotated pHash
+with its row: ~80 MB for a million images). When the run ends, the groups are computed once and every row is written to the
 real report in one pass, with its group.
 """
 from __future__ import annotations
@@ -46,6 +46,7 @@ class GroupingWriter:
         self.has_phash = bytearray()
         self.digests = bytearray()  # 32 bytes per row, all zero when unknown
         self.oriented, self.oriented_rows = array("Q"), array("q")  # flat: hash, its row
+        self.rotated, self.rotated_rows = array("Q"), array("q")
         self.counts = GroupCounts()
 
     def write(self, record) -> None:
@@ -58,6 +59,9 @@ class GroupingWriter:
         for oriented in (values.get("hash_oriented") or "").split():
             self.oriented.append(int(oriented, 16))
             self.oriented_rows.append(len(self.has_phash) - 1)
+        for rotated in (values.get("hash_rotated") or "").split():
+            self.rotated.append(int(rotated, 16))
+            self.rotated_rows.append(len(self.has_phash) - 1)
 
     def finish(self, blurry_counts: int) -> None:
         ids = self.group_ids()
@@ -76,15 +80,19 @@ class GroupingWriter:
         # Missing pHashes as None, so parse_hashes leaves them out (0 is a valid pHash).
         hashes = [int(h) if p else None for h, p in zip(phashes, present)] if not present.all() else phashes
         digests = np.frombuffer(bytes(self.digests), "S32")  # all-zero digests compare as b""
-        oriented = dupes.Oriented(np.frombuffer(self.oriented, np.uint64) if self.oriented else np.zeros(0, np.uint64),
-                                  np.frombuffer(self.oriented_rows, np.int64) if self.oriented_rows else np.zeros(0, np.int64))
-        return dupes.duplicate_groups(hashes, digests, self.radius, oriented)
+        return dupes.duplicate_groups(hashes, digests, self.radius, _flat(self.oriented, self.oriented_rows),
+                                      _flat(self.rotated, self.rotated_rows))
 
     def discard(self) -> None:
         try:
             self.spool.close()
         except OSError:  # its buffer cannot be flushed on a full disk; the file is unnamed anyway
             pass
+
+
+def _flat(hashes: array, rows: array) -> dupes.Oriented:
+    return dupes.Oriented(np.frombuffer(hashes, np.uint64) if hashes else np.zeros(0, np.uint64),
+                          np.frombuffer(rows, np.int64) if rows else np.zeros(0, np.int64))
 
 
 def folder_of(path: str | None) -> str | None:

@@ -33,13 +33,14 @@ class Group:
 
 def group_numbers(results: Results, radius: int | None) -> np.ndarray:
     """dup_group per row (0 = none): the report's own column, or regrouped from its hash and
-    sha256 columns (and hash_oriented, when the report has it) when a radius is given (or the
+    sha256 columns (and hash_oriented and hash_rotated, when the report has them) when a radius is given (or the
     report predates the column)."""
     if radius is None and results.has_groups:
         return np.array([row.dup_group or 0 for row in results.rows], np.int64)
     ids = dupes.duplicate_groups([row.hash for row in results.rows], [row.sha256 for row in results.rows],
                                  dupes.DEFAULT_RADIUS if radius is None else radius,
-                                 [row.hash_oriented for row in results.rows])
+                                 [row.hash_oriented for row in results.rows],
+                                 [row.hash_rotated for row in results.rows])
     return ids + 1  # NO_GROUP (-1) becomes 0
 
 

@@ -36,6 +36,7 @@ class Row:
     sharpness: float | None = None
     blur_status: str = ""
     blurry_classic: bool | None = None
+    hash_rotated: str = ""
 
     @property
     def pixels(self) -> int | None:
@@ -112,6 +113,7 @@ def _row(values: dict) -> Row:
         blurry_classic=_bool(values.get("blurry_classic")) if score is not None else None,
         hash=_text(values.get("hash")),
         hash_oriented=_text(values.get("hash_oriented")),
+        hash_rotated=_text(values.get("hash_rotated")),
         width=_int(values.get("width")) or None,
         height=_int(values.get("height")) or None,
         format=_text(values.get("format")),

@@ -19,7 +19,8 @@ from imgval.report.spreadsheet import neutralise
 
 # dup_group (1, 2, ... largest group first) is filled in by a finishing pass: see dupes/groups.py.
 CORE_COLUMNS = ("filepath", "score", "blurry", "hash", "width", "height", "format", "sharpness", "blur_status",
-                "blurry_classic", "puid", "mime", "ext_mismatch", "sha256", "md5", "hash_oriented", "dup_group", "bag")
+                "blurry_classic", "puid", "mime", "ext_mismatch", "sha256", "md5", "hash_oriented", "hash_rotated",
+                "dup_group", "bag")
 FILE_COLUMNS = ("file_size", "mode", "channels", "bit_depth", "compression", "icc_profile")  # from the header
 CONFORMANCE_COLUMNS = ("conformance", "conformance_issues")
 COLUMNS = (CORE_COLUMNS + FILE_COLUMNS + CONFORMANCE_COLUMNS + EXIF_COLUMNS
@@ -78,6 +79,7 @@ def record_values(record: Record) -> dict:
         "sha256": record.sha256,
         "md5": record.md5,
         "hash_oriented": record.hash_oriented,
+        "hash_rotated": record.hash_rotated,
         "dup_group": None,  # known only when every image has been seen
         "bag": record.bag,
         "conformance": record.conformance,

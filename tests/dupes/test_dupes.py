@@ -179,3 +179,17 @@ def test_oriented_hashes_link_inputs_whose_plain_hashes_are_far_apart():
     # An oriented hash without a pHash (the file could not be hashed) is not searched.
     assert group_ids(["", mirrored], 8, oriented=["123456789abcdef0", "123456789abcdef0"]).tolist() == [
         NO_GROUP, NO_GROUP]
+
+
+def test_rotated_hashes_link_inputs_within_half_the_radius():
+    # Plain and oriented hashes far apart (a copy scanned askew), but the second's rotated hash
+    # is 4 bits from the first's oriented hash: linked at radius 8 (half: 4), not at 6 (3).
+    plain = ["0f0f0f0f0f0f0f0f", "f0f0f0f00f0f0f0f"]
+    oriented = ["123456789abcdef0", "fedcba9876543210"]
+    rotated = ["0000000000000000", "123456789abcdeff"]
+    assert group_ids(plain, 8, oriented=oriented).tolist() == [NO_GROUP] * 2
+    assert group_ids(plain, 8, oriented=oriented, rotated=rotated).tolist() == [0, 0]
+    assert group_ids(plain, 6, oriented=oriented, rotated=rotated).tolist() == [NO_GROUP] * 2
+    # Rotated hashes are compared with each other too, and never searched without a pHash.
+    assert group_ids(plain, 8, rotated=["123456789abcdef0", "123456789abcdeff"]).tolist() == [0, 0]
+    assert group_ids(["", plain[1]], 8, oriented=oriented, rotated=rotated).tolist() == [NO_GROUP] * 2

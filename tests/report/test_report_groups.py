@@ -119,6 +119,10 @@ def test_scan_groups_a_resized_derivative_and_documents_the_radius(tmp_path, sha
     write_image(folder / "master.png", sharp_image)
     write_image(folder / "access.jpg", cv2.resize(sharp_image, (600, 400), interpolation=cv2.INTER_AREA))
     write_image(folder / "mirrored.jpg", np.ascontiguousarray(sharp_image[:, ::-1]))  # found by hash_oriented
+    height, width = sharp_image.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), -4.5, 1.0)
+    write_image(folder / "askew.png", cv2.warpAffine(sharp_image, turn, (width, height),  # and hash_rotated
+                                                     borderMode=cv2.BORDER_REFLECT))
     write_image(folder / "other.jpg", natural_image(1800, 1200, seed=11))
     (folder / "copy.png").write_bytes((folder / "master.png").read_bytes())
     result = run_script(str(ROOT / "process.py"), "-i", str(folder), "-s", str(tmp_path / "r.csv"),
@@ -126,13 +130,14 @@ def test_scan_groups_a_resized_derivative_and_documents_the_radius(tmp_path, sha
     rows = read_rows(tmp_path / "r.csv")
     groups = {r["filepath"].rsplit("/", 1)[-1]: r["dup_group"] for r in rows}
     assert groups == {"master.png": "1", "copy.png": "1", "access.jpg": "1", "mirrored.jpg": "1",
-                      "other.jpg": "0"}, result.stderr
+                      "askew.png": "1", "other.jpg": "0"}, result.stderr
     by_name = {r["filepath"].rsplit("/", 1)[-1]: r for r in rows}
     assert by_name["mirrored.jpg"]["hash"] != by_name["master.png"]["hash"]  # the stored pHash is as before
     # Regrouping from the report finds the mirrored copy as the scan did.
     regrouped = run_script("-m", "imgval.cli", "dupes", str(tmp_path / "r.csv"), "--dup-radius", "8",
                            cwd=tmp_path, check=True).stdout
-    assert "mirrored.jpg" in regrouped and "other.jpg" not in regrouped
+    assert "mirrored.jpg" in regrouped and "askew.png" in regrouped and "other.jpg" not in regrouped
+    assert len(by_name["askew.png"]["hash_rotated"].split()) == len(by_name["askew.png"]["hash_oriented"].split())
     help_text = run_script(str(ROOT / "process.py"), "--help", cwd=tmp_path, check=True).stdout
     assert "--dup-radius" in help_text and "default: 8" in help_text
 
