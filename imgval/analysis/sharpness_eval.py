@@ -28,7 +28,7 @@ import numpy as np
 from imgval.analysis import blur, decode
 from imgval.analysis.sharpness import TILE, measure
 from imgval.analysis.sharpness_corpus import BLURRED_KINDS, SHARP_KINDS, Entry, build, read_manifest
-from imgval.defaults import DEFAULT_THRESHOLD, SHARPNESS_MIN_SIDE, SHARPNESS_THRESHOLD
+from imgval.defaults import DEFAULT_THRESHOLD, SHARPNESS_THRESHOLD
 
 
 def luminance(data: bytes):
