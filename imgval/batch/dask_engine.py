@@ -56,7 +56,7 @@ SHARES_PER_THREAD = 2
 TASK_SECONDS = (0.1, 2.0)
 IN_FLIGHT_PER_WORKER = 32  # tasks ahead of the oldest unfinished one: a slow file does not idle the rest
 WORKER_START_TIMEOUT = 600  # seconds to wait for the first worker (a batch queue may be slow)
-CONNECT_TIMEOUT = 10  # seconds to reach a running scheduler
+CONNECT_TIMEOUT = 10  # seconds to reach a running scheduler (Dask's own setting if shorter, see _connect)
 # Clusters imgval starts rerun a task once after its worker died, as the local pool retries a
 # file once in isolation; a scheduler of the user's keeps its own setting (Dask's default: 3).
 ALLOWED_FAILURES = 1
@@ -295,10 +295,15 @@ def _connect(spec: ClusterSpec, jobs: int):
     """A client for the spec, and the cluster this run started (None for an existing scheduler)."""
     distributed = _import_distributed()
     import dask
+    from dask.utils import parse_timedelta
 
     try:
         if spec.scheduler or spec.scheduler_file:
-            client = distributed.Client(spec.scheduler, scheduler_file=spec.scheduler_file, timeout=CONNECT_TIMEOUT)
+            # Dask's default (30 s) is long for a command that fails; a shorter one the user set
+            # (distributed.comm.timeouts.connect, or its DASK_ variable) is kept
+            timeout = min(CONNECT_TIMEOUT, parse_timedelta(
+                dask.config.get("distributed.comm.timeouts.connect"), "s"))
+            client = distributed.Client(spec.scheduler, scheduler_file=spec.scheduler_file, timeout=timeout)
             client.wait_for_workers(1, timeout=WORKER_START_TIMEOUT)
             return client, None
         kind, workers = parse_cluster(spec.cluster or "local")

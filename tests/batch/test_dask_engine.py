@@ -130,6 +130,7 @@ def test_scan_reports_are_byte_identical_to_the_local_pools(tmp_path, dask_spec)
 
 def test_dask_scheduler_address_is_honoured_and_an_unreachable_one_is_exit_2(tmp_path, monkeypatch):
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")  # Dask's own setting, shorter: kept
     result = run_script(str(ROOT / "process.py"), "-i", "samples", "-s", str(tmp_path / "r.csv"), cwd=ROOT)
     assert result.returncode == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
