@@ -10,15 +10,21 @@ rounds so the shared machine's drifts hit every command alike; medians of the ro
   dask local:W     process.py --cluster local:W           (the cluster started by the run itself)
 
 on two generated sets: `photos` (large JPEGs, the work is decoding) and `thumbs` (64x64 JPEGs,
-the work is per-file overhead), so per-file engine overhead can be read off the thumbs rows.
-Then in-process throughput (the engine alone, its cluster already running, the photos listed
---repeat times so fixed costs weigh as in a long run), and scaling: 1, 2 and 4 workers of a LocalCluster on this machine (more workers than cores
-shows the cost of oversubscription, not a speed-up). Prints a markdown table.
+~12 ms each, scored at ~2 MP), so per-file and per-task engine overhead can be read off the
+thumbs rows. Then in-process throughput (the engine alone, its cluster already running; the
+photos listed --repeat times so fixed costs weigh as in a long run), and scaling: 1, 2 and 4
+workers of a LocalCluster on this machine (more workers than cores shows the cost of
+oversubscription, not a speed-up). Prints markdown tables.
+
+CPU seconds are those of every process doing the engine's work (the client, its pool workers or
+the cluster's workers, and the scheduler): on a machine shared with other work, wall time
+drifts with the load and CPU time much less, so both are given.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,10 +55,28 @@ def make_sets(folder: Path, photos: int, photo_mp: float, thumbs: int) -> dict[s
     return sets
 
 
-def timed(command: list[str]) -> float:
-    start = time.perf_counter()
+def cpu_seconds(cluster: bool) -> float:
+    """CPU time of this process's finished children (a scan and its pool or cluster workers) and,
+    with `cluster`, of this process (a LocalCluster's scheduler runs in it) and of its running
+    children (the LocalCluster's workers); without, an idle cluster's ticks are not counted."""
+    import psutil
+
+    total = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+                for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)[0 if cluster else 1:])
+    for child in psutil.Process().children(recursive=True) if cluster else ():
+        try:
+            times = child.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:  # ended meanwhile: counted in RUSAGE_CHILDREN once reaped
+            pass
+    return total
+
+
+def timed(command: list[str], cluster: bool = False) -> tuple[float, float]:
+    """Wall and CPU seconds of one command (and, with `cluster`, of the running cluster it uses)."""
+    cpu, start = cpu_seconds(cluster), time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds(cluster) - cpu
 
 
 def scan(folder: Path, out: Path, *engine: str) -> list[str]:
@@ -60,13 +84,34 @@ def scan(folder: Path, out: Path, *engine: str) -> list[str]:
             "-s", str(out / "r.csv"), *engine]
 
 
-def compare(commands: dict[str, list[str]], rounds: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in commands}
+def compare(commands: dict, rounds: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds of each command (a list: run as a process; a function: called,
+    returning its wall and CPU seconds)."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     names = list(commands)
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:  # a different one starts each round
-            times[name].append(timed(commands[name]))
-    return {name: statistics.median(values) for name, values in times.items()}
+            command = commands[name]
+            times[name].append(timed(command) if isinstance(command, list) else command())
+    return {name: (statistics.median(t[0] for t in values), statistics.median(t[1] for t in values))
+            for name, values in times.items()}
+
+
+def in_process(engine, paths: list[str], settings, cluster: bool) -> tuple[float, float]:
+    cpu, start = cpu_seconds(cluster), time.perf_counter()
+    for _ in engine.run(paths, settings):
+        pass
+    return time.perf_counter() - start, cpu_seconds(cluster) - cpu
+
+
+def start_cluster(workers: int):
+    import dask
+    import distributed
+
+    from imgval.batch.dask_engine import CLUSTER_CONFIG
+    with dask.config.set(CLUSTER_CONFIG):  # as imgval starts its own clusters
+        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.ERROR)
 
 
 def main() -> None:
@@ -79,79 +124,73 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=4, help="in-process: times the photos are listed")
     args = parser.parse_args()
 
-    import dask
-    import distributed
-
     from imgval.analysis.analyze import Settings
     from imgval.batch.cluster import ClusterSpec
-    from imgval.batch.dask_engine import CLUSTER_CONFIG
     from imgval.batch.engine import make_engine
 
+    table = "| {} | {} | {} | {:.2f} | {:.2f} | {:.2f}x | {:.2f}x |"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sets = make_sets(tmp, args.photos, args.photo_mp, args.thumbs)
         rows = []
-        with dask.config.set(CLUSTER_CONFIG):
-            cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = start_cluster(args.workers)
         try:
             for name, folder in sets.items():
                 files = len(list(folder.iterdir()))
                 medians = compare({
                     "local": scan(folder, tmp, "-j", str(args.workers)),
-                    "dask scheduler": scan(folder, tmp, "--scheduler", cluster.scheduler_address),
+                    "dask scheduler": lambda folder=folder: timed(
+                        scan(folder, tmp, "--scheduler", cluster.scheduler_address), cluster=True),
                     f"dask local:{args.workers}": scan(folder, tmp, "--cluster", f"local:{args.workers}"),
                 }, args.rounds)
-                local = medians["local"]
-                for engine, seconds in medians.items():
-                    rows.append((name, files, engine, seconds, local / seconds, (seconds - local) / files * 1000))
+                for engine, (seconds, cpu) in medians.items():
+                    rows.append((name, files, engine, seconds, cpu, *ratios(medians, engine)))
         finally:
             cluster.close()
         print(f"Whole process, {args.workers} workers, median of {args.rounds} alternating rounds "
               f"(photos: {args.photo_mp:g} MP JPEGs)\n")
-        print("| set | files | engine | seconds | throughput vs local | extra ms per file |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        for name, files, engine, seconds, ratio, extra in rows:
-            print(f"| {name} | {files} | {engine} | {seconds:.2f} | {ratio:.2f}x | {extra:+.2f} |")
+        print("| set | files | engine | seconds | CPU seconds | throughput vs local | CPU: local / engine |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for row in rows:
+            print(table.format(*row))
 
-        print(f"\nIn-process: engine.run over the photos listed {args.repeat} times, cluster already running\n")
-        print("| engine | seconds | files per second | throughput vs local |")
-        print("| --- | --- | --- | --- |")
-        paths = sorted(str(p) for p in sets["photos"].iterdir()) * args.repeat
-        with dask.config.set(CLUSTER_CONFIG):
-            cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
+        print(f"\nIn-process: engine.run with its cluster already running (photos listed {args.repeat} times)\n")
+        print("| set | files | engine | seconds | CPU seconds | throughput vs local | CPU: local / engine |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        cluster = start_cluster(args.workers)
         try:
             spec = ClusterSpec(scheduler=cluster.scheduler_address)
-            seconds = {"local": [], "dask": []}
-            for r in range(args.rounds):
-                for name in (("local", "dask") if r % 2 == 0 else ("dask", "local")):
-                    engine = make_engine(name, args.workers, spec=spec if name == "dask" else None)
-                    start = time.perf_counter()
-                    for _ in engine.run(paths, Settings()):
-                        pass
-                    seconds[name].append(time.perf_counter() - start)
+            settings = Settings()
+            for name, folder in sets.items():
+                paths = sorted(str(p) for p in folder.iterdir()) * (args.repeat if name == "photos" else 1)
+                engines = {"local": make_engine("local", args.workers),
+                           "dask": make_engine("dask", args.workers, spec=spec)}
+                in_process(engines["dask"], paths[:4], settings, True)  # the workers' first imports, once
+                medians = compare({engine: (lambda e=e, c=engine == "dask": in_process(e, paths, settings, c))
+                                   for engine, e in engines.items()}, args.rounds)
+                for engine, (seconds, cpu) in medians.items():
+                    print(table.format(name, len(paths), engine, seconds, cpu, *ratios(medians, engine)))
         finally:
             cluster.close()
-        local = statistics.median(seconds["local"])
-        for name, values in seconds.items():
-            median = statistics.median(values)
-            print(f"| {name} | {median:.2f} | {len(paths) / median:.1f} | {local / median:.2f}x |")
 
         print("\nScaling, photos set, `--scheduler` of a LocalCluster of N workers (this machine: "
               f"{__import__('os').cpu_count()} cores)\n")
-        print("| workers | seconds | files per second |")
-        print("| --- | --- | --- |")
+        print("| workers | seconds | CPU seconds | files per second |")
+        print("| --- | --- | --- | --- |")
         for workers in (1, 2, 4):
-            with dask.config.set(CLUSTER_CONFIG):
-                cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                   dashboard_address=None, silence_logs=logging.ERROR)
+            cluster = start_cluster(workers)
             try:
-                seconds = compare({"x": scan(sets["photos"], tmp, "--scheduler", cluster.scheduler_address)},
-                                  args.rounds)["x"]
+                command = scan(sets["photos"], tmp, "--scheduler", cluster.scheduler_address)
+                seconds, cpu = compare({"x": lambda: timed(command, cluster=True)}, args.rounds)["x"]
             finally:
                 cluster.close()
-            print(f"| {workers} | {seconds:.2f} | {args.photos / seconds:.1f} |")
+            print(f"| {workers} | {seconds:.2f} | {cpu:.2f} | {args.photos / seconds:.1f} |")
+
+
+def ratios(medians: dict[str, tuple[float, float]], engine: str) -> tuple[float, float]:
+    """Throughput (wall) and CPU efficiency of `engine` against the local pool's."""
+    (local, local_cpu), (seconds, cpu) = medians["local"], medians[engine]
+    return local / seconds, local_cpu / cpu
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ The client (this process) stays the single writer of the cache and the report; w
 files themselves (shared paths, s3://, box:, dropbox: with their own credentials) and send back
 Records, never image bytes. What a long batch relies on:
 
-  * tasks sized for the engine: consecutive files are batched into one task (by bytes and
-    count, at least TASKS_PER_WORKER tasks per worker), so a thumbnail is not a task of its own;
+  * tasks sized for the engine: consecutive files are batched into one task by their estimated
+    work (from their sizes), large tasks first and smaller ones towards the end, so a thumbnail
+    is not a task of its own and no worker idles long while the last tasks finish;
   * bounded: at most IN_FLIGHT_PER_WORKER tasks per worker thread are submitted ahead of the
     oldest unfinished one, so 100,000 files never become 100,000 tasks at the scheduler;
   * in order: records are yielded in input order, as soon as the head of the line is done;
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import os
 import threading
 import time
@@ -35,49 +35,73 @@ from collections.abc import Iterable, Iterator
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
 from imgval.batch.cluster import JOBQUEUE_CLUSTERS, ClusterSpec, jobqueue_cluster_kwargs, parse_cluster
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine, EngineError
+from imgval.batch.pool import _keep_freed_memory as keep_freed_memory  # the same for every engine's workers
+from imgval.storage import is_remote
 
 log = logging.getLogger("imgval")
 
 INSTALL_HINT = "the Dask engine needs the dask extra: pip install 'imgval[dask]'"
-TASK_BYTES = 256 * 2**20  # ~2-4 s of decoding per task on one core
-TASK_MAX_FILES = 256  # thumbnails: ~1 s of work; bounds the records a stalled head holds back
-TASKS_PER_WORKER = 4  # so a batch still spreads over every worker (and the tail is short)
+# A task's work is estimated from its files' sizes (a stat, no read): one core scores a
+# thumbnail (upscaled to ~2 MP) in ~12 ms and decodes ~64 MB/s of JPEG (a 20 MP photo: ~56 ms;
+# uncompressed TIFF is faster per byte, so a master is overestimated, never under).
+FILE_SECONDS = 0.012
+BYTES_PER_SECOND = 64e6
+REMOTE_FILE_SECONDS = 0.25  # s3://, box:, dropbox: (size unknown here): a master fetched and decoded
+# Guided sizing: each task takes 1/(SHARES_PER_THREAD * threads) of the work not yet handed
+# out, within TASK_SECONDS: big tasks while much is left (few scheduler round trips, ~5-10 ms
+# each), small ones at the end, so no worker idles long while the last task finishes.
+SHARES_PER_THREAD = 2
+# A task's estimated work: at least (its round trip stays under ~10%), at most (bounds the
+# records a slow task holds back, and the work lost with a worker)
+TASK_SECONDS = (0.1, 2.0)
 IN_FLIGHT_PER_WORKER = 32  # tasks ahead of the oldest unfinished one: a slow file does not idle the rest
 WORKER_START_TIMEOUT = 600  # seconds to wait for the first worker (a batch queue may be slow)
-CONNECT_TIMEOUT = 10  # seconds to reach a running scheduler
+CONNECT_TIMEOUT = 10  # seconds to reach a running scheduler (Dask's own setting if shorter, see _connect)
 # Clusters imgval starts rerun a task once after its worker died, as the local pool retries a
 # file once in isolation; a scheduler of the user's keeps its own setting (Dask's default: 3).
 ALLOWED_FAILURES = 1
 # ...and hand a task only to an idle worker thread, so one slow file (a 1 GB master) never has
 # another task queued behind it on its worker while the other workers run dry.
+# Their workers also skip diagnostics meant for a dashboard (imgval starts none): the
+# statistical profiler, and event-loop checks 50 times a second; that halved the CPU of a busy
+# worker's event loop (~3% of the work on thumbnails).
 CLUSTER_CONFIG = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                  "distributed.scheduler.worker-saturation": 1.0}
+                  "distributed.scheduler.worker-saturation": 1.0,
+                  "distributed.worker.profile.enabled": False,
+                  "distributed.admin.tick.interval": "1s",
+                  "distributed.admin.system-monitor.interval": "1s"}
 
 
-def batches(paths: list[str], workers: int, files_per_task: int | None = None) -> list[list[str]]:
-    """Consecutive files grouped into tasks of about TASK_BYTES (at most TASK_MAX_FILES), and
-    never fewer than TASKS_PER_WORKER tasks per worker when there are enough files."""
-    if not paths:
-        return []
+def batches(paths: list[str], threads: int, files_per_task: int | None = None) -> list[list[str]]:
+    """Consecutive files grouped into tasks by estimated work (see SHARES_PER_THREAD): larger
+    first, shrinking towards the end; a file bigger than a task's share is a task of its own
+    (not the end of a task of small files, which would then hold most of the batch)."""
     if files_per_task:
         return [paths[i:i + files_per_task] for i in range(0, len(paths), files_per_task)]
-    cap = max(1, min(TASK_MAX_FILES, math.ceil(len(paths) / (TASKS_PER_WORKER * max(1, workers)))))
-    out: list[list[str]] = [[]]
-    size = 0
-    for path in paths:
-        if out[-1] and (size >= TASK_BYTES or len(out[-1]) >= cap):
-            out.append([])
-            size = 0
-        out[-1].append(path)
-        size += _size(path)
+    costs = [estimated_seconds(path) for path in paths]
+    left = sum(costs)
+    low, high = TASK_SECONDS
+    out: list[list[str]] = []
+    i = 0
+    while i < len(paths):
+        share = min(high, max(low, left / (SHARES_PER_THREAD * max(1, threads))))
+        start, work = i, 0.0
+        while i < len(paths) and (i == start or work + costs[i] <= share):
+            work += costs[i]
+            i += 1
+        out.append(paths[start:i])
+        left -= work
     return out
 
 
-def _size(path: str) -> int:
+def estimated_seconds(path: str) -> float:
+    """One core's work on this file, roughly, from its size (the constants above)."""
+    if is_remote(path):
+        return REMOTE_FILE_SECONDS
     try:
-        return os.stat(path).st_size
+        return FILE_SECONDS + os.stat(path).st_size / BYTES_PER_SECOND
     except (OSError, ValueError):
-        return 0  # remote or missing: counted by number only
+        return FILE_SECONDS  # missing or unreadable: an error row, quickly
 
 
 BACKOFF_VARIABLE = "imgval-rate-limit-until"
@@ -135,11 +159,21 @@ def share_rate_limits() -> None:
     _sharing = True
 
 
+def _prepare_worker() -> None:
+    """Once per worker process: the cluster-wide rate limit, and the allocator setting of the
+    local pool's workers. Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which
+    also pins glibc's mmap threshold, so every image's buffers were mapped and zeroed afresh:
+    ~20% more CPU per file than the local pool (measured, thumbnails and photos alike)."""
+    if not _sharing:
+        keep_freed_memory()
+    share_rate_limits()
+
+
 def analyze_batch(paths: list[str], settings: Settings, analyze: Analyze, timeout: float) -> list[Record]:
     """The task a worker runs: one Record per path (analysis never raises), each file within
     `timeout` seconds or the worker process ends (see _stop_worker)."""
     from distributed import get_client
-    share_rate_limits()
+    _prepare_worker()
     client = get_client()  # found from the task's thread only; the watchdog runs in its own
     records = []
     for path in paths:
@@ -261,10 +295,15 @@ def _connect(spec: ClusterSpec, jobs: int):
     """A client for the spec, and the cluster this run started (None for an existing scheduler)."""
     distributed = _import_distributed()
     import dask
+    from dask.utils import parse_timedelta
 
     try:
         if spec.scheduler or spec.scheduler_file:
-            client = distributed.Client(spec.scheduler, scheduler_file=spec.scheduler_file, timeout=CONNECT_TIMEOUT)
+            # Dask's default (30 s) is long for a command that fails; a shorter one the user set
+            # (distributed.comm.timeouts.connect, or its DASK_ variable) is kept
+            timeout = min(CONNECT_TIMEOUT, parse_timedelta(
+                dask.config.get("distributed.comm.timeouts.connect"), "s"))
+            client = distributed.Client(spec.scheduler, scheduler_file=spec.scheduler_file, timeout=timeout)
             client.wait_for_workers(1, timeout=WORKER_START_TIMEOUT)
             return client, None
         kind, workers = parse_cluster(spec.cluster or "local")

@@ -13,7 +13,8 @@ import pytest
 
 from imgval.analysis.analyze import Settings
 from imgval.batch.cluster import ClusterSpec, jobqueue_cluster_kwargs, lifetime_args, parse_cluster
-from imgval.batch.dask_engine import TASK_MAX_FILES, TASKS_PER_WORKER, batches, reset_rate_limit
+from imgval.batch.dask_engine import (FILE_SECONDS, TASK_SECONDS, batches, estimated_seconds,
+                                      reset_rate_limit)
 from imgval.batch.discover import discover
 from imgval.batch.engine import make_engine
 from imgval.synthetic import natural_image
@@ -37,24 +38,38 @@ def workers_at_full_strength(spec: ClusterSpec) -> distributed.Client:
     return client
 
 
-def test_batches_keep_order_and_spread_over_the_workers(tmp_path):
-    paths = [str(tmp_path / f"f{i}") for i in range(100)]
-    tasks = batches(paths, workers=2)
-    assert [p for task in tasks for p in task] == paths  # consecutive files, none lost or repeated
-    assert len(tasks) >= TASKS_PER_WORKER * 2
-    assert batches(paths, workers=2, files_per_task=1) == [[p] for p in paths]
-    many = [str(tmp_path / f"g{i}") for i in range(100_000)]
-    assert max(len(task) for task in batches(many, workers=2)) == TASK_MAX_FILES  # bounded per task
+def sized(path: Path, size: int) -> str:
+    """A file of `size` bytes by its size (sparse: nothing on disk); batches only stat files."""
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+    return str(path)
+
+
+def task_seconds(task: list[str]) -> float:
+    return sum(estimated_seconds(path) for path in task)
+
+
+def test_batches_keep_order_and_shrink_towards_the_end(tmp_path):
+    thumbs = [sized(tmp_path / f"t{i:03d}.jpg", 4000) for i in range(600)]
+    tasks = batches(thumbs, threads=2)
+    assert [p for task in tasks for p in task] == thumbs  # consecutive files, none lost or repeated
+    assert len(tasks[0]) > 50  # thumbnails share tasks, not one each
+    assert len(tasks) >= 4 * 2  # spread over both workers, several tasks each
+    low, high = TASK_SECONDS
+    # the first tasks are the largest, the last ones small: no worker idles long at the end
+    assert task_seconds(tasks[0]) > 4 * task_seconds(tasks[-2]) and task_seconds(tasks[-2]) < 2 * low
+    assert batches(thumbs, threads=2, files_per_task=1) == [[p] for p in thumbs]
+    many = [str(tmp_path / f"g{i}") for i in range(100_000)]  # missing files: quick error rows
+    assert max(task_seconds(task) for task in batches(many, threads=2)) < high + FILE_SECONDS  # bounded per task
 
 
 def test_big_files_make_smaller_tasks(tmp_path):
-    big = []
-    for i in range(6):
-        path = tmp_path / f"master{i}.tif"
-        with open(path, "wb") as handle:
-            handle.truncate(200 * 2**20)  # sparse: 200 MB by size, nothing on disk
-        big.append(str(path))
-    assert [len(task) for task in batches(big, workers=1)] == [2, 2, 2]  # ~256 MB of bytes per task
+    big = [sized(tmp_path / f"master{i}.tif", 200 * 2**20) for i in range(6)]
+    assert [len(task) for task in batches(big, threads=1)] == [1] * 6  # seconds of work each
+    photos = [sized(tmp_path / f"photo{i}.jpg", 3 * 2**20) for i in range(40)]
+    assert 3 < len(batches(photos, threads=2)) < 40  # a few per task, and more than one task
+    assert [len(task) for task in batches(photos[:8] + big[:1], threads=2)][-1] == 1
+    assert estimated_seconds("s3://bucket/master.tif") > estimated_seconds(photos[0])  # remote: fetched too
 
 
 def test_records_equal_the_local_pools(photo_batch, dask_spec):
@@ -115,6 +130,7 @@ def test_scan_reports_are_byte_identical_to_the_local_pools(tmp_path, dask_spec)
 
 def test_dask_scheduler_address_is_honoured_and_an_unreachable_one_is_exit_2(tmp_path, monkeypatch):
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")  # Dask's own setting, shorter: kept
     result = run_script(str(ROOT / "process.py"), "-i", "samples", "-s", str(tmp_path / "r.csv"), cwd=ROOT)
     assert result.returncode == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
