@@ -83,6 +83,9 @@ class BlurResult:
     score: float
     image: np.ndarray  # the (normalised) image that was scored
     blur_map: np.ndarray | None  # its Laplacian (only with Settings.keep_pixels)
+    # the luminance the pHash is taken of, when not `image`: default and fast modes hash an image
+    # smaller than the normalised size as stored, not its upscale (docs/performance.md, hash version)
+    hashed: np.ndarray | None = None
 
 
 def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) -> BlurResult:
@@ -94,24 +97,38 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
              the same score up to rounding (docs/performance.md has the measured differences).
     fast:    luminance decoded at 1/2, 1/4 or 1/8 size (libjpeg DCT scaling), resized to ~0.5 MP,
              Laplacian variance: a score on its own scale, with its own threshold.
+    default and fast hash and score small images without upscaling them (_scored).
     """
     if settings.mode == "fast":
+        # normalised (by _scored) bilinear, like the default mode: the DCT-scaled decode is already
+        # low-passed, and INTER_AREA at these non-integer ratios cost ~4 ms of the fast mode's ~55
         gray = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
-        if settings.fix_size:
-            # bilinear, like the default mode: the DCT-scaled decode is already low-passed, and
-            # INTER_AREA at these non-integer ratios cost ~4 ms of the fast mode's ~55 per image
-            gray = blur.normalise_size(gray, blur.FAST_TARGET_PIXELS)
+    elif settings.mode == "exact":
+        gray = decode.decode_bgr(data, header, image)
+        gray = blur.to_gray(blur.normalise_size(gray) if settings.fix_size else gray)
+        return _scored(gray, settings)
     else:
-        if settings.mode == "exact":
-            gray = decode.decode_bgr(data, header, image)
-            gray = blur.to_gray(blur.normalise_size(gray) if settings.fix_size else gray)
-        else:
-            gray = decode.decode_gray(data, header, image)
-            gray = blur.normalise_size(gray) if settings.fix_size else gray
+        gray = decode.decode_gray(data, header, image)
+        return _scored(gray, settings, blur.TARGET_PIXELS)
+    return _scored(gray, settings, blur.FAST_TARGET_PIXELS)
+
+
+def _scored(gray, settings: Settings, target: float | None = None) -> BlurResult:
+    """Score the luminance, normalised to `target` pixels first (None: it already is, or the
+    settings say not to). An image smaller than the target is hashed as stored: an upscale adds
+    nothing to its pHash but the cost; a small one is scored in closed form, without the upscale
+    (blur.upscaled_laplacian_variance, within the default mode's tolerance)."""
+    stored = None
+    if target is not None and settings.fix_size:
+        if gray.shape[0] * gray.shape[1] < target:
+            stored = gray
+            if not settings.keep_pixels and blur.scored_in_closed_form(gray.shape, target):
+                return BlurResult(blur.upscaled_laplacian_variance(gray, target), gray, None, stored)
+        gray = blur.normalise_size(gray, target)
     if settings.keep_pixels:  # the caller shows or saves the map: build it once
         blur_map = blur.laplacian(gray)
-        return BlurResult(blur.blur_score(blur_map), gray, blur_map)
-    return BlurResult(blur.laplacian_variance(gray), gray, None)
+        return BlurResult(blur.blur_score(blur_map), gray, blur_map, stored)
+    return BlurResult(blur.laplacian_variance(gray), gray, None, stored)
 
 
 def enforce_limits(header: decode.Header, max_pixels: int, max_memory: int) -> None:
@@ -170,7 +187,7 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
         return record
     record.score = result.score
     record.blurry = blur.is_blurry(result.score, settings.threshold)
-    low = low_frequencies(result.image)  # one DCT for both: the flips and turns are sign flips of it
+    low = low_frequencies(result.image if result.hashed is None else result.hashed)  # one DCT for both: the flips and turns are sign flips of it
     record.hash = to_hex(hash_of(low))
     record.hash_oriented = " ".join(to_hex(h) for h in oriented_hashes(low))
     if settings.keep_pixels:
