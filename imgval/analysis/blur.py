@@ -66,7 +66,8 @@ def scored_in_closed_form(shape: tuple[int, ...], target_pixels: float = TARGET_
     return height * width < target_pixels and height * width * (height + width) <= CLOSED_FORM_MAX_WORK
 
 
-def upscaled_laplacian_variance(gray: np.ndarray, target_pixels: float = TARGET_PIXELS) -> float:
+def upscaled_laplacian_variance(gray: np.ndarray, target_pixels: float = TARGET_PIXELS,
+                                rounding_gain: float = ROUNDING_GAIN) -> float:
     """laplacian_variance(normalise_size(gray)) of a small 8-bit image, without the upscale.
 
     The bilinear upscale is linear: U = By X Bx' (By, Bx the interpolation matrices of the two
@@ -85,7 +86,7 @@ def upscaled_laplacian_variance(gray: np.ndarray, target_pixels: float = TARGET_
     total = ay.second_sum @ x @ ax.interp_sum + ay.interp_sum @ x @ ax.second_sum
     energy = (np.sum(x * (ay.second_gram @ x @ ax.interp_gram)) + np.sum(x * (ay.interp_gram @ x @ ax.second_gram))
               + 2 * np.sum(x * (ay.cross @ x @ ax.cross)))
-    energy += ROUNDING_GAIN * (_rounding_energy(x, ay, ratio) + _rounding_energy(x.T, ax, ratio))
+    energy += rounding_gain * (_rounding_energy(x, ay, ratio) + _rounding_energy(x.T, ax, ratio))
     count = out_height * out_width
     mean = total / count
     return float(max(energy / count - mean * mean, 0.0))

@@ -366,9 +366,12 @@ def _oriented_pairs(inverse, present, oriented, radius):
 
 def _components(first: np.ndarray, second: np.ndarray, count: int) -> np.ndarray:
     """Connected-component label of each of `count` nodes, linked by the edges first[k]-second[k].
-    Without edges every node is its own component, and SciPy (0.2 s to import) is not loaded."""
-    if not len(first):
+    Without edges (self-links aside) every node is its own component, and SciPy (0.2 s to
+    import) is not loaded."""
+    linking = first != second
+    if not linking.any():
         return np.arange(count)
+    first, second = first[linking], second[linking]
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
