@@ -43,11 +43,14 @@ def blur_score(blur_map: np.ndarray) -> float:
 def laplacian_variance(gray: np.ndarray) -> float:
     """blur_score(laplacian(gray)) without the float64 map: for 8-bit input the Laplacian is
     exact in 16-bit integers and OpenCV sums its moments in double precision, so the value is
-    the same (to ~1e-12) at a third of the cost."""
+    the same (to ~1e-12) at a sixth of the cost."""
     if gray.dtype != np.uint8:
         return blur_score(laplacian(gray))
-    _, std = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_16S))
-    return float(std[0, 0]) ** 2
+    response = cv2.Laplacian(gray, cv2.CV_16S)
+    # the two moments as sums (SIMD passes; cv2.meanStdDev on int16 took 2.3 ms of 4 on 2 MP)
+    count = response.size
+    mean = cv2.sumElems(response)[0] / count
+    return max(cv2.norm(response, cv2.NORM_L2SQR) / count - mean * mean, 0.0)
 
 
 # Images this small are scored in closed form (upscaled_laplacian_variance) instead of upscaled:
