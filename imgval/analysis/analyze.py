@@ -17,6 +17,12 @@ from imgval.defaults import (CHECKSUMS, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, 
                              MODE_THRESHOLDS, MODES)
 
 
+# What the `hash` column is, by mode (docs/performance.md, "Hash versions"): 2 takes the pHash of
+# an image smaller than the normalised size as stored, 1 (exact mode: the earlier values) of its
+# upscale. Larger images are hashed alike by both.
+HASH_VERSIONS = {"default": 2, "fast": 2, "exact": 1}
+
+
 @dataclass(frozen=True)
 class Settings:
     """How images are analysed; the same for every image of a run."""
