@@ -227,9 +227,9 @@ def whole(args) -> None:
         files = [p for p in folder.rglob("*") if p.is_file()]
         size_mb = sum(p.stat().st_size for p in files) / 1e6
         lines += [f"**{set_name}** ({folder.relative_to(HERE)}): {len(files)} files, {size_mb:.0f} MB", "",
-                  "| command | workers | wall s | CPU s | CPU ms/file | peak RSS (MB) | wall vs reference | "
+                  "| command | workers | wall s | CPU s | CPU ms/file | wall vs reference | "
                   "CPU vs reference | wall vs floor | CPU vs floor | wall vs reused floor | CPU vs reused floor |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for jobs in args.jobs:
             def median(name, index):
                 runs = samples.get((set_name, jobs, name))
@@ -241,9 +241,8 @@ def whole(args) -> None:
             names = list(whole_commands(str(folder), jobs, "", args.modes))
             for name in names:
                 wall, cpu = median(name, 0), median(name, 1)
-                peak = max(r[2] for r in samples[(set_name, jobs, name)])
                 lines.append(
-                    f"| {name} | {jobs} | {wall:.2f} | {cpu:.2f} | {1000 * cpu / len(files):.1f} | {peak:.0f} | "
+                    f"| {name} | {jobs} | {wall:.2f} | {cpu:.2f} | {1000 * cpu / len(files):.1f} | "
                     f"{ratio(median('reference', 0), wall)} | {ratio(median('reference', 1), cpu)} | "
                     f"{ratio(median('floor', 0), wall)} | {ratio(median('floor', 1), cpu)} | "
                     f"{ratio(median('floor, reused buffers', 0), wall)} | "
