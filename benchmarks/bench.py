@@ -19,6 +19,20 @@ workers, from getrusage) is per command. RSS includes what the bench process had
 (the "idle" row). CPU time (user + system, the process and its workers) is given too: on a
 machine that other work shares, CPU ms/image and its ratios are steadier than wall-clock rates.
 Prints a markdown table; --markdown FILE writes it there too.
+
+`--whole` measures instead what a user pays: the commands a user types, each a fresh process
+(imports, listing, the pool, the report all counted), each file once, `--no-cache`:
+
+  imgval default/fast/exact   python process.py -i SET --no-cache -q -j JOBS [--fast|--exact]
+  reference                   python ../shared/reference/clirdlf_pipeline.py -i SET -j JOBS
+  floor                       python benchmarks/floor.py SET JOBS (OpenCV only: list, decode gray)
+  floor, reused buffers       the same with GLIBC_TUNABLES keeping freed blocks up to 256 MiB
+                              (what imgval's workers do: batch/pool.py _keep_freed_memory)
+
+on the sets of benchmarks/corpus (make_corpus.py): `jpeg` (whole/jpeg: 48 distinct 22 MP JPEGs),
+`mixed` (mixed/: 12 JPEGs, 8 TIFF masters 8/16-bit, 4 PNGs), `thumbs` (whole/thumbs: 64x64
+JPEGs), `one` (a single 64x64 JPEG: the fixed cost of a run). CPU is the user + system time of
+the process and every process it waited for (its pool's workers), from wait4.
 """
 from __future__ import annotations
 
@@ -29,6 +43,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +57,10 @@ from imgval.analysis.analyze import Settings  # noqa: E402
 from imgval.batch.engine import make_engine  # noqa: E402
 from imgval.report.writers import Report  # noqa: E402
 
-REFERENCE = HERE.parent.parent / "shared" / "reference" / "clirdlf_pipeline.py"
+# ../shared/reference beside the checkout (a git worktree may sit one level deeper)
+REFERENCE = next((folder / "shared" / "reference" / "clirdlf_pipeline.py" for folder in HERE.parents
+                  if (folder / "shared" / "reference" / "clirdlf_pipeline.py").exists()),
+                 HERE.parent.parent / "shared" / "reference" / "clirdlf_pipeline.py")
 
 
 def load_reference():
@@ -133,8 +151,116 @@ def machine() -> str:
             f"Python {platform.python_version()}, OpenCV {cv2.__version__}")
 
 
+ROOT = HERE.parent
+REUSE_TUNABLES = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=268435456"
+WHOLE_SETS = {"jpeg": HERE / "corpus" / "whole" / "jpeg", "mixed": HERE / "corpus" / "mixed",
+              "thumbs": HERE / "corpus" / "whole" / "thumbs", "one": HERE / "corpus" / "whole" / "one"}
+
+
+def whole_commands(folder: str, jobs: int, out: str, modes: list[str]) -> dict[str, tuple[list[str], dict]]:
+    """name -> (argv, extra environment) of every command timed on one set."""
+    python = sys.executable
+    commands = {"floor": ([python, str(HERE / "floor.py"), folder, str(jobs)], {}),
+                "floor, reused buffers": ([python, str(HERE / "floor.py"), folder, str(jobs)],
+                                          {"GLIBC_TUNABLES": REUSE_TUNABLES})}
+    if REFERENCE.exists():
+        commands["reference"] = ([python, str(REFERENCE), "-i", folder, "-j", str(jobs), "-o", out], {})
+    for mode in modes:
+        flag = [] if mode == "default" else [f"--{mode}"]
+        commands[f"imgval {mode}"] = ([python, str(ROOT / "process.py"), "-i", folder, "--no-cache", "-q",
+                                       "-j", str(jobs), "-s", out, *flag], {})
+    return commands
+
+
+def run_process(argv: list[str], env: dict, cwd: str) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MB) of one command: the process and its waited-for
+    children (the pool's workers)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=cwd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    errors = process.stderr.read().decode(errors="replace")
+    process.stderr.close()
+    if os.waitstatus_to_exitcode(status) not in (0, 3):
+        raise SystemExit(f"{' '.join(argv)} failed:\n{errors}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def make_one(folder: Path) -> None:
+    """The `one` set: a single 64x64 JPEG (a thumbnail of the thumbs set), for the fixed cost."""
+    thumbs = sorted(WHOLE_SETS["thumbs"].glob("*.jpg"))
+    if thumbs and not folder.exists():
+        folder.mkdir(parents=True)
+        (folder / thumbs[0].name).write_bytes(thumbs[0].read_bytes())
+
+
+def whole(args) -> None:
+    make_one(WHOLE_SETS["one"])
+    sets = {name: WHOLE_SETS[name] for name in args.sets}
+    for name, folder in sets.items():
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        if not files:
+            sys.exit(f"no files in {folder}: run benchmarks/make_corpus.py first")
+        for path in files:  # warm the page cache: every command reads from memory
+            path.read_bytes()
+    samples: dict[tuple, list[tuple[float, float, float]]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        out = os.path.join(scratch, "results.csv")
+        for round_ in range(args.rounds):
+            for set_name, folder in sets.items():
+                for jobs in args.jobs:
+                    commands = whole_commands(str(folder), jobs, out, args.modes)
+                    names = list(commands)
+                    shift = round_ % len(names)
+                    for name in names[shift:] + names[:shift]:  # a different one first each round
+                        argv, env = commands[name]
+                        result = run_process(argv, env, scratch)
+                        samples.setdefault((set_name, jobs, name), []).append(result)
+                        print(f"round {round_ + 1}: {set_name:7s} j={jobs} {name:22s} {result[0]:7.2f} s "
+                              f"{result[1]:7.2f} s CPU", file=sys.stderr)
+    lines = [f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end", "",
+             f"Command: `python benchmarks/bench.py --whole --rounds {args.rounds} --sets {' '.join(args.sets)} "
+             f"--jobs {' '.join(map(str, args.jobs))}` (whole processes, median of {args.rounds} alternating "
+             "rounds)", ""]
+    for set_name, folder in sets.items():
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        size_mb = sum(p.stat().st_size for p in files) / 1e6
+        lines += [f"**{set_name}** ({folder.relative_to(HERE)}): {len(files)} files, {size_mb:.0f} MB", "",
+                  "| command | workers | wall s | CPU s | CPU ms/file | wall vs reference | "
+                  "CPU vs reference | wall vs floor | CPU vs floor | wall vs reused floor | CPU vs reused floor |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for jobs in args.jobs:
+            def median(name, index):
+                runs = samples.get((set_name, jobs, name))
+                return statistics.median(r[index] for r in runs) if runs else None
+
+            def ratio(base, value):
+                return f"{base / value:.2f}x" if base and value else "n/a"
+
+            names = list(whole_commands(str(folder), jobs, "", args.modes))
+            for name in names:
+                wall, cpu = median(name, 0), median(name, 1)
+                lines.append(
+                    f"| {name} | {jobs} | {wall:.2f} | {cpu:.2f} | {1000 * cpu / len(files):.1f} | "
+                    f"{ratio(median('reference', 0), wall)} | {ratio(median('reference', 1), cpu)} | "
+                    f"{ratio(median('floor', 0), wall)} | {ratio(median('floor', 1), cpu)} | "
+                    f"{ratio(median('floor, reused buffers', 0), wall)} | "
+                    f"{ratio(median('floor, reused buffers', 1), cpu)} |")
+        lines.append("")
+    table = "\n".join(lines)
+    print(table)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(table + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--whole", action="store_true",
+                        help="time the whole commands a user types, each a fresh process (see the docstring)")
+    parser.add_argument("--sets", nargs="+", default=["jpeg", "mixed", "thumbs", "one"], choices=list(WHOLE_SETS),
+                        help="with --whole: the sets to run")
     parser.add_argument("--corpus", type=Path, default=HERE / "corpus" / "mixed")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
@@ -145,6 +271,8 @@ def main() -> None:
                              "(forking the pool, the report's finishing pass) weigh as in a real one")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
+    if args.whole:
+        return whole(args)
 
     files = sorted(str(p) for p in args.corpus.iterdir() if p.is_file())
     if not files:

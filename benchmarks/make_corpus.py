@@ -6,6 +6,9 @@ Two sets, written under benchmarks/corpus/ (git-ignored; about 1.3 GB):
   mixed/     what a digitisation batch looks like: 20-24 MP JPEGs (camera derivatives),
              8-bit and 16-bit RGB TIFF masters, uncompressed and LZW, and PNGs; some out of
              focus. This is the speed corpus.
+  whole/     the whole-process bench's sets (benchmarks/bench.py --whole): jpeg/, 48 distinct
+             22 MP JPEGs (12 scenes, each at 4 blurs, noise levels and qualities); thumbs/,
+             1,000 64x64 JPEG thumbnails (crops of smaller scenes, some out of focus).
   photos/    real photographs, when scikit-image is installed (it ships a few small ones:
              astronaut, cat, coffee, rocket, Hubble, retina, motorcycle, ...): each re-encoded as
              JPEG at three qualities, as PNG, and out of focus; for the fidelity check on real
@@ -104,6 +107,38 @@ def make_mixed(out: Path) -> list[Path]:
     return made
 
 
+MP22 = (5760, 3840)
+WHOLE_VARIANTS = [(0, 0, 92), (0.8, 2, 88), (1.6, 0, 95), (3.0, 1, 85)]  # blur sigma, noise, quality
+
+
+def make_whole(out: Path, thumbnails: int = 1000) -> list[Path]:
+    """The whole-process sets: 48 distinct 22 MP JPEGs, and 64x64 thumbnails."""
+    made = []
+    for scene in range(12):
+        base = None
+        for variant, (sigma, noise, quality) in enumerate(WHOLE_VARIANTS):
+            path = out / "whole" / "jpeg" / f"w{scene:02d}_{variant}_s{sigma:g}.jpg"
+            if not path.exists():
+                if base is None:
+                    base = natural_image(*MP22, seed=500 + scene)
+                image = with_noise(defocus(base, sigma), noise, 500 + scene * 10 + variant)
+                write(path, image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            made.append(path)
+    folder = out / "whole" / "thumbs"
+    for scene in range(thumbnails // 50):
+        base = None
+        for index in range(50):
+            path = folder / f"t{scene:02d}_{index:02d}.jpg"
+            if not path.exists():
+                if base is None:
+                    base = natural_image(640, 480, seed=700 + scene)
+                y, x = (index // 10) * 80, (index % 10) * 56
+                crop = cv2.resize(base[y:y + 256, x:x + 128 + index], (64, 64), interpolation=cv2.INTER_AREA)
+                write(path, defocus(crop, (index % 4) * 0.6), [cv2.IMWRITE_JPEG_QUALITY, 80 + index % 15])
+            made.append(path)
+    return made
+
+
 LABELLED_SIGMAS = (0, 0.5, 0.8, 1.1, 1.5, 2.0, 2.8, 4.0, 6.0)
 LABELLED_BASES = [  # seed, (width, height): several sizes, since fast mode's decode scale depends on size
     (401, MP24), (402, MP20), (403, (4608, 3456)), (404, (4032, 3024)), (405, (3264, 2448)),
@@ -171,7 +206,7 @@ def make_photos(out: Path) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="corpus folder [%(default)s]")
-    parser.add_argument("--only", choices=["mixed", "labelled", "photos"], help="make one set only")
+    parser.add_argument("--only", choices=["mixed", "labelled", "photos", "whole"], help="make one set only")
     args = parser.parse_args()
     start = time.perf_counter()
     made = []
@@ -179,6 +214,8 @@ def main() -> None:
         made += make_mixed(args.out)
     if args.only in (None, "labelled"):
         made += make_labelled(args.out)
+    if args.only in (None, "whole"):
+        made += make_whole(args.out)
     if args.only in (None, "photos"):
         made += make_photos(args.out)
     size = sum(p.stat().st_size for p in made)

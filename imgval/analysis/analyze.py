@@ -18,6 +18,12 @@ from imgval.defaults import (BLUR_VERDICTS, CHECKSUMS, DEFAULT_MAX_MEMORY, DEFAU
                              MODE_THRESHOLDS, MODES, SHARPNESS_THRESHOLD)
 
 
+# What the `hash` column is, by mode (docs/performance.md, "Hash versions"): 2 takes the pHash of
+# an image smaller than the normalised size as stored, 1 (exact mode: the earlier values) of its
+# upscale. Larger images are hashed alike by both.
+HASH_VERSIONS = {"default": 2, "fast": 2, "exact": 1}
+
+
 @dataclass(frozen=True)
 class Settings:
     """How images are analysed; the same for every image of a run."""
@@ -92,8 +98,11 @@ class BlurResult:
     score: float
     image: np.ndarray  # the (normalised) image that was scored
     blur_map: np.ndarray | None  # its Laplacian (only with Settings.keep_pixels)
-    sharpness: sharpness.Sharpness
-    viewed: np.ndarray  # the luminance at viewing size the sharpness was measured on
+    # the luminance the pHash is taken of, when not `image`: default and fast modes hash an image
+    # smaller than the normalised size as stored, not its upscale (docs/performance.md, hash version)
+    hashed: np.ndarray | None = None
+    sharpness: sharpness.Sharpness | None = None  # always set by measure_blur
+    viewed: np.ndarray | None = None  # the luminance at viewing size the sharpness was measured on
 
 
 def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) -> BlurResult:
@@ -105,31 +114,45 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
              the same score up to rounding (docs/performance.md has the measured differences).
     fast:    luminance decoded at 1/2, 1/4 or 1/8 size (libjpeg DCT scaling), resized to ~0.5 MP,
              Laplacian variance: a score on its own scale, with its own threshold.
+    default and fast hash and score small images without upscaling them (_scored).
 
     The sharpness is measured on the same decode, before the 2 MP normalisation (it must never
     see an upscaled image), on the full-size luminance (in exact mode, the colour decode's).
     """
     if settings.mode == "fast":
+        # normalised (by _scored) bilinear, like the default mode: the DCT-scaled decode is already
+        # low-passed, and INTER_AREA at these non-integer ratios cost ~4 ms of the fast mode's ~55
         full = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
         viewed = sharpness.viewing_size(full)
-        if settings.fix_size:
-            # bilinear, like the default mode: the DCT-scaled decode is already low-passed, and
-            # INTER_AREA at these non-integer ratios cost ~4 ms of the fast mode's ~55 per image
-            full = blur.normalise_size(full, blur.FAST_TARGET_PIXELS)
-        gray = full
+        result = _scored(full, settings, blur.FAST_TARGET_PIXELS)
     elif settings.mode == "exact":
         colour = decode.decode_bgr(data, header, image)
         viewed = sharpness.viewing_size(blur.to_gray(colour))
-        gray = blur.to_gray(blur.normalise_size(colour) if settings.fix_size else colour)
+        result = _scored(blur.to_gray(blur.normalise_size(colour) if settings.fix_size else colour), settings)
     else:
         full = decode.decode_gray(data, header, image)
         viewed = sharpness.viewing_size(full)
-        gray = blur.normalise_size(full) if settings.fix_size else full
-    measured = sharpness.measure(viewed)
+        result = _scored(full, settings, blur.TARGET_PIXELS)
+    result.sharpness, result.viewed = sharpness.measure(viewed), viewed
+    return result
+
+
+def _scored(gray, settings: Settings, target: float | None = None) -> BlurResult:
+    """Score the luminance, normalised to `target` pixels first (None: it already is, or the
+    settings say not to). An image smaller than the target is hashed as stored: an upscale adds
+    nothing to its pHash but the cost; a small one is scored in closed form, without the upscale
+    (blur.upscaled_laplacian_variance, within the default mode's tolerance)."""
+    stored = None
+    if target is not None and settings.fix_size:
+        if gray.shape[0] * gray.shape[1] < target:
+            stored = gray
+            if not settings.keep_pixels and blur.scored_in_closed_form(gray.shape, target):
+                return BlurResult(blur.upscaled_laplacian_variance(gray, target), gray, None, stored)
+        gray = blur.normalise_size(gray, target)
     if settings.keep_pixels:  # the caller shows or saves the map: build it once
         blur_map = blur.laplacian(gray)
-        return BlurResult(blur.blur_score(blur_map), gray, blur_map, measured, viewed)
-    return BlurResult(blur.laplacian_variance(gray), gray, None, measured, viewed)
+        return BlurResult(blur.blur_score(blur_map), gray, blur_map, stored)
+    return BlurResult(blur.laplacian_variance(gray), gray, None, stored)
 
 
 def blur_verdicts(record: Record, result: BlurResult, settings: Settings) -> None:
@@ -203,7 +226,8 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
         record.error = str(exc)
         return record
     blur_verdicts(record, result, settings)
-    low = low_frequencies(result.image)  # one DCT for both: the flips and turns are sign flips of it
+    # one DCT for both: the flips and turns are sign flips of it
+    low = low_frequencies(result.image if result.hashed is None else result.hashed)
     record.hash = to_hex(hash_of(low))
     record.hash_oriented = " ".join(to_hex(h) for h in oriented_hashes(low))
     record.hash_rotated = " ".join(to_hex(h) for h in rotated_hashes(result.image, low))

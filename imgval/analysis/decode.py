@@ -64,6 +64,12 @@ _TRANSPOSE_BY_ORIENTATION = {  # EXIF orientation -> the operation that shows th
 }
 
 
+def preload() -> None:
+    """Import Pillow's format plugins now (a parent process about to fork its workers): the first
+    Image.open of every process would import them all."""
+    Image.init()
+
+
 class DecodeError(Exception):
     """The file is not a readable, complete image; the message says why."""
 

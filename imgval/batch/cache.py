@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import platformdirs
 
 from imgval import __version__
-from imgval.analysis.analyze import Record, Settings
+from imgval.analysis.analyze import HASH_VERSIONS, Record, Settings
 from imgval.escaped_names import shown
 from imgval.storage import is_remote
 
@@ -78,6 +78,7 @@ def fingerprint(settings: Settings) -> str:
         "version": __version__,
         "record_fields": sorted(_record_fields()),
         "schema": SCHEMA_VERSION,
+        "hash_version": HASH_VERSIONS[settings.mode],  # rows with an earlier hash definition are redone
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
 

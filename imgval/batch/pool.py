@@ -28,9 +28,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from imgval.analysis import pronom
+from imgval.analysis import decode, pronom
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
-from imgval.analysis.phash import load_dct
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
@@ -107,12 +106,14 @@ def _analyze(path: str) -> Record:
 
 
 def _context():
-    pronom.preload()  # before forking, so the workers share it instead of each loading its own
+    # before forking, so the workers share them instead of each loading its own: the PRONOM
+    # signatures, and Pillow's format plugins (Image.open imports them all on first use)
+    pronom.preload()
+    decode.preload()
     return multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
 
 
 def _new_pool(workers: int, settings: Settings, analyze: Analyze, timeout: float) -> ProcessPoolExecutor:
-    load_dct()  # inherited by the forked workers
     return ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker,
                                initargs=(settings, analyze, timeout))
 

@@ -193,13 +193,13 @@ def open_report_or_fail(path: str, *args, **kwargs):
 def logs_above_the_bar(bar):
     """While a bar is drawn, log lines to the terminal go through tqdm (tqdm.write) so they are
     printed above the bar instead of into it; the console handler keeps its level."""
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
     root = logging.getLogger()
     console = [h for h in root.handlers if _is_console(h)]
     if bar.disable or not console:
         yield
         return
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     with logging_redirect_tqdm([root]):
         root.handlers[-1].setLevel(console[0].level)  # the redirecting handler, added last
         yield

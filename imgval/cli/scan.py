@@ -41,10 +41,28 @@ log = logging.getLogger("imgval")
 
 
 def progress(total: int):
-    """A progress bar with rate and ETA, only when a person is watching a terminal."""
+    """A progress bar with rate and ETA, only when a person is watching a terminal (tqdm is not
+    even imported otherwise: cron and pipes never show it)."""
+    if not sys.stderr.isatty():
+        return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="img", file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+    return tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True)
+
+
+class _NoBar:
+    """What a scan asks of a disabled tqdm bar."""
+
+    disable = True
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
 
 
 @click.command("scan", cls=MultiValueCommand, context_settings=HELP)

@@ -88,3 +88,20 @@ def test_pretty_blur_map_is_an_8_bit_picture_of_the_same_size(sharp_image):
     picture = blur.pretty_blur_map(lap)
     assert picture.dtype == np.uint8 and picture.shape == lap.shape
     assert picture.max() == 255 and picture.min() == 0
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (48, 64), (75, 100), (120, 90), (17, 5)])
+def test_closed_form_score_is_the_unrounded_upscales_laplacian_variance(shape):
+    """Without the rounding term, the closed form is the Laplacian variance of the bilinear
+    upscale itself (computed here in float64, where cv2.resize does not round)."""
+    rng = np.random.default_rng(shape[0])
+    gray = cv2.GaussianBlur(rng.integers(0, 256, shape, dtype=np.uint8), (0, 0), 1.0)
+    upscaled = blur.normalise_size(gray.astype(np.float64))
+    dense = float(np.var(cv2.Laplacian(upscaled, cv2.CV_64F)))
+    assert blur.upscaled_laplacian_variance(gray, rounding_gain=0) == pytest.approx(dense, rel=1e-9, abs=1e-12)
+
+
+def test_closed_form_is_only_for_small_images_that_would_be_upscaled():
+    assert blur.scored_in_closed_form((64, 64)) and blur.scored_in_closed_form((96, 128))
+    assert not blur.scored_in_closed_form((1000, 1000))  # upscaled, but the upscale is cheaper
+    assert not blur.scored_in_closed_form((1500, 1500))  # downscaled

@@ -257,3 +257,38 @@ def test_tiff_probe_lets_go_of_the_file_bytes(tmp_path, photo, options):
         assert sys.getrefcount(data) == before
     finally:
         gc.enable()
+
+
+def _small_pictures():
+    rng = np.random.default_rng(7)
+    for seed, (width, height) in enumerate([(64, 64), (64, 48), (100, 75), (128, 96), (40, 90)]):
+        picture = natural_image(width, height, seed=seed)
+        yield f"scene{seed}", picture
+        yield f"soft{seed}", blurred(picture, 1.5)
+    yield "noise", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    yield "flat", np.full((64, 64, 3), 90, np.uint8)
+    yield "stripes", np.tile((np.arange(64) % 8 < 4).astype(np.uint8)[None, :, None] * 255, (64, 1, 3))
+
+
+@pytest.mark.parametrize("name,picture", list(_small_pictures()))
+def test_small_images_score_in_closed_form_within_tolerance_of_exact(tmp_path, name, picture):
+    """Thumbnails are scored without the 2 MP upscale (blur.upscaled_laplacian_variance): still
+    within the default mode's tolerance of exact, which upscales as the original did."""
+    path = str(write_image(tmp_path / f"{name}.jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 90]))
+    exact, default = analyze_path(path, Settings(mode="exact")), analyze_path(path, Settings())
+    assert within_default_tolerance(default.score, exact.score), (default.score, exact.score)
+    assert default.blurry == exact.blurry
+
+
+def test_small_images_are_hashed_as_stored_and_exact_keeps_the_upscaled_hash(tmp_path):
+    """Hash version 2 (default, fast): an image under the normalised size is hashed as stored,
+    imagehash's pHash of its luminance; exact mode keeps version 1, the hash of the upscale."""
+    import imagehash
+
+    path = str(write_image(tmp_path / "thumb.jpg", natural_image(96, 64, seed=3), [cv2.IMWRITE_JPEG_QUALITY, 90]))
+    data = open(path, "rb").read()
+    header, image = decode.probe(data)
+    luminance = decode.decode_gray(data, header, image)
+    assert analyze_path(path, Settings()).hash == str(imagehash.phash(Image.fromarray(luminance)))
+    upscaled = cv2.cvtColor(blur.normalise_size(cv2.imread(path)), cv2.COLOR_BGR2GRAY)
+    assert analyze_path(path, Settings(mode="exact")).hash == str(imagehash.phash(Image.fromarray(upscaled)))
