@@ -248,11 +248,16 @@ def whole(args) -> None:
                     f"{ratio(median('floor, reused buffers', 0), wall)} | "
                     f"{ratio(median('floor, reused buffers', 1), cpu)} |")
         lines.append("")
+    _emit_table(lines, args.markdown)
+
+
+def _emit_table(lines: list[str], markdown) -> None:
+    """Print the table, and write it to the --markdown file when one is given."""
     table = "\n".join(lines)
     print(table)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(table + "\n")
+    if markdown:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(table + "\n")
 
 
 def main() -> None:
@@ -328,11 +333,7 @@ def main() -> None:
                              f"{peaks[(set_name, jobs, name)]:.0f} | {floor / seconds:.2f}x | {vs_ref} | "
                              f"{1000 * cpu / len(paths):.0f} | {floor_cpu / cpu:.2f}x | {cpu_vs_ref} |")
         lines.append("")
-    table = "\n".join(lines)
-    print(table)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(table + "\n")
+    _emit_table(lines, args.markdown)
 
 
 def _megapixels(path: str) -> float:
