@@ -86,8 +86,12 @@ _COS2, _SIN2, _COSSIN2 = _COS * _COS, _SIN * _SIN, 2 * _COS * _SIN
 
 
 def _tile_means(values: np.ndarray, rows: int, cols: int, tile: int = TILE) -> np.ndarray:
-    """Mean of values over each tile x tile tile (the image cropped to whole tiles)."""
-    return cv2.resize(values[:rows * tile, :cols * tile], (cols, rows), interpolation=cv2.INTER_AREA)
+    """Mean of float32 values over each tile x tile tile (the image cropped to whole tiles): the
+    sum of each row's run of `tile` values (cv2.reduce), then of `tile` such runs; a quarter of
+    the cost of an INTER_AREA resize, which gives the same means."""
+    values = np.ascontiguousarray(values[:rows * tile, :cols * tile])
+    runs = cv2.reduce(values.reshape(-1, tile), 1, cv2.REDUCE_SUM)
+    return runs.reshape(rows, tile, cols).sum(axis=1) * np.float32(1 / (tile * tile))
 
 
 def _structure(gx: np.ndarray, gy: np.ndarray, rows: int, cols: int, tile: int) -> np.ndarray:
@@ -135,9 +139,9 @@ def noise_sigma(view: np.ndarray) -> float:
     the mean absolute value of Gaussian noise is its sigma), at the NOISE_PERCENTILE-th
     percentile of blocks (structure only adds to it). Never below 8-bit quantisation noise."""
     height, width = view.shape[0] // 2 * 2, view.shape[1] // 2 * 2
-    a, b = view[0:height:2, 0:width:2], view[0:height:2, 1:width:2]
-    c, d = view[1:height:2, 0:width:2], view[1:height:2, 1:width:2]
-    diagonal = cv2.absdiff(cv2.subtract(a, b), cv2.subtract(c, d))
+    quads = view[:height, :width].reshape(height // 2, 2, width // 2, 2)
+    rows_diff = quads[:, :, :, 0] - quads[:, :, :, 1]  # a - b over c - d, per 2x2 block
+    diagonal = np.abs(rows_diff[:, 0] - rows_diff[:, 1])
     diagonal *= 0.5
     rows, cols = diagonal.shape[0] // 16, diagonal.shape[1] // 16
     if rows == 0 or cols == 0:

@@ -22,7 +22,7 @@ from imgval.escaped_names import shown
 from imgval.image_names import with_extensions
 
 if TYPE_CHECKING:
-    from imgval.analysis.analyze import Record
+    from imgval.analysis.analyze import Record, Settings
 
 # OpenCV and the analysis are imported when the command runs: `--help` must not load them.
 
@@ -58,7 +58,8 @@ def blur_values(record: Record, columns=BLUR_COLUMNS) -> dict:
 @click.option("-d", "--display-image", is_flag=True,
               help="Show each image and its blur map in windows; press q to stop, any other key for the next.")
 @click.option("--blur-map-dir", type=click.Path(file_okay=False), default=None,
-              help="Save each image's blur map as a PNG in this folder.")
+              help="Save each image's blur map as a PNG in this folder (the Laplacian map; with "
+                   "--blur-verdict sharpness, the image tinted green where sharp, orange where blurred).")
 @max_pixels_option
 @max_memory_option
 @include_ext_option
@@ -103,8 +104,8 @@ def process_blur(inputs, save_path, output_format, threshold, blur_verdict, shar
             report.write(record)
             summary.add(record)
             if record.pixels is not None and blur_map_dir:
-                save_blur_map(record, blur_map_dir)
-            if record.pixels is not None and display_image and not show(record):
+                save_blur_map(record, settings, blur_map_dir)
+            if record.pixels is not None and display_image and not show(record, settings):
                 log.info("stopped by the user after %d of %d images", summary.count, len(paths))
                 break
         for folder, reason in found.unlistable:
@@ -131,29 +132,35 @@ def blur_map_name(filepath: str) -> str:
     return "__".join(parts).replace(":", "_").lstrip(".") + ".blurmap.png"
 
 
-def save_blur_map(record: Record, folder: str) -> None:
-    """Write the record's blur map as FOLDER/blur_map_name(path)."""
+def save_blur_map(record: Record, settings: Settings, folder: str) -> None:
+    """Write the record's blur map (for the active verdict) as FOLDER/blur_map_name(path)."""
     import cv2
-
-    from imgval.analysis.blur import pretty_blur_map
 
     name = blur_map_name(shown(record.filepath))  # a non-UTF-8 name as its escaped text
     target = os.path.join(folder, name)
-    if not cv2.imwrite(target, pretty_blur_map(record.pixels.blur_map)):
+    if not cv2.imwrite(target, _blur_map_bgr(record, settings)):
         log.warning("could not write the blur map %s", target)
 
 
-def show(record: Record) -> bool:
+def show(record: Record, settings: Settings) -> bool:
     """Show the image and its blur map; False when the user pressed q (or windows failed)."""
     import cv2
 
-    from imgval.analysis.blur import pretty_blur_map
-
     try:
         cv2.imshow("input", record.pixels.image)
-        cv2.imshow("result", pretty_blur_map(record.pixels.blur_map))
+        cv2.imshow("result", _blur_map_bgr(record, settings))
         key = cv2.waitKey(0)
     except cv2.error as exc:
         log.error("cannot open a window (%s); use --blur-map-dir to save blur maps instead", exc.err)
         return False
     return key != ord("q")
+
+
+def _blur_map_bgr(record: Record, settings: Settings):
+    """The blur map picture in OpenCV's channel order (a colour overlay is RGB)."""
+    import cv2
+
+    from imgval.report.thumbnails import blur_map_picture
+
+    picture = blur_map_picture(record.pixels, settings)
+    return cv2.cvtColor(picture, cv2.COLOR_RGB2BGR) if picture.ndim == 3 else picture

@@ -18,7 +18,9 @@ from PIL import Image, ImageOps
 import numpy as np
 
 from imgval.analysis import blur, decode, sharpness
-from imgval.analysis.analyze import DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, Settings, enforce_limits, measure_blur
+from imgval.analysis.analyze import (
+    DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, BlurResult, Settings, enforce_limits, measure_blur,
+)
 from imgval.analysis.filedata import read_input
 from imgval.escaped_names import on_disk
 
@@ -113,13 +115,22 @@ def blur_map_preview(path: str, settings: Settings, side: int = THUMB_SIDE,
         enforce_limits(header, settings.max_pixels, settings.max_memory)
         with budget.hold(header.decoded_bytes) if budget else contextlib.nullcontext():
             result = measure_blur(data, header, image, settings)
-        if settings.blur_verdict == "sharpness":
-            small = _fit(result.viewed, side)
-            tiles = sharpness.sharpness_map(result.viewed)
-            return jpeg_preview(Image.fromarray(sharpness_overlay(small, tiles, settings.sharpness_threshold)))
-        return jpeg_preview(Image.fromarray(_fit(blur.pretty_blur_map(result.blur_map), side)))
+        return jpeg_preview(Image.fromarray(blur_map_picture(result, settings, side)))
     except Exception:
         return None
+
+
+def blur_map_picture(result: BlurResult, settings: Settings, side: int | None = None) -> np.ndarray:
+    """The picture of where an image is sharp, for the verdict the settings choose: with the
+    sharpness verdict the viewing-size image tinted by its per-tile sharpness (RGB,
+    sharpness_overlay), with the classic one the Laplacian blur map (8-bit gray,
+    blur.pretty_blur_map; `settings` must keep pixels). Shrunk to `side` (longer side) if given."""
+    if settings.blur_verdict == "sharpness":
+        gray = result.viewed if side is None else _fit(result.viewed, side)
+        tiles = sharpness.sharpness_map(result.viewed)
+        return sharpness_overlay(np.clip(gray, 0, 255).astype(np.uint8), tiles, settings.sharpness_threshold)
+    picture = blur.pretty_blur_map(result.blur_map)
+    return picture if side is None else _fit(picture, side)
 
 
 def _fit(picture: np.ndarray, side: int) -> np.ndarray:

@@ -142,6 +142,29 @@ def test_process_blur_keeps_the_original_columns_unless_asked(batch, tmp_path):
     assert (rows["dim.jpg"]["blurry"], rows["dim.jpg"]["blurry_classic"]) == ("False", "True")
 
 
+def test_process_blur_saves_the_map_of_the_active_verdict(batch, tmp_path):
+    def maps(*verdict):
+        folder = tmp_path / ("maps" + "-".join(verdict))
+        run_script(str(ROOT / "process_blur.py"), "-i", str(batch), *verdict, "--blur-map-dir", str(folder),
+                   cwd=tmp_path, check=True)
+        return {p.name.split("__")[-1]: cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in folder.glob("*.png")}
+
+    def share(picture, tint):  # of pixels tinted towards this RGB colour (OpenCV reads BGR)
+        b, g, r = (picture[..., i].astype(int) for i in range(3))
+        green = (g > r + 40) & (g > b + 20)
+        orange = (r > g + 20) & (g > b + 20)
+        return float(np.mean(green if tint == SHARP_TINT else orange))
+
+    classic = maps()
+    assert all(picture.ndim == 2 for picture in classic.values())  # the original's Laplacian map
+    overlays = maps("--blur-verdict", "sharpness")
+    sharp, soft = overlays["sharp.jpg.blurmap.png"], overlays["soft.jpg.blurmap.png"]
+    assert sharp.ndim == 3 and soft.ndim == 3
+    # where the image is sharp, and where it is not, at a glance
+    assert share(sharp, SHARP_TINT) > 0.3 > share(sharp, BLURRED_TINT)
+    assert share(soft, BLURRED_TINT) > 0.3 > share(soft, SHARP_TINT)
+
+
 def test_html_follows_the_active_verdict(batch, tmp_path):
     for verdict in ("sharpness", "classic"):
         run_script(str(ROOT / "process.py"), "-i", str(batch), "-s", f"{verdict}.csv", "--no-cache",
