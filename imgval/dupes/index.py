@@ -46,10 +46,13 @@ _LONG_RUN = 64  # runs of equal block values longer than this go to the bucket-l
 def parse_hashes(values: Iterable) -> tuple[np.ndarray, np.ndarray]:
     """Hashes as uint64 plus a mask of which entries are present.
 
-    Accepts a uint64 array, Python ints, or hex strings as the report stores them
-    (16 hex digits). Missing entries (None, "", NaN, as pandas reads empty CSV cells) are
+    Accepts a uint64 array (masked where missing, or not), Python ints, or hex strings as the
+    report stores them (16 hex digits). Missing entries (None, "", NaN, as pandas reads empty CSV cells) are
     allowed: their slot holds 0 and `present` is False there.
     """
+    if isinstance(values, np.ma.MaskedArray) and values.dtype == np.uint64:  # masked: missing
+        present = ~np.ma.getmaskarray(values)
+        return np.where(present, values.data, np.uint64(0)), present
     if isinstance(values, np.ndarray) and values.dtype == np.uint64:
         return values, np.ones(len(values), bool)
     items = list(values)
