@@ -4,12 +4,13 @@ such names must still list them sorted, each once, and reuse their cached result
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from imgval.batch.discover import discover
-from imgval.batch.pathspool import PathSpool
+from imgval.batch.pathspool import MEMORY_BYTES, PathSpool, PathSpoolError
 from imgval.cli import exitcodes
 
 from tests.batch.test_rerun import counts, run_scan, small_image
@@ -42,6 +43,14 @@ def test_iterations_interleave_and_appends_after_one_began_are_not_in_it():
 def test_an_empty_spool_is_empty():
     spool = PathSpool()
     assert len(spool) == 0 and not spool and list(spool) == []
+
+
+def test_a_temporary_folder_that_cannot_be_written_is_named_in_the_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    spool = PathSpool(["small batch.jpg"] * 100)  # kept in memory: no temporary file needed
+    assert list(spool) == ["small batch.jpg"] * 100
+    with pytest.raises(PathSpoolError, match="temporary folder .*missing"):
+        spool.extend(["x" * 1000] * (MEMORY_BYTES // 1000 + 1))
 
 
 @pytest.fixture
