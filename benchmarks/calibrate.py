@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "out" / "fidelity.csv")
     args = parser.parse_args()
-    sets = {name: discover([str(args.corpus / name)]).paths for name in ("labelled", "mixed", "photos")
+    sets = {name: list(discover([str(args.corpus / name)]).paths) for name in ("labelled", "mixed", "photos")
             if (args.corpus / name).is_dir()}
     with Pool(args.jobs) as pool:
         scored = {name: pool.map(score_all, paths, chunksize=1) for name, paths in sets.items()}

@@ -195,6 +195,8 @@ class ResultCache:
         except (ValueError, TypeError):  # an unreadable row is a miss, not a crash
             return None
         self._used.append((self.now, state.key, self.fingerprint))
+        if len(self._used) >= COMMIT_EVERY_RECORDS:
+            self.flush()  # the marks too are written as the run goes: a long re-run holds none
         return record
 
     def store(self, state: FileState | None, record: Record) -> None:
@@ -210,16 +212,20 @@ class ResultCache:
             self.flush()
 
     def flush(self) -> None:
-        """Commit the pending results (one transaction: fast, and all-or-nothing on a kill)."""
+        """Commit the pending results and marks of reused entries as used (one transaction:
+        fast, and all-or-nothing on a kill)."""
         self._last_commit = time.monotonic()
-        if not self._pending or self.broken:
+        if not (self._pending or self._used) or self.broken:
             return
         try:
             with self._transaction():
                 self.db.executemany(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?)", self._pending)
+                self.db.executemany(f"UPDATE {TABLE} SET used_at = ? WHERE path = ? AND fingerprint = ?",
+                                    self._used)
         except sqlite3.Error as exc:
             self._give_up(exc)
         self._pending.clear()
+        self._used.clear()
 
     def _give_up(self, exc: sqlite3.Error) -> None:
         """A cache that fails mid-run (disk full, file removed) must not stop the run: the report
@@ -227,21 +233,19 @@ class ResultCache:
         log.warning("the cache %s stopped working (%s); continuing without it", self.path, exc)
         self.broken = True
         self._pending.clear()
+        self._used.clear()
 
     def close(self, finished: bool = True) -> None:
-        """Commit what is pending; after a finished run also mark reused entries as used and drop
-        entries nobody has used for PRUNE_AFTER_DAYS, so the file does not grow forever."""
+        """Commit what is pending; after a finished run also drop entries nobody has used for
+        PRUNE_AFTER_DAYS, so the file does not grow forever."""
         self.flush()
         if finished and not self.broken:
             try:
                 with self._transaction():
-                    self.db.executemany(f"UPDATE {TABLE} SET used_at = ? WHERE path = ? AND fingerprint = ?",
-                                        self._used)
                     self.db.execute(f"DELETE FROM {TABLE} WHERE used_at < ?",
                                     (self.now - PRUNE_AFTER_DAYS * 86400,))
             except sqlite3.Error as exc:
                 self._give_up(exc)
-        self._used.clear()
         self.db.close()
 
     def _transaction(self):

@@ -4,8 +4,10 @@ from __future__ import annotations
 import errno
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from imgval.batch.pathspool import PathSpool
 from imgval.image_names import IMAGE_EXTENSIONS, extension_of, is_image_name
 from imgval.storage import is_remote
 
@@ -14,7 +16,7 @@ from imgval.storage import is_remote
 class Discovery:
     """What discovery found: image paths in report order, and folders it could not list."""
 
-    paths: list[str] = field(default_factory=list)
+    paths: PathSpool = field(default_factory=PathSpool)  # spooled: a million paths cost no memory
     unlistable: list[tuple[str, str]] = field(default_factory=list)  # (folder inside an input, reason)
     failed_inputs: list[tuple[str, str]] = field(default_factory=list)  # (input given, reason): nothing listed
     skipped: Counter = field(default_factory=Counter)  # files in the folders not taken, by extension ("" for none)
@@ -37,6 +39,9 @@ def discover(inputs: list[str], extensions=IMAGE_EXTENSIONS) -> Discovery:
     found is reported. Folders deeper than the system's path limit are still listed (their
     files then get a "file name too long" row instead of vanishing). Files in the folders
     without an image extension are counted in `skipped`.
+
+    The paths are streamed into `paths` as they are found, in order, so the listing holds one
+    folder's names at a time, never the batch's paths as objects.
     """
     found = Discovery()
 
@@ -46,25 +51,34 @@ def discover(inputs: list[str], extensions=IMAGE_EXTENSIONS) -> Discovery:
         found.skipped[extension_of(name)] += 1
         return False
 
-    seen_files: set[str] = set()
+    # Two walks never list one path (each real folder is entered once, by one name), so a path
+    # can be listed twice only as a file named directly: those few are remembered, with the
+    # folders walked (by absolute name) to tell whether a walk has listed a named file already.
+    named: set[str] = set()
+    walked: set[str] = set()
+    seen_urls: set[str] = set()
     seen_dirs: set[tuple[int, int]] = set()
     for raw in inputs:
         if is_remote(raw):  # s3://, box:, dropbox: are listed by imgval.storage
-            _discover_remote(raw, found, seen_files, wanted)
+            _discover_remote(raw, found, seen_urls, wanted)
             continue
         path = os.path.normpath(raw)
         if os.path.isdir(path):
             before = len(found.unlistable)
-            files = sorted(_walk(path, seen_dirs, found.unlistable, wanted))
+            for folder, names in _walk(path, seen_dirs, found.unlistable, wanted):
+                walked.add(os.path.abspath(folder))
+                for name in names:
+                    file = os.path.join(folder, name)
+                    if not named or os.path.abspath(file) not in named:
+                        found.paths.append(file)
             if found.unlistable[before:before + 1] and found.unlistable[before][0] == path:
                 found.failed_inputs.append(found.unlistable.pop(before))  # the input itself
-        else:
-            files = [path]
-        for file in files:
-            key = os.path.abspath(file)
-            if key not in seen_files:
-                seen_files.add(key)
-                found.paths.append(file)
+            continue
+        key = os.path.abspath(path)
+        folder, name = os.path.split(key)
+        if key not in named and not (folder in walked and is_image_name(name, extensions)):
+            named.add(key)
+            found.paths.append(path)
     return found
 
 
@@ -84,35 +98,55 @@ def _discover_remote(url: str, found: Discovery, seen: set, wanted) -> None:
             found.remote_entries[file_url] = entry
 
 
-def _walk(top: str, seen_dirs: set, unlistable: list, wanted) -> list[str]:
-    """Image files below top (those `wanted` takes); each real directory (device and inode)
-    entered once, which ends symlink loops."""
-    files: list[str] = []
-    stack = [top]
+def _walk(top: str, seen_dirs: set, unlistable: list, wanted) -> Iterator[tuple[str, list[str]]]:
+    """(folder, names of image files in it) below top, in runs that list every path sorted:
+    a folder's entries are sorted by name, a subfolder as its name and the separator (all of
+    `a/...` sorts after `a.jpg` and before `a0.jpg`) and walked in its place. Each real
+    directory (device and inode) is entered once, which ends symlink loops. Only the folders
+    on the way down are held, each as its sorted names."""
+    names = _enter(top, seen_dirs, unlistable, wanted)
+    stack = [(top, iter(names))] if names is not None else []
     while stack:
-        folder = stack.pop()
-        try:
-            key, entries = _list_folder(folder)
-        except OSError as exc:
-            unlistable.append((folder, f"could not list folder: {exc.strerror or exc}"))
+        folder, entries = stack[-1]
+        files, subfolder = [], None
+        for name in entries:
+            if name.endswith(os.sep):
+                subfolder = os.path.join(folder, name[:-len(os.sep)])
+                break
+            files.append(name)
+        if files:
+            yield folder, files
+        if subfolder is None:
+            stack.pop()
             continue
-        if key in seen_dirs:
-            continue
-        seen_dirs.add(key)
-        for name, is_dir in entries:
-            if is_dir:
-                stack.append(os.path.join(folder, name))
-            elif wanted(name):
-                files.append(os.path.join(folder, name))
-    return files
+        names = _enter(subfolder, seen_dirs, unlistable, wanted)
+        if names is not None:
+            stack.append((subfolder, iter(names)))
 
 
-def _list_folder(folder: str) -> tuple[tuple[int, int], list[tuple[str, bool]]]:
-    """The folder's identity and its entries as (name, is a folder, following symlinks)."""
+def _enter(folder: str, seen_dirs: set, unlistable: list, wanted) -> list[str] | None:
+    """The folder's subfolders (each name ending in the separator) and the files `wanted`
+    takes, sorted; None when it cannot be listed (noted in `unlistable`) or was entered before."""
+    try:
+        key, names = _list_folder(folder)
+    except OSError as exc:
+        unlistable.append((folder, f"could not list folder: {exc.strerror or exc}"))
+        return None
+    if key in seen_dirs:
+        return None
+    seen_dirs.add(key)
+    names = [name for name in names if name.endswith(os.sep) or wanted(name)]
+    names.sort()
+    return names
+
+
+def _list_folder(folder: str) -> tuple[tuple[int, int], list[str]]:
+    """The folder's identity and its entries' names, a folder's (following symlinks) with the
+    separator after it."""
     try:
         st = os.stat(folder)
         with os.scandir(folder) as listing:
-            return (st.st_dev, st.st_ino), [(entry.name, _is_dir(entry)) for entry in listing]
+            return (st.st_dev, st.st_ino), [_name(entry) for entry in listing]
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG or not hasattr(os, "O_DIRECTORY"):
             raise
@@ -120,7 +154,7 @@ def _list_folder(folder: str) -> tuple[tuple[int, int], list[tuple[str, bool]]]:
     try:
         st = os.fstat(fd)
         with os.scandir(fd) as listing:
-            return (st.st_dev, st.st_ino), [(entry.name, _is_dir(entry)) for entry in listing]
+            return (st.st_dev, st.st_ino), [_name(entry) for entry in listing]
     finally:
         os.close(fd)
 
@@ -139,8 +173,9 @@ def _open_long_folder(folder: str) -> int:
     return fd
 
 
-def _is_dir(entry: os.DirEntry) -> bool:
+def _name(entry: os.DirEntry) -> str:
     try:
-        return entry.is_dir()  # follows symlinks; loops are cut by the folder's identity
+        is_dir = entry.is_dir()  # follows symlinks; loops are cut by the folder's identity
     except OSError:
-        return False
+        is_dir = False
+    return entry.name + os.sep if is_dir else entry.name

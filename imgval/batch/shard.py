@@ -8,7 +8,10 @@ Kubernetes indexed Job can run shards with no engine and no coordination.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from imgval.batch.pathspool import PathSpool
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,14 @@ class Shard:
         digest = hashlib.blake2b(reference.encode("utf-8", "surrogateescape"), digest_size=8).digest()
         return int.from_bytes(digest, "big") % self.count == self.index - 1
 
-    def select(self, references: list[str]) -> tuple[list[int], list[str]]:
+    def select(self, references: Iterable[str]) -> tuple[list[int], PathSpool]:
         """This shard's references and their positions in the full listing (for the merge)."""
-        positions = [i for i, reference in enumerate(references) if self.holds(reference)]
-        return positions, [references[i] for i in positions]
+        positions, selected = [], PathSpool()
+        for position, reference in enumerate(references):
+            if self.holds(reference):
+                positions.append(position)
+                selected.append(reference)
+        return positions, selected
 
 
 def parse_shard(text: str) -> Shard:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import click
 
 from imgval.batch.discover import Discovery, discover, missing_inputs
+from imgval.batch.pathspool import PathSpoolError
+from imgval.cli import exitcodes
 from imgval.cli.outputs import OutputError, check_outputs
 from imgval.defaults import (BLUR_VERDICTS, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD,
                              FAST_DEFAULT_THRESHOLD, MODES, SHARPNESS_THRESHOLD)
@@ -149,7 +151,12 @@ def discover_or_fail(inputs: tuple[str, ...], extensions=IMAGE_EXTENSIONS) -> Di
     """The files to check; exit USAGE before anything is written when an input could not be
     listed or nothing was found: a run that checked nothing must not pass, nor replace the
     previous report."""
-    found = discover(list(inputs), extensions)
+    try:
+        found = discover(list(inputs), extensions)
+    except PathSpoolError as exc:  # a full temporary folder: like a full disk for the report
+        click.echo(f"Error: {exc.strerror}. Nothing was checked; free some space there (or set TMPDIR to "
+                   "another folder) and run again.", err=True)
+        sys.exit(exitcodes.FAILED)
     if found.failed_inputs:
         raise click.BadParameter("; ".join(f"{printable(url)}: {reason}" for url, reason in found.failed_inputs)
                                  + ". Nothing was checked.", param_hint="-i/--images")

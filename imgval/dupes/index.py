@@ -46,10 +46,13 @@ _LONG_RUN = 64  # runs of equal block values longer than this go to the bucket-l
 def parse_hashes(values: Iterable) -> tuple[np.ndarray, np.ndarray]:
     """Hashes as uint64 plus a mask of which entries are present.
 
-    Accepts a uint64 array, Python ints, or hex strings as the report stores them
-    (16 hex digits). Missing entries (None, "", NaN, as pandas reads empty CSV cells) are
+    Accepts a uint64 array (masked where missing, or not), Python ints, or hex strings as the
+    report stores them (16 hex digits). Missing entries (None, "", NaN, as pandas reads empty CSV cells) are
     allowed: their slot holds 0 and `present` is False there.
     """
+    if isinstance(values, np.ma.MaskedArray) and values.dtype == np.uint64:  # masked: missing
+        present = ~np.ma.getmaskarray(values)
+        return np.where(present, values.data, np.uint64(0)), present
     if isinstance(values, np.ndarray) and values.dtype == np.uint64:
         return values, np.ones(len(values), bool)
     items = list(values)
@@ -559,6 +562,9 @@ def duplicate_groups(hashes: Iterable, checksums: Iterable, radius: int,
     near = group_ids(hashes, radius, oriented=oriented, rotated=rotated)
     exact = _exact_ids(checksums, len(near))
     count = len(near)
+    for one, other in ((near, exact), (exact, near)):
+        if not (other != NO_GROUP).any():  # one kind of group only: no graph to merge them
+            return _number_largest_first(np.where(one == NO_GROUP, np.arange(count) + count, one))
     # A graph over the images: each member of a group is linked to the group's first member,
     # by either kind of group; its components merge the two partitions.
     firsts, seconds = [], []
@@ -578,6 +584,8 @@ def duplicate_groups(hashes: Iterable, checksums: Iterable, radius: int,
 
 def _exact_ids(checksums: Iterable, count: int) -> np.ndarray:
     """A label per image shared by identical checksums; NO_GROUP where missing or unique."""
+    if isinstance(checksums, np.ndarray) and checksums.dtype == "S32":
+        return _digest_ids(checksums)
     if isinstance(checksums, np.ndarray) and checksums.dtype.kind == "S":
         values = checksums  # fixed-size digests (compact for millions); b"" is missing
         present = values != b""
@@ -590,6 +598,29 @@ def _exact_ids(checksums: Iterable, count: int) -> np.ndarray:
     if present.any():
         _, inverse, sizes = np.unique(values[present], return_inverse=True, return_counts=True)
         ids[present] = np.where(sizes[inverse] > 1, inverse, NO_GROUP)
+    return ids
+
+
+def _digest_ids(digests: np.ndarray) -> np.ndarray:
+    """_exact_ids of 32-byte digests (all-zero: missing), in a fraction of the memory: grouped
+    by their first 8 bytes, then checked whole (a group whose members differ beyond those
+    is grouped again by the whole digest)."""
+    words = np.ascontiguousarray(digests).view(np.uint64).reshape(-1, 4)
+    present = words.any(axis=1)
+    ids = np.full(len(digests), NO_GROUP, np.int64)
+    if present.any():
+        _, inverse, sizes = np.unique(words[present, 0], return_inverse=True, return_counts=True)
+        ids[present] = np.where(sizes[inverse] > 1, inverse, NO_GROUP)
+        members = np.flatnonzero(ids != NO_GROUP)
+        if len(members):
+            labels, first = np.unique(ids[members], return_index=True)
+            anchor = np.empty(labels.max() + 1, np.int64)
+            anchor[labels] = members[first]
+            anchors = anchor[ids[members]]
+            if any((words[members, k] != words[anchors, k]).any() for k in range(1, 4)):  # shared by chance
+                values = digests[present]
+                _, inverse, sizes = np.unique(values, return_inverse=True, return_counts=True)
+                ids[present] = np.where(sizes[inverse] > 1, inverse, NO_GROUP)
     return ids
 
 

@@ -31,7 +31,7 @@ def photo_batch(tmp_path_factory) -> list[str]:
     for i in range(24):
         sub = "a" if i % 2 else "b"
         write_image(folder / sub / f"img{i:02d}.{'png' if i % 5 == 0 else 'jpg'}", natural_image(600, 450, seed=i))
-    return discover([str(folder)]).paths
+    return list(discover([str(folder)]).paths)
 
 
 def workers_at_full_strength(spec: ClusterSpec) -> distributed.Client:

@@ -73,7 +73,7 @@ def test_a_file_truncated_while_mapped_is_read_again_as_it_now_is(tmp_path, engi
     paths = [str(write_image(tmp_path / name, natural_image(900, 600, seed=i)))
              for i, name in enumerate(["a.jpg", "cut.jpg", "b.jpg"])]
     records = list(engine(2, truncate_while_mapped).run(paths, Settings()))
-    assert [r.filepath for r in records] == paths
+    assert [r.filepath for r in records] == list(paths)
     assert Path(paths[1] + ".mapped-once").exists()  # the first attempt did map and truncate it
     assert "truncated" in records[1].error and records[1].error != CRASH_ERROR
     assert records[0].error == records[2].error == ""
@@ -82,7 +82,7 @@ def test_a_file_truncated_while_mapped_is_read_again_as_it_now_is(tmp_path, engi
 def test_records_come_back_in_input_order(tmp_path, engine):
     paths = [str(tmp_path / f"img{i:03d}") for i in range(50)]
     records = list(engine(2, fake_analyze).run(paths, Settings()))
-    assert [r.filepath for r in records] == paths
+    assert [r.filepath for r in records] == list(paths)
     assert all(r.error == "" for r in records)
 
 
@@ -91,7 +91,7 @@ def test_a_slow_file_does_not_stop_the_other_worker(tmp_path, engine, request):
     paths.append(str(tmp_path / "last-small"))
     records = list(engine(2, fake_analyze).run(paths, Settings()))
     assert records[0].error == ""  # it was not starved
-    assert [r.filepath for r in records] == paths
+    assert [r.filepath for r in records] == list(paths)
     if request.node.callspec.params["engine"] == "local":
         # the local pool hands out one file at a time; Dask may queue one task behind the slow
         # one on its worker before the scheduler's queueing starts (no worker idles either way)
@@ -104,7 +104,7 @@ def test_a_crashing_worker_costs_one_error_row(tmp_path, engine):
     paths += [str(tmp_path / f"b{i}") for i in range(6)] + [str(tmp_path / "exit.tif")]
     paths += [str(tmp_path / f"c{i}") for i in range(3)]
     records = list(engine(2, fake_analyze).run(paths, Settings()))
-    assert [r.filepath for r in records] == paths
+    assert [r.filepath for r in records] == list(paths)
     errors = {os.path.basename(r.filepath): r.error for r in records if r.error}
     assert set(errors) == {"segv.jpg", "exit.tif"}
     assert "died" in errors["segv.jpg"] and "corrupt" in errors["segv.jpg"]
@@ -128,7 +128,7 @@ def test_real_analysis_through_the_pool(image_dir, engine):
     from imgval.batch.discover import discover
     paths = discover([str(image_dir)]).paths
     records = list(engine(2).run(paths, Settings()))
-    assert [r.filepath for r in records] == paths
+    assert [r.filepath for r in records] == list(paths)
     assert all(r.error == "" and r.score > 0 for r in records)
 
 

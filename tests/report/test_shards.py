@@ -63,7 +63,7 @@ def test_every_file_is_in_exactly_one_shard_and_stays_there(tmp_path):
     more = names + [f"/data/new{i}.tif" for i in range(500)]  # files added later move no other file
     assert [[s.index for s in shards if s.holds(name)] for name in more[:3000]] == owners
     positions, picked = shards[1].select(more)
-    assert [more[p] for p in positions] == picked and all(shards[1].holds(p) for p in picked)
+    assert [more[p] for p in positions] == list(picked) and all(shards[1].holds(p) for p in picked)
 
 
 @pytest.mark.parametrize("text, message", [("3", "write it as I/N"), ("0/4", "between 1 and N"),
