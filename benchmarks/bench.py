@@ -27,7 +27,7 @@ Prints a markdown table; --markdown FILE writes it there too.
   reference                   python ../shared/reference/clirdlf_pipeline.py -i SET -j JOBS
   floor                       python benchmarks/floor.py SET JOBS (OpenCV only: list, decode gray)
   floor, reused buffers       the same with GLIBC_TUNABLES keeping freed blocks up to 256 MiB
-                              (what imgval's workers do: batch/pool.py _keep_freed_memory)
+                              (what imgval's workers do: batch/workers.py keep_freed_memory)
 
 on the sets of benchmarks/corpus (make_corpus.py): `jpeg` (whole/jpeg: 48 distinct 22 MP JPEGs),
 `mixed` (mixed/: 12 JPEGs, 8 TIFF masters 8/16-bit, 4 PNGs), `thumbs` (whole/thumbs: 64x64

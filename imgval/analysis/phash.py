@@ -64,7 +64,7 @@ def _dct_low(pixels: np.ndarray) -> np.ndarray:
     low = _DCT_ROWS @ pixels.astype(np.float64) @ _DCT_ROWS.T
     margin = _TIE_MARGIN * max(1.0, float(np.abs(low).max()))
     variants = np.stack([oriented(low, index).ravel() for index in range(len(ORIENTATIONS))])
-    if (np.abs(variants - np.median(variants, axis=1, keepdims=True)) <= margin).any():
+    if (np.abs(variants - _median(variants)[:, None]) <= margin).any():
         import scipy.fftpack  # rare: near ties only
 
         return scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:HASH_SIZE, :HASH_SIZE]
@@ -73,8 +73,17 @@ def _dct_low(pixels: np.ndarray) -> np.ndarray:
 
 def hash_of(low: np.ndarray) -> int:
     """The 64 bits: each coefficient above the median, row by row, most significant first."""
-    bits = (low > np.median(low)).ravel()
+    bits = (low > _median(low.ravel())).ravel()
     return int(_BIT_WEIGHTS[bits].sum())
+
+
+def _median(values: np.ndarray) -> np.ndarray | float:
+    """np.median over the last axis of an even number of values, computed as it does (the mean
+    of the middle two: their sum halved), in a third of its time (~8 against ~27 us; a thumbnail
+    takes a few) and without the numpy.ma import it makes on first use (~50 ms in every worker)."""
+    middle = values.shape[-1] // 2
+    part = np.partition(values, (middle - 1, middle), axis=-1)
+    return (part[..., middle - 1] + part[..., middle]) / 2
 
 
 def oriented(low: np.ndarray, orientation: int) -> np.ndarray:
