@@ -13,6 +13,7 @@ from imgval.cli.options import HELP
 from imgval.cli.report import report_command
 from imgval.cli.run import run_command
 from imgval.cli.scan import scan
+from imgval.cli.scripts import process_blur_main, process_main  # noqa: F401  (also reached from here)
 from imgval.cli.sync import sync_command
 
 
@@ -39,13 +40,3 @@ main.add_command(dupes_command)
 main.add_command(report_command)
 main.add_command(bag_command)
 main.add_command(merge_command)
-
-
-def process_main() -> None:
-    """`python process.py ...`: the scan, under the original script's name."""
-    scan.main(prog_name="process.py")
-
-
-def process_blur_main() -> None:
-    """`python process_blur.py ...`: the single-process blur run."""
-    process_blur.main(prog_name="process_blur.py")
