@@ -76,6 +76,7 @@ def preload() -> None:
     about to fork its workers), so that no worker imports them again: only those, as all of
     Pillow's (Image.init, ~45 of them) cost ~50 ms more; Pillow loads them all only for a format
     it has no reader registered for, and looks_like does for a file that is none of these."""
+    Image.preinit()  # what every Image.open imports first (PPM among them)
     for plugin in _PLUGINS:
         importlib.import_module(f"PIL.{plugin}")
 

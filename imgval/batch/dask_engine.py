@@ -36,7 +36,7 @@ from imgval.analysis.analyze import Record, Settings, analyze_mapped
 from imgval.batch.cluster import JOBQUEUE_CLUSTERS, ClusterSpec, jobqueue_cluster_kwargs, parse_cluster
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine, EngineError
 from imgval.batch.tasks import batches
-from imgval.batch.workers import keep_freed_memory
+from imgval.batch.workers import keep_freed_memory, one_blas_thread
 
 log = logging.getLogger("imgval")
 
@@ -121,6 +121,7 @@ def _prepare_worker() -> None:
     ~20% more CPU per file than the local pool (measured, thumbnails and photos alike)."""
     if not _sharing:
         keep_freed_memory()
+        one_blas_thread()  # Dask's nanny sets OPENBLAS_NUM_THREADS=1 too; a worker started otherwise may not
     share_rate_limits()
 
 

@@ -36,7 +36,7 @@ from imgval.analysis import decode, pronom
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine
 from imgval.batch.tasks import grouped
-from imgval.batch.workers import keep_freed_memory
+from imgval.batch.workers import keep_freed_memory, one_blas_thread
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
 KILL_GRACE_SECONDS = 5  # past the timeout, the parent kills a worker whose alarm did not end it
@@ -63,6 +63,7 @@ def _init_worker(settings: Settings, analyze: Analyze, timeout: float) -> None:
     if hasattr(signal, "SIGALRM"):
         signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the time limit: the alarm ends the process
     keep_freed_memory()
+    one_blas_thread()
     _exit_with_parent()
 
 
