@@ -100,7 +100,7 @@ def _analyze_task(paths: list[str]) -> list[Record]:
 
 def _context():
     # before forking, so the workers share them instead of each loading its own: the PRONOM
-    # signatures, and Pillow's format plugins (Image.open imports them all on first use)
+    # signatures, and Pillow's readers of the supported formats (Image.open imports them on first use)
     pronom.preload()
     decode.preload()
     return multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
