@@ -27,9 +27,10 @@ Prints a markdown table; --markdown FILE writes it there too.
   reference                   python ../shared/reference/clirdlf_pipeline.py -i SET -j JOBS
   floor                       python benchmarks/floor.py SET JOBS (OpenCV only: list, decode gray)
   floor, reused buffers       the same with GLIBC_TUNABLES keeping freed blocks up to 256 MiB
-                              (what imgval's workers do: batch/pool.py _keep_freed_memory)
+                              (what imgval's workers do: batch/workers.py keep_freed_memory)
 
-on the sets of benchmarks/corpus (make_corpus.py): `jpeg` (whole/jpeg: 48 distinct 22 MP JPEGs),
+(`--other CHECKOUT` adds that checkout's process.py in each mode, in the same alternating rounds:
+a before/after ratio from one run) on the sets of benchmarks/corpus (make_corpus.py): `jpeg` (whole/jpeg: 48 distinct 22 MP JPEGs),
 `mixed` (mixed/: 12 JPEGs, 8 TIFF masters 8/16-bit, 4 PNGs), `thumbs` (whole/thumbs: 64x64
 JPEGs), `one` (a single 64x64 JPEG: the fixed cost of a run). CPU is the user + system time of
 the process and every process it waited for (its pool's workers), from wait4.
@@ -157,8 +158,10 @@ WHOLE_SETS = {"jpeg": HERE / "corpus" / "whole" / "jpeg", "mixed": HERE / "corpu
               "thumbs": HERE / "corpus" / "whole" / "thumbs", "one": HERE / "corpus" / "whole" / "one"}
 
 
-def whole_commands(folder: str, jobs: int, out: str, modes: list[str]) -> dict[str, tuple[list[str], dict]]:
-    """name -> (argv, extra environment) of every command timed on one set."""
+def whole_commands(folder: str, jobs: int, out: str, modes: list[str],
+                   other: Path | None = None) -> dict[str, tuple[list[str], dict]]:
+    """name -> (argv, extra environment) of every command timed on one set; with `other` (another
+    checkout of imgval), its process.py in each mode too ("other MODE")."""
     python = sys.executable
     commands = {"floor": ([python, str(HERE / "floor.py"), folder, str(jobs)], {}),
                 "floor, reused buffers": ([python, str(HERE / "floor.py"), folder, str(jobs)],
@@ -169,6 +172,9 @@ def whole_commands(folder: str, jobs: int, out: str, modes: list[str]) -> dict[s
         flag = [] if mode == "default" else [f"--{mode}"]
         commands[f"imgval {mode}"] = ([python, str(ROOT / "process.py"), "-i", folder, "--no-cache", "-q",
                                        "-j", str(jobs), "-s", out, *flag], {})
+        if other:
+            commands[f"other {mode}"] = ([python, str(other / "process.py"), "-i", folder, "--no-cache", "-q",
+                                          "-j", str(jobs), "-s", out, *flag], {"PYTHONPATH": str(other)})
     return commands
 
 
@@ -210,7 +216,7 @@ def whole(args) -> None:
         for round_ in range(args.rounds):
             for set_name, folder in sets.items():
                 for jobs in args.jobs:
-                    commands = whole_commands(str(folder), jobs, out, args.modes)
+                    commands = whole_commands(str(folder), jobs, out, args.modes, args.other)
                     names = list(commands)
                     shift = round_ % len(names)
                     for name in names[shift:] + names[:shift]:  # a different one first each round
@@ -221,8 +227,9 @@ def whole(args) -> None:
                               f"{result[1]:7.2f} s CPU", file=sys.stderr)
     lines = [f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end", "",
              f"Command: `python benchmarks/bench.py --whole --rounds {args.rounds} --sets {' '.join(args.sets)} "
-             f"--jobs {' '.join(map(str, args.jobs))}` (whole processes, median of {args.rounds} alternating "
-             "rounds)", ""]
+             f"--jobs {' '.join(map(str, args.jobs))} --modes {' '.join(args.modes)}"
+             f"{f' --other {args.other}' if args.other else ''}` (whole processes, median of {args.rounds} "
+             "alternating rounds)", ""]
     for set_name, folder in sets.items():
         files = [p for p in folder.rglob("*") if p.is_file()]
         size_mb = sum(p.stat().st_size for p in files) / 1e6
@@ -238,7 +245,7 @@ def whole(args) -> None:
             def ratio(base, value):
                 return f"{base / value:.2f}x" if base and value else "n/a"
 
-            names = list(whole_commands(str(folder), jobs, "", args.modes))
+            names = list(whole_commands(str(folder), jobs, "", args.modes, args.other))
             for name in names:
                 wall, cpu = median(name, 0), median(name, 1)
                 lines.append(
@@ -275,6 +282,8 @@ def main() -> None:
                         help="list every file this many times: a longer batch, so a run's fixed costs "
                              "(forking the pool, the report's finishing pass) weigh as in a real one")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument("--other", type=Path,
+                        help="with --whole: another checkout of imgval, timed in the same rounds (\"other MODE\")")
     args = parser.parse_args()
     if args.whole:
         return whole(args)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PRONOM identification cost per file: imgval.pronom.identify (image formats' signatures
-first, the whole list only when none matches) against FIDO's own full-list match of the same
-bytes, and whether the two agree.
+first, the whole list only when none matches, analysis/signatures.py's matcher) against FIDO's
+own full-list match (fido.fido.Fido.match_formats) of the same bytes, and whether the two agree.
 
     python benchmarks/bench_pronom.py [--size 1200x900] [--rounds 5]
 
@@ -12,6 +12,7 @@ matchers; the median per-file milliseconds are printed.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import statistics
 import sys
@@ -23,7 +24,7 @@ import cv2
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from imgval.analysis import pronom  # noqa: E402
+from imgval.analysis import pronom, signatures  # noqa: E402
 from imgval.synthetic import natural_image  # noqa: E402
 
 
@@ -42,11 +43,17 @@ def corpus(width: int, height: int) -> dict[str, bytes]:
     return files
 
 
+@functools.cache
+def fido():
+    from fido.fido import Fido
+
+    return Fido(quiet=True, handle_matches=lambda *args: None, format_files=signatures.fido_files())
+
+
 def full_list(data: bytes):
-    matchers = pronom._matchers()
     head = data[: pronom.BUFFER_BYTES]
     tail = data[-pronom.BUFFER_BYTES:]
-    matches = matchers.everything.match_formats(head, tail)
+    matches = fido().match_formats(head, tail)
     return matches[0][0].findtext("puid") if matches else ""
 
 
@@ -59,8 +66,11 @@ def main() -> int:
     files = corpus(width, height)
     start = time.perf_counter()
     pronom.preload()
-    print(f"signatures loaded in {time.perf_counter() - start:.2f} s "
-          f"({len(pronom._matchers().images.formats)} image formats of {len(pronom._matchers().everything.formats)})")
+    print(f"signatures loaded in {time.perf_counter() - start:.2f} s ({len(pronom._images().formats)} image "
+          f"formats of {len(pronom._signatures().formats)}); FIDO's own: ", end="")
+    start = time.perf_counter()
+    fido()
+    print(f"{time.perf_counter() - start:.2f} s")
     for data in files.values():  # compile the regexes once, as a long run has
         pronom.identify(data), full_list(data)
     times = {name: {"imgval": [], "full": []} for name in files}

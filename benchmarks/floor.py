@@ -7,7 +7,7 @@ else. It imports only OpenCV, so its run is the least a user's command could cos
     python benchmarks/floor.py DIR [JOBS]
 
 Run with GLIBC_TUNABLES=glibc.malloc.mmap_threshold=N:glibc.malloc.trim_threshold=N it is the
-floor that also reuses its buffers, as imgval's workers do (batch/pool.py _keep_freed_memory).
+floor that also reuses its buffers, as imgval's workers do (batch/workers.py keep_freed_memory).
 """
 import os
 import sys

@@ -115,11 +115,11 @@ def scan(folder: Path, jobs: int, extra: list[str]) -> int:
 
 ONE_FILE = """
 import resource, sys
-from imgval.batch import pool
+from imgval.batch.workers import keep_freed_memory
 from imgval.analysis.analyze import Settings, analyze_path
 from imgval.report.thumbnails import file_preview
 if sys.argv[3] == "analyse":
-    pool._keep_freed_memory()  # as a scan's worker does
+    keep_freed_memory()  # as a scan's worker does
     outcome = analyze_path(sys.argv[1], Settings(mode=sys.argv[2])).error[:80] or "scored"
 else:
     outcome = "preview" if file_preview(sys.argv[1]) else "no preview"

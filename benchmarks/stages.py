@@ -23,7 +23,7 @@ from imgval.analysis import blur, decode  # noqa: E402
 from imgval.analysis.exif import extract_exif  # noqa: E402
 from imgval.analysis.filedata import read_input  # noqa: E402
 from imgval.analysis.phash import phash_hex  # noqa: E402
-from imgval.batch import pool  # noqa: E402
+from imgval.batch.workers import keep_freed_memory  # noqa: E402
 
 STAGES = ("floor", "map", "sha256", "probe+exif", "decode", "resize+score+phash")
 
@@ -59,7 +59,7 @@ def main() -> None:
     files = sorted(str(p) for p in args.corpus.iterdir() if p.is_file())
     if not files:
         sys.exit(f"no files in {args.corpus}: run benchmarks/make_corpus.py first")
-    pool._keep_freed_memory()  # as in a worker
+    keep_freed_memory()  # as in a worker
     kinds: dict[str, list[list[float]]] = defaultdict(list)
     for path in files:
         kinds[Path(path).name.rsplit("_", 2)[0]].append(stages(path))

@@ -18,7 +18,9 @@ from PIL import Image
 HASH_SIZE = 8
 _REDUCED = HASH_SIZE * 4  # imagehash's highfreq_factor
 _SIGN = (-1.0) ** np.arange(HASH_SIZE)
-_BIT_WEIGHTS = np.uint64(1) << np.arange(HASH_SIZE * HASH_SIZE - 1, -1, -1, dtype=np.uint64)
+# oriented()'s sign flips: none, of the rows (vertical frequency u), of the columns (v), of both
+_SIGN_PATTERNS = np.stack([np.ones((HASH_SIZE, HASH_SIZE)), np.outer(_SIGN, np.ones(HASH_SIZE)),
+                           np.outer(np.ones(HASH_SIZE), _SIGN), np.outer(_SIGN, _SIGN)])
 
 # How near a tie two orientations may be and both count as standard: chosen with the shipped
 # evaluation (python -m imgval.dupes.evaluation; docs/duplicates.md).
@@ -63,8 +65,10 @@ def _dct_low(pixels: np.ndarray) -> np.ndarray:
     symmetric pictures: there scipy's own rounding decides the bit); then scipy computes it."""
     low = _DCT_ROWS @ pixels.astype(np.float64) @ _DCT_ROWS.T
     margin = _TIE_MARGIN * max(1.0, float(np.abs(low).max()))
-    variants = np.stack([oriented(low, index).ravel() for index in range(len(ORIENTATIONS))])
-    if (np.abs(variants - np.median(variants, axis=1, keepdims=True)) <= margin).any():
+    # the orientations' coefficients as sets: a transpose only reorders them, so the four sign
+    # patterns of the untransposed ones have the same medians and distances as all eight
+    variants = (low * _SIGN_PATTERNS).reshape(len(_SIGN_PATTERNS), -1)
+    if (np.abs(variants - _median(variants)[:, None]) <= margin).any():
         import scipy.fftpack  # rare: near ties only
 
         return scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:HASH_SIZE, :HASH_SIZE]
@@ -73,8 +77,17 @@ def _dct_low(pixels: np.ndarray) -> np.ndarray:
 
 def hash_of(low: np.ndarray) -> int:
     """The 64 bits: each coefficient above the median, row by row, most significant first."""
-    bits = (low > np.median(low)).ravel()
-    return int(_BIT_WEIGHTS[bits].sum())
+    values = low.ravel()
+    return int.from_bytes(np.packbits(values > _median(values)).tobytes(), "big")
+
+
+def _median(values: np.ndarray) -> np.ndarray | float:
+    """np.median over the last axis of an even number of values, computed as it does (the mean
+    of the middle two: their sum halved), in a third of its time (~8 against ~27 us; a thumbnail
+    takes a few) and without the numpy.ma import it makes on first use (~50 ms in every worker)."""
+    middle = values.shape[-1] // 2
+    part = np.partition(values, (middle - 1, middle), axis=-1)
+    return (part[..., middle - 1] + part[..., middle]) / 2
 
 
 def oriented(low: np.ndarray, orientation: int) -> np.ndarray:
@@ -95,11 +108,14 @@ def standard_orientations(low: np.ndarray, margin: float = ORIENTATION_MARGIN) -
     orientation meets that; those within `margin` (a share of the larger of the two) of meeting
     it are kept too, so a copy whose coefficients moved a little (JPEG, resizing) still shares
     one standard orientation with the original."""
-    slack = margin * max(abs(low[0, 1]), abs(low[1, 0]))
+    across, down = float(low[0, 1]), float(low[1, 0])
+    slack = margin * max(abs(across), abs(down))
     kept = []
-    for index in range(len(ORIENTATIONS)):
-        variant = oriented(low, index)
-        horizontal, vertical = variant[0, 1], variant[1, 0]
+    for index, (_, (transpose, rows, columns)) in enumerate(ORIENTATIONS):
+        # oriented(low, index)'s (0, 1) and (1, 0), without the whole block: a transpose swaps
+        # them, a column mirror negates (0, 1) and a row mirror (1, 0)
+        horizontal, vertical = (down, across) if transpose else (across, down)
+        horizontal, vertical = -horizontal if columns else horizontal, -vertical if rows else vertical
         if horizontal >= vertical - slack and vertical >= -slack:
             kept.append(index)
     return kept

@@ -4,17 +4,18 @@ FIDO matches every one of PRONOM's ~2,250 formats' byte-pattern regexes against 
 last 128 KiB of a file: ~11-17 ms per file. Nearly every file imgval sees is an image, so the
 image formats' signatures (~10% of the list) are tried first and the whole list only when
 none of them matches; benchmarks/bench_pronom.py measures both and checks they agree.
-The signature files are loaded once per process (~0.3 s), on first use.
+The signatures are loaded once per process, on first use, from the user's cache folder
+(analysis/signatures.py: FIDO's files parsed once, matched without FIDO's per-file XML lookups).
 """
 from __future__ import annotations
 
-import copy
 import functools
 import mimetypes
 import os
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from imgval.analysis import signatures
 from imgval.image_names import IMAGE_EXTENSIONS
 
 BUFFER_BYTES = 128 * 1024  # FIDO's own bufsize: how much of each end its patterns see
@@ -28,36 +29,34 @@ class Identification:
     extensions: frozenset[str] = frozenset()  # the format's extensions, lower case, no dot
 
 
-@dataclass(frozen=True)
-class _Matchers:
-    images: object  # a Fido whose format list holds only image formats
-    everything: object  # the full PRONOM list
+@functools.cache
+def _signatures() -> signatures.Signatures:
+    import platformdirs
+
+    return signatures.load(signatures.fido_files(), platformdirs.user_cache_dir("imgval"))
 
 
 @functools.cache
-def _matchers() -> _Matchers:
-    from fido.fido import Fido
-    from fido.versions import get_local_versions
+def _images() -> signatures.Matcher:
+    """The image formats' signatures only."""
+    loaded = _signatures()
+    return signatures.Matcher(tuple(f for f in loaded.formats if _is_image_format(f)), loaded.priority)
 
-    # opf-fido 1.6.1's defaults name a signature file it does not ship (formats-v104.xml); its
-    # own command line asks versions.xml which one is installed, and so do we.
-    versions = get_local_versions()
-    everything = Fido(quiet=True, handle_matches=lambda *args: None,
-                      format_files=[versions.pronom_signature, versions.fido_extension_signature])
-    images = copy.copy(everything)
-    images.formats = [f for f in everything.formats if _is_image_format(f)]
-    return _Matchers(images, everything)
+
+@functools.cache
+def _everything() -> signatures.Matcher:
+    """The full PRONOM list (built when a file is not an image)."""
+    loaded = _signatures()
+    return signatures.Matcher(loaded.formats, loaded.priority)
 
 
 def preload() -> None:
     """Load the signatures now (a parent process about to fork its workers)."""
-    _matchers()
+    _images()
 
 
-def _is_image_format(element) -> bool:
-    mime = element.findtext("mime") or ""
-    extensions = {"." + (e.text or "").lower() for e in element.findall("extension")}
-    return mime.startswith("image/") or bool(extensions & IMAGE_EXTENSIONS)
+def _is_image_format(found: signatures.Format) -> bool:
+    return found.mime.startswith("image/") or any("." + e in IMAGE_EXTENSIONS for e in found.extensions)
 
 
 def identify(data) -> Identification:
@@ -66,21 +65,15 @@ def identify(data) -> Identification:
         return Identification()
     head = bytes(data[:BUFFER_BYTES])
     tail = head if len(data) <= BUFFER_BYTES else bytes(data[-BUFFER_BYTES:])
-    matchers = _matchers()
-    matches = matchers.images.match_formats(head, tail) or matchers.everything.match_formats(head, tail)
+    matches = _images().match(head, tail) or _everything().match(head, tail)
     if not matches:
         return Identification()
-    element = matches[0][0]  # FIDO has already dropped matches another match has priority over
-    extensions = [(e.text or "").lower() for e in element.findall("extension")]
-    return Identification(
-        puid=element.findtext("puid") or "",
-        mime=element.findtext("mime") or _registered_mime(extensions),
-        name=element.findtext("name") or "",
-        extensions=frozenset(extensions),
-    )
+    found = matches[0]  # matches another match has priority over are already dropped
+    return Identification(puid=found.puid, mime=found.mime or _registered_mime(found.extensions),
+                          name=found.name, extensions=frozenset(found.extensions))
 
 
-def _registered_mime(extensions: list[str]) -> str:
+def _registered_mime(extensions: tuple[str, ...]) -> str:
     """The MIME type Python's registry gives the format's extensions, for the formats PRONOM
     has none for (WebP: image/webp)."""
     for extension in extensions:

@@ -35,25 +35,12 @@ from collections.abc import Iterable, Iterator
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
 from imgval.batch.cluster import JOBQUEUE_CLUSTERS, ClusterSpec, jobqueue_cluster_kwargs, parse_cluster
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine, EngineError
-from imgval.batch.pool import _keep_freed_memory as keep_freed_memory  # the same for every engine's workers
-from imgval.storage import is_remote
+from imgval.batch.tasks import batches
+from imgval.batch.workers import keep_freed_memory, one_blas_thread
 
 log = logging.getLogger("imgval")
 
 INSTALL_HINT = "the Dask engine needs the dask extra: pip install 'imgval[dask]'"
-# A task's work is estimated from its files' sizes (a stat, no read): one core scores a
-# thumbnail (upscaled to ~2 MP) in ~12 ms and decodes ~64 MB/s of JPEG (a 20 MP photo: ~56 ms;
-# uncompressed TIFF is faster per byte, so a master is overestimated, never under).
-FILE_SECONDS = 0.012
-BYTES_PER_SECOND = 64e6
-REMOTE_FILE_SECONDS = 0.25  # s3://, box:, dropbox: (size unknown here): a master fetched and decoded
-# Guided sizing: each task takes 1/(SHARES_PER_THREAD * threads) of the work not yet handed
-# out, within TASK_SECONDS: big tasks while much is left (few scheduler round trips, ~5-10 ms
-# each), small ones at the end, so no worker idles long while the last task finishes.
-SHARES_PER_THREAD = 2
-# A task's estimated work: at least (its round trip stays under ~10%), at most (bounds the
-# records a slow task holds back, and the work lost with a worker)
-TASK_SECONDS = (0.1, 2.0)
 IN_FLIGHT_PER_WORKER = 32  # tasks ahead of the oldest unfinished one: a slow file does not idle the rest
 WORKER_START_TIMEOUT = 600  # seconds to wait for the first worker (a batch queue may be slow)
 CONNECT_TIMEOUT = 10  # seconds to reach a running scheduler (Dask's own setting if shorter, see _connect)
@@ -70,38 +57,6 @@ CLUSTER_CONFIG = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                   "distributed.worker.profile.enabled": False,
                   "distributed.admin.tick.interval": "1s",
                   "distributed.admin.system-monitor.interval": "1s"}
-
-
-def batches(paths: list[str], threads: int, files_per_task: int | None = None) -> list[list[str]]:
-    """Consecutive files grouped into tasks by estimated work (see SHARES_PER_THREAD): larger
-    first, shrinking towards the end; a file bigger than a task's share is a task of its own
-    (not the end of a task of small files, which would then hold most of the batch)."""
-    if files_per_task:
-        return [paths[i:i + files_per_task] for i in range(0, len(paths), files_per_task)]
-    costs = [estimated_seconds(path) for path in paths]
-    left = sum(costs)
-    low, high = TASK_SECONDS
-    out: list[list[str]] = []
-    i = 0
-    while i < len(paths):
-        share = min(high, max(low, left / (SHARES_PER_THREAD * max(1, threads))))
-        start, work = i, 0.0
-        while i < len(paths) and (i == start or work + costs[i] <= share):
-            work += costs[i]
-            i += 1
-        out.append(paths[start:i])
-        left -= work
-    return out
-
-
-def estimated_seconds(path: str) -> float:
-    """One core's work on this file, roughly, from its size (the constants above)."""
-    if is_remote(path):
-        return REMOTE_FILE_SECONDS
-    try:
-        return FILE_SECONDS + os.stat(path).st_size / BYTES_PER_SECOND
-    except (OSError, ValueError):
-        return FILE_SECONDS  # missing or unreadable: an error row, quickly
 
 
 BACKOFF_VARIABLE = "imgval-rate-limit-until"
@@ -166,6 +121,7 @@ def _prepare_worker() -> None:
     ~20% more CPU per file than the local pool (measured, thumbnails and photos alike)."""
     if not _sharing:
         keep_freed_memory()
+        one_blas_thread()  # Dask's nanny sets OPENBLAS_NUM_THREADS=1 too; a worker started otherwise may not
     share_rate_limits()
 
 

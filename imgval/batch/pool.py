@@ -5,11 +5,15 @@ Guarantees a long batch relies on:
   * order and streaming: records are yielded in the order of `paths`, as soon as the head of
     the line is done; at most WINDOW_PER_WORKER * jobs files are in flight or waiting to be
     yielded, so memory does not grow with the number of images;
-  * no idle worker: files are handed out one at a time, and a slow file at the head of the
-    line does not stop the others from taking the next files (up to the window);
+  * small tasks: consecutive files go to a worker together, up to ~0.1 s of estimated work
+    (batch/tasks.py: a thumbnail's row is not a round trip of its own), and come back as one
+    list; a master is a task of its own;
+  * no idle worker: tasks are handed out one at a time, and a slow task at the head of the
+    line does not stop the others from taking the next ones (up to the window);
   * a worker that dies (a decoder segfault, the OOM killer) costs the file it was reading one
-    error row, never the run: the pool is restarted, the files that were in flight are
-    retried one by one in isolation, and the one that kills its worker again is reported;
+    error row, never the run: the pool is restarted, the tasks that were in flight are
+    retried in isolation, file after file, and the file that kills its process again is
+    reported (the files after it go on in a fresh one);
   * no file runs for ever: a worker still on one file after `timeout` seconds is killed by its
     own alarm (the kernel's, so even a decoder stuck in C code or a blocked read is stopped),
     which is a dying worker as above; the file that times out again alone gets a row saying so;
@@ -31,12 +35,13 @@ from concurrent.futures.process import BrokenProcessPool
 from imgval.analysis import decode, pronom
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine
+from imgval.batch.tasks import grouped
+from imgval.batch.workers import keep_freed_memory, one_blas_thread
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
 KILL_GRACE_SECONDS = 5  # past the timeout, the parent kills a worker whose alarm did not end it
 
 PARENT_CHECK_SECONDS = 0.5  # how soon an orphaned worker notices and exits
-RETAINED_BLOCK_BYTES = 256 << 20  # freed blocks up to this size a worker keeps for the next file
 
 _settings: Settings | None = None  # each worker's copy, set once by _init_worker
 _analyze_fn: Analyze = analyze_mapped
@@ -57,7 +62,8 @@ def _init_worker(settings: Settings, analyze: Analyze, timeout: float) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (inherited by fork)
     if hasattr(signal, "SIGALRM"):
         signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the time limit: the alarm ends the process
-    _keep_freed_memory()
+    keep_freed_memory()
+    one_blas_thread()
     _exit_with_parent()
 
 
@@ -75,25 +81,6 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="imgval-exit-with-parent", daemon=True).start()
 
 
-def _keep_freed_memory() -> None:
-    """Let glibc keep freed large blocks for reuse instead of returning them to the kernel.
-
-    Every image allocates the same few large buffers (the file's bytes, the decoded pixels);
-    by default each is a fresh mmap whose pages the kernel must fault in and zero again, which
-    cost ~15 ms per 60 MB file here. Reused, a worker's resident size stays at its largest image's
-    buffers (a bound, not growth) and the faults are gone."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        # Up to 256 MiB (a 40 MP 16-bit RGB master's samples): larger blocks are the rare giant
-        # image, whose page faults cost little beside its decode; kept, such blocks would add
-        # to a worker's size beyond --max-memory (measured 1.7 GB with 1 GiB here)
-        libc.mallopt(-3, RETAINED_BLOCK_BYTES)  # M_MMAP_THRESHOLD: blocks up to this come from the heap
-        libc.mallopt(-1, RETAINED_BLOCK_BYTES)  # M_TRIM_THRESHOLD: keep up to this free at the heap's top
-    except (OSError, AttributeError):
-        pass  # not glibc (macOS, musl, Windows): the default allocator it is
-
-
 def _analyze(path: str) -> Record:
     alarm = hasattr(signal, "setitimer")  # POSIX; elsewhere the parent's kill is the limit
     if alarm:
@@ -105,9 +92,15 @@ def _analyze(path: str) -> Record:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+def _analyze_task(paths: list[str]) -> list[Record]:
+    """A worker's task: one Record per path, each file within the time limit. One list over
+    the pipe: pickle names each Record field once per task, not once per file."""
+    return [_analyze(path) for path in paths]
+
+
 def _context():
     # before forking, so the workers share them instead of each loading its own: the PRONOM
-    # signatures, and Pillow's format plugins (Image.open imports them all on first use)
+    # signatures, and Pillow's readers of the supported formats (Image.open imports them on first use)
     pronom.preload()
     decode.preload()
     return multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
@@ -143,8 +136,9 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
         jobs = min(jobs, len(paths))
     jobs = max(1, jobs)
     window = WINDOW_PER_WORKER * jobs
-    todo = iter(paths)
-    pending: deque[tuple[str, Future]] = deque()
+    todo = grouped(paths)
+    pending: deque[tuple[list[str], Future]] = deque()
+    in_flight = 0  # files in pending
     # OpenCV's thread count is deliberately left alone: cv2.setNumThreads hangs in any process
     # forked from one whose OpenCV thread pool was running (the pool is copied without its
     # threads and the call waits for them forever), and neither a worker nor run()'s caller
@@ -154,27 +148,29 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
     try:
         exhausted = False
         while True:
-            while not exhausted and len(pending) < window:
-                path = next(todo, None)
-                if path is None:
+            while not exhausted and in_flight < window:
+                task = next(todo, None)
+                if task is None:
                     exhausted = True
                     break
-                pending.append((path, pool.submit(_analyze, path)))
+                pending.append((task, pool.submit(_analyze_task, task)))
+                in_flight += len(task)
             if not pending:
                 finished = True
                 return
             try:
-                record = pending[0][1].result()
+                records = pending[0][1].result()
             except BrokenProcessPool:
                 pool.shutdown(wait=True)
                 settled = _recover(pending, jobs, settings, analyze, timeout)
                 pool = _new_pool(jobs, settings, analyze, timeout)
-                # files that never ran (or were cleared in isolation) go to the new pool / the output
-                pending = deque((path, done if done is not None else pool.submit(_analyze, path))
-                                for path, done in settled)
+                # tasks that never ran (or were cleared in isolation) go to the new pool / the output
+                pending = deque((task, done if done is not None else pool.submit(_analyze_task, task))
+                                for task, done in settled)
                 continue
             pending.popleft()
-            yield record
+            in_flight -= len(records)
+            yield from records
     finally:
         if finished:
             pool.shutdown(wait=True)  # idle workers exit at once after a complete run
@@ -183,56 +179,72 @@ def run(paths: Iterable[str], settings: Settings, jobs: int, analyze: Analyze = 
 
 
 def _recover(pending: deque, jobs: int, settings: Settings, analyze: Analyze,
-             timeout: float) -> list[tuple[str, Future | None]]:
-    """After a worker died: keep finished results; retry, one at a time in a fresh process, the
-    files that may have been running (the first jobs + 1 unfinished: the pool hands files out in
+             timeout: float) -> list[tuple[list[str], Future | None]]:
+    """After a worker died: keep finished results; retry in a process of their own the tasks
+    that may have been running (the first jobs + 1 unfinished: the pool hands tasks out in
     order and queues at most one extra); the rest are returned with None to be resubmitted.
 
-    Each round settles at least the oldest unfinished file, so repeated crashes still progress.
+    Each round settles at least the oldest unfinished task, so repeated crashes still progress.
     """
-    settled: list[tuple[str, Future | None]] = []
+    settled: list[tuple[list[str], Future | None]] = []
     suspects = 0
-    for path, future in pending:
+    for task, future in pending:
         if future.done() and not isinstance(future.exception(), BrokenProcessPool):
-            settled.append((path, future))
+            settled.append((task, future))
             continue
         if suspects > jobs:
-            settled.append((path, None))
+            settled.append((task, None))
             continue
         suspects += 1
         retry: Future = Future()
-        retry.set_result(_run_alone(path, settings, analyze, timeout))
-        settled.append((path, retry))
+        retry.set_result(_run_alone(task, settings, analyze, timeout))
+        settled.append((task, retry))
     return settled
 
 
-def _run_alone(path: str, settings: Settings, analyze: Analyze, timeout: float) -> Record:
-    """Analyse one file in a process of its own; a crash or a timeout becomes its row."""
+def _run_alone(paths: list[str], settings: Settings, analyze: Analyze, timeout: float) -> list[Record]:
+    """Analyse the files, in order, in processes of their own: the file a process dies on
+    (a crash, or its time limit) gets the row saying so, and the files after it go on in a
+    new process."""
+    records: list[Record] = []
+    while len(records) < len(paths):
+        records += _run_isolated(paths[len(records):], settings, analyze, timeout)
+    return records
+
+
+def _run_isolated(paths: list[str], settings: Settings, analyze: Analyze, timeout: float) -> list[Record]:
+    """The files' records from one process, up to and including the row of the file it died on."""
     receiver, sender = _context().Pipe(duplex=False)
-    process = _context().Process(target=_analyze_alone, args=(sender, path, settings, analyze, timeout),
+    process = _context().Process(target=_analyze_alone, args=(sender, paths, settings, analyze, timeout),
                                  name="imgval-isolated", daemon=True)
     process.start()
     sender.close()
+    records: list[Record] = []
     try:
-        if receiver.poll(timeout + KILL_GRACE_SECONDS):  # a result, or the end of a dead process's pipe
-            try:
-                return receiver.recv()
-            except EOFError:  # it died: by its own alarm, or a crash
-                process.join()
-                timed_out = process.exitcode == -getattr(signal, "SIGALRM", 0)
-        else:  # still running past its own alarm (or the alarm is not available here)
-            process.kill()
-            timed_out = True
-        return Record(path, error=TIMEOUT_ERROR.format(seconds=timeout) if timed_out else CRASH_ERROR,
-                      transient=True)
+        while len(records) < len(paths):
+            if receiver.poll(timeout + KILL_GRACE_SECONDS):  # a result, or the end of a dead process's pipe
+                try:
+                    records.append(receiver.recv())
+                    continue
+                except EOFError:  # it died: by its own alarm, or a crash
+                    process.join()
+                    timed_out = process.exitcode == -getattr(signal, "SIGALRM", 0)
+            else:  # still running past its own alarm (or the alarm is not available here)
+                process.kill()
+                timed_out = True
+            error = TIMEOUT_ERROR.format(seconds=timeout) if timed_out else CRASH_ERROR
+            records.append(Record(paths[len(records)], error=error, transient=True))
+            break
+        return records
     finally:
         receiver.close()
-        if process.is_alive():  # interrupted while waiting: this process must not outlive the run
+        if process.is_alive():  # interrupted while waiting, or done: it must not outlive the run
             process.kill()
         process.join()
 
 
-def _analyze_alone(sender, path: str, settings: Settings, analyze: Analyze, timeout: float) -> None:
+def _analyze_alone(sender, paths: list[str], settings: Settings, analyze: Analyze, timeout: float) -> None:
     _init_worker(settings, analyze, timeout)
-    sender.send(_analyze(path))
+    for path in paths:
+        sender.send(_analyze(path))
     sender.close()

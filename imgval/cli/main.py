@@ -5,7 +5,6 @@ import click
 
 from imgval import __version__
 from imgval.cli.bag import bag_command
-from imgval.cli.blur import process_blur
 from imgval.cli.check import check_command
 from imgval.cli.dupes import dupes_command
 from imgval.cli.merge import merge_command
@@ -13,6 +12,7 @@ from imgval.cli.options import HELP
 from imgval.cli.report import report_command
 from imgval.cli.run import run_command
 from imgval.cli.scan import scan
+from imgval.cli.scripts import process_blur_main, process_main  # noqa: F401  (also reached from here)
 from imgval.cli.sync import sync_command
 
 
@@ -39,13 +39,3 @@ main.add_command(dupes_command)
 main.add_command(report_command)
 main.add_command(bag_command)
 main.add_command(merge_command)
-
-
-def process_main() -> None:
-    """`python process.py ...`: the scan, under the original script's name."""
-    scan.main(prog_name="process.py")
-
-
-def process_blur_main() -> None:
-    """`python process_blur.py ...`: the single-process blur run."""
-    process_blur.main(prog_name="process_blur.py")

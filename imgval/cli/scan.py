@@ -126,13 +126,13 @@ def scan(inputs, save_path, output_format, threshold, blur_verdict, sharpness_th
     Writes one row per file to results.csv in the current folder and prints a summary.
     Results of unchanged files are reused from the cache (see --cache, --no-cache).
     """
+    start = time.perf_counter()
+    check_inputs(inputs)  # first: a mistyped folder is told before the analysis is even loaded
     from imgval.analysis.analyze import Settings
     from imgval.batch.cache import default_cache_path
     from imgval.cli.report import html_after_scan
     from imgval.report.failon import findings
 
-    start = time.perf_counter()
-    check_inputs(inputs)
     save_path = save_path or (f"results.shard-{shard.index}-of-{shard.count}.{output_format}" if shard
                               else f"results.{output_format}")
     targets = outputs_or_fail({"-s/--save-path": save_path, "--html": html_path, "--log-file": log_file,

@@ -27,6 +27,11 @@ def is_formula_like(cell: str) -> bool:
     """True when a spreadsheet could run the cell as a formula."""
     if cell.startswith(CONTROL_STARTS):
         return True
+    if not cell:
+        return False
+    head = cell[0]
+    if head.isascii() and not head.isspace():  # most cells: visible, and NFKC leaves ASCII as it is
+        return head in FORMULA_STARTS
     first = _first_visible(cell)
     first = LOOKALIKES.get(first, unicodedata.normalize("NFKC", first))
     return first.startswith(FORMULA_STARTS)

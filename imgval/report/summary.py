@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from imgval.analysis.analyze import Record
+if TYPE_CHECKING:  # a type only: --fail-on's check (a usage error) must not load the analysis
+    from imgval.analysis.analyze import Record
 
 
 @dataclass

@@ -14,8 +14,8 @@ import pytest
 
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
 from imgval.batch.cluster import ClusterSpec, jobqueue_cluster_kwargs, lifetime_args, parse_cluster
-from imgval.batch.dask_engine import (FILE_SECONDS, TASK_SECONDS, batches, estimated_seconds,
-                                      reset_rate_limit)
+from imgval.batch.dask_engine import reset_rate_limit
+from imgval.batch.tasks import FILE_SECONDS, TASK_SECONDS, batches, estimated_seconds
 from imgval.batch.discover import discover
 from imgval.batch.engine import make_engine
 from imgval.synthetic import natural_image

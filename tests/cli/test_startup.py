@@ -33,15 +33,18 @@ def loaded_by(*args: str) -> set[str]:
 
 def test_help_and_option_errors_load_no_heavy_library():
     for args in (["--help"], ["scan", "--help"], ["sync", "--help"], ["run", "--help"], ["dupes", "--help"],
-                 ["report", "--help"], ["scan", "--mode", "nope", "x"]):
+                 ["report", "--help"], ["scan", "--mode", "nope", "x"], ["scan", "--fail-on", "nope", "x"],
+                 ["scan", "no-such-folder"]):
         heavy = loaded_by(*args) & set(HEAVY)
         assert not heavy, (args, heavy)
 
 
 def test_a_scan_loads_the_analysis_but_no_cloud_sdk(tmp_path):
     """A local scan off a terminal: no cloud SDK, no progress bar library, and no SciPy (the
-    pHash's DCT is imgval's own; grouping needs SciPy only when there are near duplicates)."""
+    pHash's DCT is imgval's own; grouping needs SciPy only when there are near duplicates), nor
+    FIDO's own module (its signatures are read from the cache: analysis/signatures.py), which
+    imports `requests` for its updater."""
     loaded = loaded_by("scan", str(ROOT / "samples" / "sharp.jpg"), "--no-cache", "-q", "-s",
                        str(tmp_path / "r.csv"))
     assert {"cv2", "numpy"} <= loaded
-    assert not loaded & {"boto3", "dropbox", "box_sdk_gen", "scipy", "tqdm"}
+    assert not loaded & {"boto3", "dropbox", "box_sdk_gen", "scipy", "tqdm", "pandas", "requests", "fido"}
