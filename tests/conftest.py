@@ -97,5 +97,28 @@ def dask_spec():
     with dask.config.set(CLUSTER_CONFIG):  # as the clusters imgval starts itself
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=logging.ERROR)
+    _DASK_CLUSTERS[cluster.scheduler_address] = cluster
     yield ClusterSpec(scheduler=cluster.scheduler_address)
+    del _DASK_CLUSTERS[cluster.scheduler_address]
     cluster.close()
+
+
+_DASK_CLUSTERS = {}  # scheduler address -> the session's LocalCluster
+
+
+def dask_client_at_full_strength(spec):
+    """A client of the session's cluster once both its workers are up. A worker killed by an
+    earlier test is normally back within seconds (its nanny restarts it); after a long suite
+    one was seen not to return within a minute, so its workers are then started afresh rather
+    than letting the next test fail on the harness."""
+    import distributed
+
+    client = distributed.Client(spec.scheduler)
+    try:
+        client.wait_for_workers(2, timeout=60)
+    except (TimeoutError, distributed.TimeoutError):
+        cluster = _DASK_CLUSTERS[spec.scheduler]
+        cluster.scale(0)  # SpecCluster.scale waits until its workers match the spec
+        cluster.scale(2)
+        client.wait_for_workers(2, timeout=120)
+    return client

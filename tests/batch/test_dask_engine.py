@@ -20,7 +20,7 @@ from imgval.batch.discover import discover
 from imgval.batch.engine import make_engine
 from imgval.synthetic import natural_image
 
-from tests.conftest import ROOT, run_script, write_image
+from tests.conftest import ROOT, dask_client_at_full_strength, run_script, write_image
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +35,7 @@ def photo_batch(tmp_path_factory) -> list[str]:
 
 
 def workers_at_full_strength(spec: ClusterSpec) -> distributed.Client:
-    client = distributed.Client(spec.scheduler)
-    client.wait_for_workers(2, timeout=60)
-    return client
+    return dask_client_at_full_strength(spec)
 
 
 def sized(path: Path, size: int) -> str:

@@ -15,7 +15,7 @@ from imgval.analysis.filedata import read_input
 from imgval.batch.engine import CRASH_ERROR, ENGINE_NAMES, make_engine
 from imgval.synthetic import natural_image
 
-from tests.conftest import write_image
+from tests.conftest import dask_client_at_full_strength, write_image
 
 
 @pytest.fixture(params=ENGINE_NAMES)
@@ -26,9 +26,7 @@ def engine(request):
     if request.param == "local":
         return lambda jobs, analyze=analyze_mapped, **options: make_engine("local", jobs, analyze, **options)
     spec = request.getfixturevalue("dask_spec")
-    import distributed
-    with distributed.Client(spec.scheduler) as client:  # a worker killed by the last test is back
-        client.wait_for_workers(2, timeout=60)
+    dask_client_at_full_strength(spec).close()  # a worker killed by the last test is back
     return lambda jobs, analyze=analyze_mapped, **options: make_engine(
         "dask", jobs, analyze, dataclasses.replace(spec, files_per_task=1), **options)
 
