@@ -23,10 +23,11 @@ files = [cv2.imencode(ext, image)[1].tobytes() for ext in (".jpg", ".png", ".tif
 gif = io.BytesIO()
 Image.fromarray(image).save(gif, "GIF")
 files.append(gif.getvalue())
+settings = Settings()  # the parent builds the settings (and reads the default profile) before the fork
 before = set(sys.modules)
 formats = [decode.probe(data, 10**8)[0].format for data in files]
 found = [pronom.identify(data).puid for data in files]
-errors = [analyze_bytes("x", data, Settings()).error for data in files]
+errors = [analyze_bytes("x", data, settings).error for data in files]
 print(json.dumps({"formats": formats, "puids": found, "errors": errors, "new": sorted(set(sys.modules) - before)}))
 """
 
