@@ -43,3 +43,11 @@ DEFAULT_TIMEOUT = 300.0  # seconds per file: minutes for the largest real master
 
 def default_jobs() -> int:
     return os.cpu_count() or 1
+
+
+def user_cache_folder() -> str:
+    """imgval's folder in the user's cache (platformdirs: ~/.cache/imgval, or XDG_CACHE_HOME's):
+    the result cache, run locks, the hash pairs, the parsed PRONOM signatures."""
+    import platformdirs
+
+    return platformdirs.user_cache_dir("imgval")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from imgval.analysis import signatures
+from imgval.defaults import user_cache_folder
 from imgval.image_names import IMAGE_EXTENSIONS
 
 BUFFER_BYTES = 128 * 1024  # FIDO's own bufsize: how much of each end its patterns see
@@ -31,9 +32,7 @@ class Identification:
 
 @functools.cache
 def _signatures() -> signatures.Signatures:
-    import platformdirs
-
-    return signatures.load(signatures.fido_files(), platformdirs.user_cache_dir("imgval"))
+    return signatures.load(signatures.fido_files(), user_cache_folder())
 
 
 @functools.cache

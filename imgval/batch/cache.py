@@ -20,10 +20,9 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-import platformdirs
-
 from imgval import __version__
 from imgval.analysis.analyze import HASH_VERSIONS, Record, Settings
+from imgval.defaults import user_cache_folder
 from imgval.escaped_names import shown
 from imgval.storage import is_remote
 
@@ -52,7 +51,7 @@ def default_cache_path(shard=None) -> str:
     if shard is not None:
         stem, ext = os.path.splitext(name)
         name = f"{stem}.shard-{shard.index}-of-{shard.count}{ext}"
-    return os.path.join(platformdirs.user_cache_dir("imgval"), name)
+    return os.path.join(user_cache_folder(), name)
 
 
 def _plain(value):

@@ -7,8 +7,6 @@ import os
 import sys
 
 import click
-import platformdirs
-
 from imgval.batch.lock import Locked, RunLock
 from imgval.cli import exitcodes
 from imgval.cli.config import ConfigError, Step, load_config
@@ -17,6 +15,7 @@ from imgval.cli.preflight import check_plan
 from imgval.cli.outputs import OutputError, check_output
 from imgval.cli.scan import scan
 from imgval.cli.sync import sync_command
+from imgval.defaults import user_cache_folder
 
 log = logging.getLogger("imgval")
 STOPPING_CODES = (exitcodes.USAGE, exitcodes.LOCKED, exitcodes.INTERRUPTED)  # later steps must not run
@@ -32,7 +31,7 @@ def run_lock(config_path: str) -> RunLock:
     (/etc, a shared drive) may not be writable."""
     config = os.path.realpath(config_path)
     digest = hashlib.sha256(config.encode()).hexdigest()[:12]
-    folder = os.path.join(platformdirs.user_cache_dir("imgval"), "locks")
+    folder = os.path.join(user_cache_folder(), "locks")
     os.makedirs(folder, exist_ok=True)
     return RunLock(os.path.join(folder, f"{os.path.basename(config)}-{digest}.lock"), f"running {config_path}")
 

@@ -17,6 +17,7 @@ import os
 import sqlite3
 import threading
 
+from imgval.defaults import user_cache_folder
 from imgval.storage.hashing import CONTENT_HASH, SHA1, SHA256
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,7 @@ def default_path() -> str:
     path = os.environ.get("IMGVAL_HASH_CACHE")
     if path:
         return path
-    import platformdirs
-
-    return os.path.join(platformdirs.user_cache_dir("imgval"), "hash-pairs.sqlite")
+    return os.path.join(user_cache_folder(), "hash-pairs.sqlite")
 
 
 class HashPairs:
