@@ -2,14 +2,18 @@
 """What the sharpness measure adds to a default-mode scan: `python benchmarks/bench_sharpness.py`.
 
 One generated 20 MP JPEG (q90), one core (OpenCV limited to one thread). In alternating rounds:
-today's whole default-mode analysis of the file (`analyze_bytes`: probe, EXIF, conformance,
-decode, ~2 MP score, pHash), and `sharpness.measure` on the full-size luminance the scan decodes
-(no second decode: the scan hands it the pixels it already has); also `measure` on the
-DCT-reduced luminance the fast mode decodes. CPU and wall milliseconds, median of the rounds.
+the whole default-mode analysis of the file (`analyze_bytes`: probe, EXIF, conformance,
+decode, ~2 MP score, pHash, sharpness), `sharpness.measure` on the full-size luminance the scan
+decodes, and the same as the scan runs it (its view made from the ~2 MP image the classic score
+is taken of, which the scan has anyway); also `measure` on the DCT-reduced luminance the fast
+mode decodes. CPU and wall milliseconds, median of the rounds.
+`--other CHECKOUT` also times that checkout's `sharpness.measure` on the same luminance in the
+same rounds (a before/after from one run on a shared machine).
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 import time
@@ -30,11 +34,22 @@ def timed(step):
     return (time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000, result
 
 
+def other_measure(checkout: Path):
+    """The sharpness.measure of another checkout of imgval (its module only; imgval.defaults
+    comes from this one)."""
+    spec = importlib.util.spec_from_file_location("other_sharpness", checkout / "imgval/analysis/sharpness.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.measure
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--width", type=int, default=5472)
     parser.add_argument("--height", type=int, default=3648)
+    parser.add_argument("--other", type=Path, help="another checkout of imgval whose measure to time too")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     ok, encoded = cv2.imencode(".jpg", natural_image(args.width, args.height, seed=1),
@@ -43,12 +58,20 @@ def main() -> None:
     header, image = decode.probe(data)
     gray = decode.decode_gray(data, header, image)
     reduced = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
+    normalised = blur.normalise_size(gray)
     settings = Settings()
     steps = {
         "default-mode analysis (analyze_bytes)": lambda: analyze_bytes("bench.jpg", data, settings),
         "measure, full-size luminance": lambda: sharpness.measure(gray),
+        # what the scan pays: it hands the measure the view made from the ~2 MP image it scores
+        "measure as the scan runs it (view from the score's ~2 MP image)":
+            lambda: sharpness.measure(sharpness.viewing_size(gray, normalised)),
         "measure, fast mode's reduced luminance": lambda: sharpness.measure(reduced),
     }
+    if args.other:
+        measure = other_measure(args.other.resolve())
+        steps[f"{args.other.name}'s measure, full-size luminance"] = lambda: measure(gray)
+        steps[f"{args.other.name}'s measure, fast mode's reduced luminance"] = lambda: measure(reduced)
     for step in steps.values():  # warm up: imports, first-use allocations
         step()
     times = {name: ([], []) for name in steps}

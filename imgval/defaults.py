@@ -15,14 +15,14 @@ FAST_DEFAULT_THRESHOLD = 431.0  # labelled corpus: 98.6% agreement for 424..437;
 BLUR_VERDICTS = ("sharpness", "classic")
 # The sharpness measure (analysis/sharpness.py): value < SHARPNESS_THRESHOLD -> blurry. The
 # most accurate single threshold on the shipped evaluation's labelled set (real photographs,
-# blurred and sharp-trap variants; python -m imgval.analysis.sharpness_eval; docs/sharpness.md);
-# cross-validation grouped by source photo puts every fold's threshold within 3.71-3.76, and
-# held-out accuracy is measured with those, never with this one.
-SHARPNESS_THRESHOLD = 3.74
+# blurred and sharp-trap variants; python -m imgval.analysis.sharpness_eval; docs/sharpness.md):
+# 1.965; cross-validation grouped by source photo puts every fold's threshold within 1.960-1.981,
+# and held-out accuracy is measured with those, never with this one.
+SHARPNESS_THRESHOLD = 1.97
 # Images whose short side is under this many pixels are "too small" to judge (thumbnails). From
-# the evaluation's thumbnail table: from 128 px (4x4 tiles) on, the blur of the photo a thumbnail
-# was made from still shows in about 40% of them (38-45% at 128-192 px; 25% at 96 px, none at
-# 48 px), and sharp thumbnails are never flagged; below it a verdict says little about the photo.
+# the evaluation's thumbnail table: from 128 px (4x4 tiles of the map) on, the blur of the photo a
+# thumbnail was made from still shows in about a third of them (29-41% at 128-192 px; 17% at
+# 96 px, 4% at 48 px), and sharp thumbnails are rarely flagged; below it a verdict says little.
 SHARPNESS_MIN_SIDE = 128
 
 MODES = ("default", "exact", "fast")  # how pixels are decoded for the blur score; see analyze.measure_blur

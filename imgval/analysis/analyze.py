@@ -116,8 +116,10 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
              Laplacian variance: a score on its own scale, with its own threshold.
     default and fast hash and score small images without upscaling them (_scored).
 
-    The sharpness is measured on the same decode, before the 2 MP normalisation (it must never
-    see an upscaled image), on the full-size luminance (in exact mode, the colour decode's).
+    The sharpness is measured on the same decode, never on an upscaled image: its view
+    (sharpness.viewing_size) of a large 8-bit image is the 2x2 average of the ~2 MP image the
+    default mode scores, shared; otherwise a box average of the luminance (in exact mode, of
+    the colour decode's).
     """
     if settings.mode == "fast":
         # normalised (by _scored) bilinear, like the default mode: the DCT-scaled decode is already
@@ -131,8 +133,12 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
         result = _scored(blur.to_gray(blur.normalise_size(colour) if settings.fix_size else colour), settings)
     else:
         full = decode.decode_gray(data, header, image)
-        viewed = sharpness.viewing_size(full)
-        result = _scored(full, settings, blur.TARGET_PIXELS)
+        # one bilinear ~2 MP resize serves the score and the sharpness's view (viewing_size)
+        normalised = (blur.normalise_size(full) if settings.fix_size and full.size > blur.TARGET_PIXELS
+                      else None)
+        viewed = sharpness.viewing_size(full, normalised)
+        result = _scored(normalised if normalised is not None else full, settings,
+                         None if normalised is not None else blur.TARGET_PIXELS)
     result.sharpness, result.viewed = sharpness.measure(viewed), viewed
     return result
 
