@@ -117,9 +117,9 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
     default and fast hash and score small images without upscaling them (_scored).
 
     The sharpness is measured on the same decode, never on an upscaled image: its view
-    (sharpness.viewing_size) of a large 8-bit image is the 2x2 average of the ~2 MP image the
-    default mode scores, shared; otherwise a box average of the luminance (in exact mode, of
-    the colour decode's).
+    (sharpness.viewing_size) of a large 8-bit image is made from the ~2 MP image the default
+    mode scores (shared, not resized twice); otherwise it is a box average of the luminance
+    (in exact mode, of the colour decode's).
     """
     if settings.mode == "fast":
         # normalised (by _scored) bilinear, like the default mode: the DCT-scaled decode is already

@@ -61,14 +61,14 @@ def test_contrast_and_exposure_independent_dim_flat_scan_stays_sharp(scene):
         assert not is_sharp(dimmed(blurred_linear(scene, sigma=3), 0.25, level))
 
 
-def clean_edge(blur: float = 0.0) -> np.ndarray:
+def clean_edge(sigma: float = 0.0) -> np.ndarray:
     """A 40 -> 200 grey step turned 7 degrees on a plain ground (antialiased, no texture at all),
-    Gaussian-blurred by `blur` px."""
+    Gaussian-blurred by sigma px."""
     rows, cols = np.mgrid[:2400, :3200]
     fine = np.where(cols - 1600 > (rows - 1200) * np.tan(np.radians(7)), 200, 40).astype(np.float32)
     edge = cv2.resize(fine, (800, 600), interpolation=cv2.INTER_AREA)
-    if blur:
-        edge = cv2.GaussianBlur(edge, (0, 0), blur)
+    if sigma:
+        edge = cv2.GaussianBlur(edge, (0, 0), sigma)
     return edge.round().astype(np.uint8)
 
 
