@@ -1,0 +1,56 @@
+"""workers.one_blas_thread_from_start: the command line loads NumPy's OpenBLAS with one thread,
+so its forked workers need no threadpoolctl; a BLAS started otherwise is still limited to one."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+PROBE = """
+import json, sys
+from imgval.batch import workers
+workers.one_blas_thread_from_start()
+import numpy
+workers.one_blas_thread()
+from threadpoolctl import threadpool_info
+blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+print(json.dumps({"blas_threads": blas, "skipped": workers._blas_started_single}))
+"""
+
+
+def probe(**env: str) -> dict:
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    result = subprocess.run([sys.executable, "-c", PROBE], env={**environment, "PYTHONPATH": str(ROOT), **env},
+                            capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(result.stdout)
+
+
+def numpy_uses_openblas() -> bool:
+    from imgval.batch.workers import _numpy_uses_openblas
+    return _numpy_uses_openblas()
+
+
+@pytest.mark.skipif(not numpy_uses_openblas(), reason="NumPy is not built with OpenBLAS here")
+def test_blas_starts_with_one_thread_before_numpy():
+    found = probe()
+    assert found["skipped"]
+    assert found["blas_threads"] and set(found["blas_threads"]) == {1}
+
+
+def test_a_blas_started_with_more_threads_is_still_limited_to_one():
+    found = probe(OPENBLAS_NUM_THREADS="2")
+    assert not found["skipped"]
+    assert set(found["blas_threads"]) <= {1}
+
+
+def test_after_numpy_it_changes_nothing():
+    from imgval.batch import workers
+    before = os.environ.get("OPENBLAS_NUM_THREADS")
+    import numpy  # noqa: F401  (already loaded by the test process)
+    workers.one_blas_thread_from_start()
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == before
