@@ -54,3 +54,23 @@ def test_after_numpy_it_changes_nothing():
     import numpy  # noqa: F401  (already loaded by the test process)
     workers.one_blas_thread_from_start()
     assert os.environ.get("OPENBLAS_NUM_THREADS") == before
+
+
+def worker_state(path: str, settings) -> "Record":
+    """The per-file step of test_local_workers_start_with_what_the_fork_copied_frozen: what the worker is."""
+    import gc
+
+    from imgval.analysis.analyze import Record
+    return Record(path, error=f"{gc.get_freeze_count()}")
+
+
+def test_local_workers_start_with_what_the_fork_copied_frozen(tmp_path):
+    """The local pool's workers move the objects they inherit out of the collector's reach
+    (gc.freeze), so their collections do not walk the parent's modules on every file."""
+    from imgval.analysis.analyze import Settings
+    from imgval.batch.engine import make_engine
+
+    paths = [str(tmp_path / f"{i}.jpg") for i in range(3)]
+    records = list(make_engine("local", 2, analyze=worker_state).run(paths, Settings()))
+    assert [r.filepath for r in records] == paths
+    assert all(int(r.error) > 10_000 for r in records)
