@@ -20,6 +20,7 @@ import re
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from importlib.util import find_spec
 from typing import NamedTuple
 
@@ -58,17 +59,33 @@ def fido_files() -> list[str]:
     return [os.path.join(conf, versions.findtext(tag)) for tag in ("pronomSignature", "fidoExtensionSignature")]
 
 
-def load(files: list[str], cache_dir: str | None) -> Signatures:
+class Subset(NamedTuple):
+    """Some of the formats, cached on their own (load): a run that needs only the image formats
+    reads ~7% of the whole list (~3 ms, against ~35 ms for all ~2,250 formats)."""
+
+    name: str  # in the cache file's name: it must change when what `keep` keeps can
+    keep: Callable[[Format], bool]
+
+
+def load(files: list[str], cache_dir: str | None, subset: Subset | None = None) -> Signatures:
     """The signatures of `files`, from the cache in `cache_dir` when it has them, else parsed
-    (and saved there; a cache folder that cannot be written only costs the parse next time)."""
-    path = os.path.join(cache_dir, f"pronom-{_key(files)}.marshal") if cache_dir else None
+    (and saved there; a cache folder that cannot be written only costs the parse next time).
+    With a subset: only its formats, in their order, and the priorities of those only (all
+    Matcher looks up), from a cache file of their own (made from the whole list's)."""
+    prefix = f"pronom-{subset.name}-" if subset else "pronom-"
+    path = os.path.join(cache_dir, f"{prefix}{_key(files)}.marshal") if cache_dir else None
     if path:
         try:
             with open(path, "rb") as handle:
                 return _from_plain(marshal.load(handle))
         except Exception:  # not there yet, unreadable or damaged (marshal's errors vary): parse again
             pass
-    signatures = parse(files)
+    if subset:
+        whole = load(files, cache_dir)
+        formats = tuple(f for f in whole.formats if subset.keep(f))
+        signatures = Signatures(formats, {f.puid: whole.priority[f.puid] for f in formats})
+    else:
+        signatures = parse(files)
     if path:
         _save(path, _to_plain(signatures))
     return signatures
