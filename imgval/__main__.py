@@ -1,7 +1,7 @@
 """`python -m imgval ...`: the same as the `imgval` command."""
-from imgval.batch.workers import one_blas_thread_from_start
+from imgval.cli.scripts import as_program
 
-one_blas_thread_from_start()  # before NumPy is imported
-from imgval.cli.main import main  # noqa: E402
+with as_program():
+    from imgval.cli.main import main
 
-main(prog_name="imgval")
+    main(prog_name="imgval")

@@ -74,3 +74,19 @@ def test_local_workers_start_with_what_the_fork_copied_frozen(tmp_path):
     records = list(make_engine("local", 2, analyze=worker_state).run(paths, Settings()))
     assert [r.filepath for r in records] == paths
     assert all(int(r.error) > 10_000 for r in records)
+
+
+def test_a_command_run_as_a_program_ends_with_its_objects_frozen():
+    """The entry points freeze what is left before the interpreter's exit (scripts.as_program):
+    its last collections then skip them. Exit handlers still run, after it."""
+    probe = ("import atexit, gc, sys\n"
+             "atexit.register(lambda: print('frozen', gc.get_freeze_count()))\n"
+             "from imgval.cli.scripts import process_main\n"
+             "sys.argv = ['process.py', '--help']\n"
+             "process_main()\n")
+    result = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: process.py" in result.stdout
+    frozen = int(result.stdout.strip().splitlines()[-1].split()[-1])
+    assert frozen > 1000
