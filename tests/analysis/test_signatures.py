@@ -144,3 +144,18 @@ def test_a_subset_is_cached_on_its_own_and_matches_as_the_whole_list_filtered(tm
     for data in sample_files() + header_files(loaded, 100):
         head, tail = data[:pronom.BUFFER_BYTES], data[-pronom.BUFFER_BYTES:]
         assert mine.match(head, tail) == whole.match(head, tail)
+
+
+def test_a_format_is_gated_by_its_signatures_literal_starts_only_when_all_have_one():
+    P, F = signatures.Pattern, signatures.Format
+    jpeg = (P("BOF", rb"(?s)\A\xff\xd8\xff", b"\xff\xd8\xff"), P("EOF", rb"(?s)\xff\xd9\Z", b"\xff\xd9"))
+    exif = (P("VAR", rb"Exif", b"Exif"), P("BOF", rb"(?s)\A\xff\xd8", b"\xff\xd8"))
+    anywhere = (P("VAR", rb"JFIF", b"JFIF"),)
+    no_regex = (P("BOF", None, b"GIF"),)  # FIDO fails it: no gate from it
+    assert signatures._bof_gates(F("x", "", "", (), (jpeg, exif))) == (b"\xff\xd8\xff", b"\xff\xd8")
+    assert signatures._bof_gates(F("x", "", "", (), (jpeg, anywhere))) is None
+    assert signatures._bof_gates(F("x", "", "", (), (no_regex,))) is None
+    matcher = signatures.Matcher((F("x", "", "", (), (jpeg, exif)), F("y", "", "", (), (anywhere,))), {"x": frozenset(),
+                                                                                                     "y": frozenset()})
+    assert [f.puid for f in matcher.match(b"\xff\xd8\xff\xe0 JFIF \xff\xd9", b"\xff\xd9")] == ["x", "y"]
+    assert [f.puid for f in matcher.match(b"\xff\xd9 JFIF Exif", b"")] == ["y"]
