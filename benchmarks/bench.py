@@ -33,7 +33,9 @@ Prints a markdown table; --markdown FILE writes it there too.
 a before/after ratio from one run) on the sets of benchmarks/corpus (make_corpus.py): `jpeg` (whole/jpeg: 48 distinct 22 MP JPEGs),
 `mixed` (mixed/: 12 JPEGs, 8 TIFF masters 8/16-bit, 4 PNGs), `thumbs` (whole/thumbs: 64x64
 JPEGs), `one` (a single 64x64 JPEG: the fixed cost of a run). CPU is the user + system time of
-the process and every process it waited for (its pool's workers), from wait4.
+the process and every process it waited for (its pool's workers), from wait4. The checkouts'
+modules are byte-compiled first, into a temporary PYTHONPYCACHEPREFIX every command reads (as
+an installed package's are: see byte_compiled).
 """
 from __future__ import annotations
 
@@ -193,6 +195,17 @@ def run_process(argv: list[str], env: dict, cwd: str) -> tuple[float, float, flo
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+def byte_compiled(checkouts: list[Path], prefix: str) -> None:
+    """Every timed command reads bytecode from `prefix` (PYTHONPYCACHEPREFIX), the checkouts'
+    compiled into it first: an installed imgval has its bytecode, but with PYTHONDONTWRITEBYTECODE
+    set (as in some sandboxes and containers) a checkout's modules would be compiled from source
+    in every run (~80 ms of CPU each, that no user pays twice)."""
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix  # inherited by run_process's children
+    for checkout in checkouts:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(checkout / "imgval")], check=True,
+                       env={**os.environ, "PYTHONPYCACHEPREFIX": prefix}, stdout=subprocess.DEVNULL)
+
+
 def make_one(folder: Path) -> None:
     """The `one` set: a single 64x64 JPEG (a thumbnail of the thumbs set), for the fixed cost."""
     thumbs = sorted(WHOLE_SETS["thumbs"].glob("*.jpg"))
@@ -213,6 +226,7 @@ def whole(args) -> None:
     samples: dict[tuple, list[tuple[float, float, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "results.csv")
+        byte_compiled([ROOT] + ([args.other] if args.other else []), os.path.join(scratch, "pycache"))
         for round_ in range(args.rounds):
             for set_name, folder in sets.items():
                 for jobs in args.jobs:

@@ -1,4 +1,7 @@
 """`python -m imgval ...`: the same as the `imgval` command."""
-from imgval.cli.main import main
+from imgval.cli.scripts import as_program
 
-main(prog_name="imgval")
+with as_program():
+    from imgval.cli.main import main
+
+    main(prog_name="imgval")

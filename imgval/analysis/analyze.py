@@ -9,7 +9,7 @@ import numpy as np
 from imgval.analysis import blur, decode, fileinfo, pronom, sharpness
 from imgval.analysis.conformance import check_conformance
 from imgval.analysis.exif import ExifData, extract_exif
-from imgval.analysis.filedata import read_input
+from imgval.analysis.filedata import MAP_FROM_BYTES, read_input
 from imgval.analysis.phash import hash_of, low_frequencies, oriented_hashes, to_hex
 from imgval.analysis.phash_rotated import rotated_hashes
 from imgval.analysis.profile import ImageFacts, Profile, check
@@ -242,11 +242,12 @@ def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
     return record
 
 
-def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False) -> Record:
+def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False, map_from: int = 1) -> Record:
     """Analyse one file; whatever goes wrong is written into the record, never raised.
-    mapped: read a local file through a memory map (filedata.read_input says when that is safe)."""
+    mapped: read a local file of `map_from` bytes or more through a memory map
+    (filedata.read_input says when that is safe)."""
     try:
-        data = read_input(filepath, mapped=mapped)
+        data = read_input(filepath, mapped=mapped, map_from=map_from)
     except OSError as exc:
         return Record(filepath, error=f"cannot read file: {exc.strerror or exc}", transient=True)
     try:
@@ -270,8 +271,9 @@ def _failed(filepath: str, data: bytes, settings: Settings, error: str, transien
 
 
 def analyze_mapped(filepath: str, settings: Settings) -> Record:
-    """analyze_path for the runner's worker processes, which may map the files they read."""
-    return analyze_path(filepath, settings, mapped=True)
+    """analyze_path for the runner's worker processes, which may map the files they read (those
+    of filedata.MAP_FROM_BYTES or more: a smaller one is cheaper read)."""
+    return analyze_path(filepath, settings, mapped=True, map_from=MAP_FROM_BYTES)
 
 
 def _check_exif(record: Record, exif: ExifData, header: decode.Header, profile: Profile) -> None:

@@ -20,6 +20,7 @@ import re
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from importlib.util import find_spec
 from typing import NamedTuple
 
@@ -58,17 +59,33 @@ def fido_files() -> list[str]:
     return [os.path.join(conf, versions.findtext(tag)) for tag in ("pronomSignature", "fidoExtensionSignature")]
 
 
-def load(files: list[str], cache_dir: str | None) -> Signatures:
+class Subset(NamedTuple):
+    """Some of the formats, cached on their own (load): a run that needs only the image formats
+    reads ~7% of the whole list (~3 ms, against ~35 ms for all ~2,250 formats)."""
+
+    name: str  # in the cache file's name: it must change when what `keep` keeps can
+    keep: Callable[[Format], bool]
+
+
+def load(files: list[str], cache_dir: str | None, subset: Subset | None = None) -> Signatures:
     """The signatures of `files`, from the cache in `cache_dir` when it has them, else parsed
-    (and saved there; a cache folder that cannot be written only costs the parse next time)."""
-    path = os.path.join(cache_dir, f"pronom-{_key(files)}.marshal") if cache_dir else None
+    (and saved there; a cache folder that cannot be written only costs the parse next time).
+    With a subset: only its formats, in their order, and the priorities of those only (all
+    Matcher looks up), from a cache file of their own (made from the whole list's)."""
+    prefix = f"pronom-{subset.name}-" if subset else "pronom-"
+    path = os.path.join(cache_dir, f"{prefix}{_key(files)}.marshal") if cache_dir else None
     if path:
         try:
             with open(path, "rb") as handle:
                 return _from_plain(marshal.load(handle))
         except Exception:  # not there yet, unreadable or damaged (marshal's errors vary): parse again
             pass
-    signatures = parse(files)
+    if subset:
+        whole = load(files, cache_dir)
+        formats = tuple(f for f in whole.formats if subset.keep(f))
+        signatures = Signatures(formats, {f.puid: whole.priority[f.puid] for f in formats})
+    else:
+        signatures = parse(files)
     if path:
         _save(path, _to_plain(signatures))
     return signatures
@@ -180,14 +197,18 @@ class Matcher:
         self.formats = formats
         self.priority = priority
         self._compiled: dict[bytes, re.Pattern] = {}
-        self._always, self._by_byte = _first_byte_index(formats)
-        self._candidates: dict[int, tuple[Format, ...]] = {}  # first byte -> formats to try, in order
+        self._gates = [_bof_gates(f) for f in formats]
+        self._always, self._by_byte = _first_byte_index(self._gates)
+        # first byte -> (format, its gates) to try, in order
+        self._candidates: dict[int, tuple[tuple[Format, tuple[bytes, ...] | None], ...]] = {}
 
     def match(self, head: bytes, tail: bytes) -> list[Format]:
         """The formats whose signature matches, inferior ones (by priority) dropped; a format
         appears once per signature that matched, as in FIDO."""
         result: list[Format] = []
-        for format_ in self._candidates_for(head[0] if head else None):
+        for format_, gates in self._candidates_for(head[0] if head else None):
+            if gates is not None and not head.startswith(gates):
+                continue  # no signature of it can match (one C call instead of a pattern each)
             if result and not self._as_good_as_any(format_, result):
                 continue
             try:
@@ -202,7 +223,7 @@ class Matcher:
         found = self._candidates.get(first)
         if found is None:
             indices = self._always | self._by_byte.get(first, set())
-            found = self._candidates[first] = tuple(self.formats[i] for i in sorted(indices))
+            found = self._candidates[first] = tuple((self.formats[i], self._gates[i]) for i in sorted(indices))
         return found
 
     def _as_good_as_any(self, candidate: Format, result: list[Format]) -> bool:
@@ -227,20 +248,29 @@ class Matcher:
         return compiled
 
 
-def _first_byte_index(formats: tuple[Format, ...]) -> tuple[set[int], dict[int, set[int]]]:
+def _bof_gates(format_: Format) -> tuple[bytes, ...] | None:
+    """What a file must start with for one of the format's signatures to match: each
+    signature's first BOF pattern with a literal start (the pattern fails without it, so its
+    signature does: a failure, or an error, which FIDO takes as one too); None when a signature
+    has no such pattern (any file may match it)."""
+    gates = []
+    for signature in format_.signatures:
+        gate = next((p.literal for p in signature if p.position == "BOF" and p.literal and p.regex), None)
+        if gate is None:
+            return None
+        gates.append(gate)
+    return tuple(gates)
+
+
+def _first_byte_index(gates: list[tuple[bytes, ...] | None]) -> tuple[set[int], dict[int, set[int]]]:
     """(indices of formats any file may match, first byte -> indices of formats only a file
-    starting with that byte may match)."""
+    starting with that byte may match), from each format's _bof_gates."""
     always: set[int] = set()
     by_byte: dict[int, set[int]] = {}
-    for index, format_ in enumerate(formats):
-        firsts = set()
-        for signature in format_.signatures:
-            gate = next((p.literal[0] for p in signature if p.position == "BOF" and p.literal and p.regex), None)
-            if gate is None:
-                always.add(index)
-                break
-            firsts.add(gate)
-        else:
-            for first in firsts:
-                by_byte.setdefault(first, set()).add(index)
+    for index, starts in enumerate(gates):
+        if starts is None:
+            always.add(index)
+            continue
+        for first in {start[0] for start in starts}:
+            by_byte.setdefault(first, set()).add(index)
     return always, by_byte

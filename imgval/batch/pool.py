@@ -22,6 +22,7 @@ Guarantees a long batch relies on:
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -64,6 +65,11 @@ def _init_worker(settings: Settings, analyze: Analyze, timeout: float) -> None:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the time limit: the alarm ends the process
     keep_freed_memory()
     one_blas_thread()
+    # What the fork copied (every module, the signatures: ~50,000 objects) is never garbage the
+    # worker must find; out of the collector's generations, its collections stay small and do
+    # not touch, so copy, the parent's pages (in one process, ~0.2 ms less CPU per thumbnail;
+    # less in a fresh fork, whose inherited objects are already in the oldest generation).
+    gc.freeze()
     _exit_with_parent()
 
 

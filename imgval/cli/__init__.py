@@ -6,6 +6,9 @@ only when called, so importing any one cli module does not load them all.
 
 
 def main() -> None:
-    from imgval.cli.main import main as group
+    from imgval.cli.scripts import as_program
 
-    group()
+    with as_program():
+        from imgval.cli.main import main as group
+
+        group()

@@ -320,7 +320,7 @@ max_memory_option = click.option(
 def log_record(record: Record) -> None:
     if record.error:
         log.warning("%s: %s", printable(shown(record.filepath)), record.error)
-    else:
+    elif log.isEnabledFor(logging.INFO):  # off without -v or --log-file: no name escaped for nothing
         sharpness = "" if record.sharpness is None else f" sharpness={record.sharpness:.3f}"
         log.info("%s score=%.2f%s blurry=%s%s", printable(shown(record.filepath)), record.score, sharpness,
                  record.blurry, f" ({record.blur_status})" if record.blurry is None else "")

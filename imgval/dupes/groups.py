@@ -78,7 +78,7 @@ class GroupingWriter:
     def group_ids(self) -> np.ndarray:
         phashes = np.frombuffer(self.phashes, np.uint64) if len(self.phashes) else np.zeros(0, np.uint64)
         present = np.frombuffer(self.has_phash, bool) if self.has_phash else np.zeros(0, bool)
-        hashes = np.ma.MaskedArray(phashes, mask=~present)  # masked: missing (0 is a valid pHash)
+        hashes = dupes.KnownHashes(phashes, present)
         digests = np.frombuffer(self.digests, "S32") if self.digests else np.zeros(0, "S32")  # all-zero: b""
         return dupes.duplicate_groups(hashes, digests, self.radius, _flat(self.oriented, self.oriented_rows),
                                       _flat(self.rotated, self.rotated_rows))

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import combinations
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,14 +44,25 @@ _FEW = 2048  # hashes searched all-pairs rather than with a table of 2^bits
 _LONG_RUN = 64  # runs of equal block values longer than this go to the bucket-list search
 
 
+class KnownHashes(NamedTuple):
+    """uint64 hashes and which of them are present (0 is a valid pHash): parse_hashes' answer,
+    taken as it is. A masked array says the same, but numpy.ma costs ~10 ms to import."""
+
+    values: np.ndarray
+    present: np.ndarray
+
+
 def parse_hashes(values: Iterable) -> tuple[np.ndarray, np.ndarray]:
     """Hashes as uint64 plus a mask of which entries are present.
 
-    Accepts a uint64 array (masked where missing, or not), Python ints, or hex strings as the
+    Accepts KnownHashes, a uint64 array (masked where missing, or not), Python ints, or hex strings as the
     report stores them (16 hex digits). Missing entries (None, "", NaN, as pandas reads empty CSV cells) are
     allowed: their slot holds 0 and `present` is False there.
     """
-    if isinstance(values, np.ma.MaskedArray) and values.dtype == np.uint64:  # masked: missing
+    if isinstance(values, KnownHashes):
+        return np.where(values.present, values.values, np.uint64(0)), values.present
+    # a masked array (np.ma, imported only if the caller made one: no ndarray has a mask)
+    if isinstance(values, np.ndarray) and hasattr(values, "mask") and values.dtype == np.uint64:
         present = ~np.ma.getmaskarray(values)
         return np.where(present, values.data, np.uint64(0)), present
     if isinstance(values, np.ndarray) and values.dtype == np.uint64:

@@ -180,6 +180,28 @@ def test_read_input_maps_only_when_asked_and_never_an_empty_file(tmp_path):
     assert read_input(str(tmp_path / "empty.bin"), mapped=True) == b""
 
 
+def test_read_input_maps_only_files_of_map_from_bytes_or_more(tmp_path):
+    small, large = tmp_path / "small.bin", tmp_path / "large.bin"
+    small.write_bytes(b"x" * 999)
+    large.write_bytes(b"y" * 1000)
+    assert read_input(str(small), mapped=True, map_from=1000) == b"x" * 999
+    assert isinstance(read_input(str(small), mapped=True, map_from=1000), bytes)
+    mapped = read_input(str(large), mapped=True, map_from=1000)
+    assert isinstance(mapped, mmap.mmap) and mapped[:] == b"y" * 1000
+
+
+def test_the_workers_read_small_files_and_map_large_ones_with_the_same_rows(tmp_path, photo):
+    from imgval.analysis.analyze import analyze_mapped
+    from imgval.analysis.filedata import MAP_FROM_BYTES
+    small = tmp_path / "small.jpg"
+    small.write_bytes(cv2.imencode(".jpg", photo)[1].tobytes())
+    large = tmp_path / "large.tif"
+    large.write_bytes(tiff_bytes(rgb16(cv2.resize(photo, (800, 600))), photometric="rgb"))
+    assert small.stat().st_size < MAP_FROM_BYTES <= large.stat().st_size
+    for path in (small, large):
+        assert analyze_mapped(str(path), Settings()) == analyze_path(str(path), Settings()), path.name
+
+
 def test_byte_stream_over_a_mapping_reads_and_seeks_as_bytesio_does(tmp_path):
     payload = bytes(range(256)) * 40
     path = tmp_path / "a.bin"

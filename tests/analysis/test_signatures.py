@@ -125,3 +125,37 @@ def test_a_damaged_or_unwritable_cache_costs_only_the_parse(tmp_path, loaded):
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("")
     assert signatures.load(files, str(blocked / "cache")) == loaded
+
+
+def test_a_subset_is_cached_on_its_own_and_matches_as_the_whole_list_filtered(tmp_path, loaded):
+    files = signatures.fido_files()
+    subset = signatures.Subset("images-test", pronom._is_image_format)
+    first = signatures.load(files, str(tmp_path), subset)
+    images = tuple(f for f in loaded.formats if pronom._is_image_format(f))
+    assert first.formats == images and 0 < len(images) < len(loaded.formats) // 5
+    assert first.priority == {f.puid: loaded.priority[f.puid] for f in images}
+    [cached] = tmp_path.glob("pronom-images-test-*.marshal")
+    assert len(list(tmp_path.glob("pronom-*.marshal"))) == 2  # and the whole list's, it was made from
+    stamp = cached.stat().st_mtime_ns
+    again = signatures.load(files, str(tmp_path), subset)
+    assert again == first and cached.stat().st_mtime_ns == stamp
+    whole = signatures.Matcher(images, loaded.priority)
+    mine = signatures.Matcher(again.formats, again.priority)
+    for data in sample_files() + header_files(loaded, 100):
+        head, tail = data[:pronom.BUFFER_BYTES], data[-pronom.BUFFER_BYTES:]
+        assert mine.match(head, tail) == whole.match(head, tail)
+
+
+def test_a_format_is_gated_by_its_signatures_literal_starts_only_when_all_have_one():
+    P, F = signatures.Pattern, signatures.Format
+    jpeg = (P("BOF", rb"(?s)\A\xff\xd8\xff", b"\xff\xd8\xff"), P("EOF", rb"(?s)\xff\xd9\Z", b"\xff\xd9"))
+    exif = (P("VAR", rb"Exif", b"Exif"), P("BOF", rb"(?s)\A\xff\xd8", b"\xff\xd8"))
+    anywhere = (P("VAR", rb"JFIF", b"JFIF"),)
+    no_regex = (P("BOF", None, b"GIF"),)  # FIDO fails it: no gate from it
+    assert signatures._bof_gates(F("x", "", "", (), (jpeg, exif))) == (b"\xff\xd8\xff", b"\xff\xd8")
+    assert signatures._bof_gates(F("x", "", "", (), (jpeg, anywhere))) is None
+    assert signatures._bof_gates(F("x", "", "", (), (no_regex,))) is None
+    matcher = signatures.Matcher((F("x", "", "", (), (jpeg, exif)), F("y", "", "", (), (anywhere,))), {"x": frozenset(),
+                                                                                                     "y": frozenset()})
+    assert [f.puid for f in matcher.match(b"\xff\xd8\xff\xe0 JFIF \xff\xd9", b"\xff\xd9")] == ["x", "y"]
+    assert [f.puid for f in matcher.match(b"\xff\xd9 JFIF Exif", b"")] == ["y"]

@@ -39,3 +39,12 @@ def test_a_stream_is_grouped_as_it_comes(tmp_path):
     first = next(grouped(stream()))
     assert len(first) == int(TASK_SECONDS[0] / FILE_SECONDS + 1e-9)
     assert len(taken) == len(first) + 1  # the next task is not read ahead
+
+
+def test_thumbnails_are_estimated_as_scored_in_closed_form_larger_files_as_upscaled(tmp_path):
+    from imgval.batch.tasks import SMALL_FILE_BYTES, SMALL_FILE_SECONDS
+    thumb = sized(tmp_path / "thumb.jpg", SMALL_FILE_BYTES - 1)
+    photo = sized(tmp_path / "photo.jpg", SMALL_FILE_BYTES)
+    assert estimated_seconds(thumb) == SMALL_FILE_SECONDS < FILE_SECONDS < estimated_seconds(photo)
+    tasks = list(grouped([sized(tmp_path / f"t{i:03d}.jpg", 1500) for i in range(200)]))
+    assert len(tasks[0]) == int(TASK_SECONDS[0] / SMALL_FILE_SECONDS + 1e-9)  # ~30 per round trip

@@ -193,3 +193,17 @@ def test_rotated_hashes_link_inputs_within_half_the_radius():
     # Rotated hashes are compared with each other too, and never searched without a pHash.
     assert group_ids(plain, 8, rotated=["123456789abcdef0", "123456789abcdeff"]).tolist() == [0, 0]
     assert group_ids(["", plain[1]], 8, oriented=oriented, rotated=rotated).tolist() == [NO_GROUP] * 2
+
+
+def test_known_hashes_and_masked_arrays_say_the_same():
+    """The report's finishing pass hands its hashes over as KnownHashes (no numpy.ma import);
+    a masked array still works, and 0 stays a valid pHash in both."""
+    from imgval.dupes.index import KnownHashes
+    values = np.array([0, 5, 0, 4, 7], np.uint64)
+    present = np.array([True, True, False, True, True])
+    as_known = parse_hashes(KnownHashes(values, present))
+    as_masked = parse_hashes(np.ma.MaskedArray(values, mask=~present))
+    for found in (as_known, as_masked):
+        assert found[0].tolist() == [0, 5, 0, 4, 7] and found[1].tolist() == present.tolist()
+    assert group_ids(KnownHashes(values, present), 1).tolist() == group_ids(
+        np.ma.MaskedArray(values, mask=~present), 1).tolist()
