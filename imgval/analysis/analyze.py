@@ -137,8 +137,7 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
         normalised = (blur.normalise_size(full) if settings.fix_size and full.size > blur.TARGET_PIXELS
                       else None)
         viewed = sharpness.viewing_size(full, normalised)
-        result = _scored(normalised if normalised is not None else full, settings,
-                         None if normalised is not None else blur.TARGET_PIXELS)
+        result = _scored(full, settings, blur.TARGET_PIXELS) if normalised is None else _scored(normalised, settings)
     result.sharpness, result.viewed = sharpness.measure(viewed), viewed
     return result
 

@@ -13,10 +13,10 @@ by b px has a peak gradient proportional to 1 / sqrt(b^2 + s^2) at scale s, so t
 COARSE_SIGMA / FINE_SIGMA (2) for a crisp edge and falls towards 1 as the edge widens (texture
 and fine lines, higher, count as crisp). Both magnitudes are of the same edge, so contrast and
 exposure cancel; the noise's expected energy is subtracted from both, and only edges well above
-the noise are used. Edges are grouped by
-the direction of their gradient and the image is judged by its blurriest direction, so motion
-blur (one direction smeared) is not averaged away; within a direction by a high percentile of
-its edges, so a sharp subject on a defocused background is sharp.
+the noise are used. Edges are grouped by the direction of their gradient and the image is judged
+by its blurriest direction, so motion blur (one direction smeared) is not averaged away; within a
+direction by a high percentile of its edges, so a sharp subject on a defocused background is
+sharp.
 """
 from __future__ import annotations
 
