@@ -19,6 +19,7 @@ BLUR_VERDICTS = ("sharpness", "classic")
 # 1.965; cross-validation grouped by source photo puts every fold's threshold within 1.960-1.981,
 # and held-out accuracy is measured with those, never with this one.
 SHARPNESS_THRESHOLD = 1.97
+SHARPNESS_CRISP = 2.0  # the scale's top: a crisp edge (sharpness.CRISP); a threshold above it flags everything
 # Images whose short side is under this many pixels are "too small" to judge (thumbnails). From
 # the evaluation's thumbnail table: from 128 px (4x4 tiles of the map) on, the blur of the photo a
 # thumbnail was made from still shows in about a third of them (29-41% at 128-192 px; 17% at

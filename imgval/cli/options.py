@@ -18,7 +18,7 @@ from imgval.batch.pathspool import PathSpoolError
 from imgval.cli import exitcodes
 from imgval.cli.outputs import OutputError, check_outputs
 from imgval.defaults import (BLUR_VERDICTS, DEFAULT_MAX_MEMORY, DEFAULT_MAX_PIXELS, DEFAULT_THRESHOLD,
-                             FAST_DEFAULT_THRESHOLD, MODES, SHARPNESS_THRESHOLD)
+                             FAST_DEFAULT_THRESHOLD, MODES, SHARPNESS_CRISP, SHARPNESS_THRESHOLD)
 from imgval.escaped_names import printable, shown
 from imgval.image_names import IMAGE_EXTENSIONS, sorted_extensions
 from imgval.storage.credentials import redact
@@ -183,6 +183,12 @@ def threshold_value(ctx, param, value: float | None) -> float | None:
     if value is not None and not (math.isfinite(value) and value >= 0):
         example = f"{SHARPNESS_THRESHOLD:g}" if param.name == "sharpness_threshold" else "100"
         raise click.BadParameter(f"{value:g} is not a blur threshold; give a finite number >= 0, e.g. {example}")
+    if param.name == "sharpness_threshold" and value is not None and value > SHARPNESS_CRISP:
+        # every judged image would be blurry: most likely a value kept from an earlier scale
+        raise click.BadParameter(
+            f"{value:g} is above the sharpness scale, which ends at {SHARPNESS_CRISP:g} (a crisp edge), so every "
+            f"image would be blurry; the default is {SHARPNESS_THRESHOLD:g} (docs/sharpness.md). A threshold for "
+            f"the original's blur score goes to -t/--threshold")
     return value
 
 

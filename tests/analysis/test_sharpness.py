@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from imgval.analysis import blur
-from imgval.analysis.sharpness import TILE, Sharpness, measure, sharpness_map, viewing_size
+from imgval.analysis.sharpness import CRISP, TILE, Sharpness, measure, sharpness_map, viewing_size
 from imgval.analysis.sharpness_corpus import blurred_linear, dimmed, motion_kernel, with_noise
-from imgval.defaults import SHARPNESS_MIN_SIDE, SHARPNESS_THRESHOLD
+from imgval.defaults import SHARPNESS_CRISP, SHARPNESS_MIN_SIDE, SHARPNESS_THRESHOLD
 from imgval.synthetic import natural_image
 
 
@@ -79,6 +79,12 @@ def test_a_crisp_edge_without_texture_is_sharp_and_the_scale_is_the_edge_model()
     assert not is_sharp(clean_edge(1.0)) and not is_sharp(clean_edge(2.0))
     # the documented model: a step blurred by b px gives sqrt((b^2 + 4) / (b^2 + 1))
     assert abs(judged(measure(clean_edge(2.0))) - np.sqrt(8 / 5)) < 0.12
+
+
+def test_no_image_scores_above_a_crisp_edge_the_scale_the_options_check_against():
+    assert CRISP == SHARPNESS_CRISP  # --sharpness-threshold refuses values above it
+    noise = np.random.default_rng(5).integers(0, 256, (400, 400), dtype=np.uint8)  # all "texture"
+    assert judged(measure(noise)) <= CRISP and judged(measure(clean_edge())) <= CRISP
 
 
 @pytest.mark.parametrize("angle", [0, 90, 30, 120])

@@ -103,25 +103,26 @@ def test_scan_reports_both_verdicts_and_says_which_is_active(batch, tmp_path):
     assert verdict_of(loaded).kind == "sharpness"
 
 
-@pytest.mark.parametrize("args, verdict, dim_blurry", [
-    (["--blur-verdict", "classic"], "classic", "True"),
-    (["-t", "0.5"], "classic", "False"),  # -t alone keeps its meaning: the original's verdict
-    (["-t", "0.5", "--blur-verdict", "sharpness"], "sharpness", "False"),
-    (["--sharpness-threshold", "1000"], "sharpness", "True"),
+@pytest.mark.parametrize("args, verdict, name, blurry", [
+    (["--blur-verdict", "classic"], "classic", "dim.jpg", "True"),
+    (["-t", "0.5"], "classic", "dim.jpg", "False"),  # -t alone keeps its meaning: the original's verdict
+    (["-t", "0.5", "--blur-verdict", "sharpness"], "sharpness", "dim.jpg", "False"),
+    (["--sharpness-threshold", "0.5"], "sharpness", "soft.jpg", "False"),  # blurry at the default
 ])
-def test_the_verdict_and_its_threshold_are_options(batch, tmp_path, args, verdict, dim_blurry):
+def test_the_verdict_and_its_threshold_are_options(batch, tmp_path, args, verdict, name, blurry):
     run_script(str(ROOT / "process.py"), "-i", str(batch), "-s", "r.json", "-o", "json", "--no-cache", *args,
                cwd=tmp_path, check=True)
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["meta"]["blur_verdict"] == verdict
     rows = {r["filepath"].rsplit("/", 1)[-1]: r for r in data["results"]}
-    assert str(rows["dim.jpg"]["blurry"]) == dim_blurry
+    assert str(rows[name]["blurry"]) == blurry
     if "-t" in args:  # -t always sets the classic verdict's threshold
         assert data["threshold"] == 0.5 and rows["dim.jpg"]["blurry_classic"] is False
 
 
 @pytest.mark.parametrize("args, message", [
     (["--sharpness-threshold", "nan"], "is not a blur threshold"),
+    (["--sharpness-threshold", "3.74"], "above the sharpness scale, which ends at 2"),  # an earlier scale's
     (["--blur-verdict", "laplacian"], "'laplacian' is not one of 'sharpness', 'classic'"),
 ])
 def test_bad_verdict_options_are_usage_errors(batch, tmp_path, args, message):

@@ -172,6 +172,8 @@ def test_a_second_run_of_the_same_config_exits_at_once(project):
     ("[scan]\njobs = 2", "[scan] needs images = ..."),
     ("[scan]\nimages = ['incoming']\njobs = 'two'", "[scan] jobs: 'two' is not a valid integer"),
     ("[scan]\nimages = ['incoming']\njobs = 0", "[scan] jobs: 0 is not in the range x>=1"),
+    ("[scan]\nimages = ['incoming']\nsharpness_threshold = 3.74", "[scan] sharpness_threshold: 3.74 is above "
+                                                                "the sharpness scale"),
     ("[scan]\nimages = ['incoming']\nprofile = 'missing.toml'", "[scan] profile: File "),
     ("[scan]\nimages = ['incoming']\n[report]\nfail_on = ['blury']", "[report] fail_on: unknown kind 'blury'"),
     ("[scan]\nimages = ['incoming']\n[report]\noutput_format = 'xml'", "[report] output_format: 'xml' is not one of"),
