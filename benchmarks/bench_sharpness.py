@@ -7,7 +7,7 @@ decode, ~2 MP score, pHash, sharpness), `sharpness.measure` on the full-size lum
 decodes, and the same as the scan runs it (its view made from the ~2 MP image the classic score
 is taken of, which the scan has anyway); also `measure` on the DCT-reduced luminance the fast
 mode decodes. CPU and wall milliseconds, median of the rounds.
-`--other CHECKOUT` also times that checkout's `sharpness.measure` on the same luminance in the
+`--other CHECKOUT` also times that checkout's `sharpness.measure` the same three ways in the
 same rounds (a before/after from one run on a shared machine).
 """
 from __future__ import annotations
@@ -34,14 +34,14 @@ def timed(step):
     return (time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000, result
 
 
-def other_measure(checkout: Path):
-    """The sharpness.measure of another checkout of imgval (its module only; imgval.defaults
-    comes from this one)."""
+def other_sharpness(checkout: Path):
+    """The sharpness module of another checkout of imgval (that module only; imgval.defaults
+    and imgval.analysis.blur come from this one)."""
     spec = importlib.util.spec_from_file_location("other_sharpness", checkout / "imgval/analysis/sharpness.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
-    return module.measure
+    return module
 
 
 def main() -> None:
@@ -69,9 +69,11 @@ def main() -> None:
         "measure, fast mode's reduced luminance": lambda: sharpness.measure(reduced),
     }
     if args.other:
-        measure = other_measure(args.other.resolve())
-        steps[f"{args.other.name}'s measure, full-size luminance"] = lambda: measure(gray)
-        steps[f"{args.other.name}'s measure, fast mode's reduced luminance"] = lambda: measure(reduced)
+        other = other_sharpness(args.other.resolve())
+        steps[f"{args.other.name}'s measure, full-size luminance"] = lambda: other.measure(gray)
+        steps[f"{args.other.name}'s measure as the scan runs it"] = \
+            lambda: other.measure(other.viewing_size(gray, normalised))
+        steps[f"{args.other.name}'s measure, fast mode's reduced luminance"] = lambda: other.measure(reduced)
     for step in steps.values():  # warm up: imports, first-use allocations
         step()
     times = {name: ([], []) for name in steps}

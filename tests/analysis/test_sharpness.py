@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from imgval.analysis import blur
-from imgval.analysis.sharpness import CRISP, TILE, Sharpness, measure, sharpness_map, viewing_size
+from imgval.analysis.sharpness import (CRISP, PERCENTILE, TILE, Sharpness, _percentiles, measure, sharpness_map,
+                                      viewing_size)
 from imgval.analysis.sharpness_corpus import blurred_linear, dimmed, motion_kernel, with_noise
 from imgval.defaults import SHARPNESS_CRISP, SHARPNESS_MIN_SIDE, SHARPNESS_THRESHOLD
 from imgval.synthetic import natural_image
@@ -33,7 +34,9 @@ def test_viewing_size_reduces_to_about_a_megapixel_and_never_enlarges(scene):
     assert np.array_equal(viewing_size(large, blur.normalise_size(large)), viewing_size(large))
     assert viewing_size(scene).shape == (816, 1224)
     small = scene[:300, :400]
-    assert viewing_size(small).shape == small.shape and viewing_size(small).dtype == np.float32
+    assert viewing_size(small) is small  # 8-bit and at viewing size already: no copy
+    wide = small.astype(np.uint16) * 257  # 16-bit: the 8-bit scale, in float
+    assert viewing_size(wide).dtype == np.float32 and np.array_equal(viewing_size(wide), small)
 
 
 def test_resolution_independent_same_scene_at_two_sizes(scene):
@@ -119,6 +122,21 @@ def test_sharp_subject_on_defocused_background_is_sharp(scene):
     assert where.dtype == np.float32 and where.shape == (816 // TILE, 1224 // TILE)
     inside, outside = where[9:15, 14:24], where[:3, :6]  # viewing-size tiles in and out of the subject
     assert np.nanmedian(inside) > SHARPNESS_THRESHOLD > np.nanmedian(outside)
+
+
+def test_group_percentiles_are_numpys_per_group():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        groups = int(rng.integers(1, 10))
+        ratio, group = rng.uniform(0, CRISP, int(rng.integers(0, 200))), rng.integers(0, groups, 200)
+        group = group[:len(ratio)]
+        got = _percentiles(ratio, group, groups, 5)
+        for g in range(groups):
+            mine = ratio[group == g]
+            if len(mine) >= 5:
+                assert got[g] == pytest.approx(np.percentile(mine, PERCENTILE), abs=1e-12)
+            else:
+                assert np.isnan(got[g])
 
 
 def test_tiny_images_are_too_small(scene):
