@@ -118,14 +118,14 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
 
     The sharpness is measured on the same decode, never on an upscaled image: its view
     (sharpness.viewing_size) of a large 8-bit image is made from the ~2 MP image the default
-    mode scores (shared, not resized twice); otherwise it is a box average of the luminance
-    (in exact mode, of the colour decode's).
+    mode scores (shared, not resized twice), of the fast mode's reduced decode bilinear (it is
+    low-passed already); otherwise it is a box average of the luminance (in exact mode, of the
+    colour decode's).
     """
     if settings.mode == "fast":
-        # normalised (by _scored) bilinear, like the default mode: the DCT-scaled decode is already
-        # low-passed, and INTER_AREA at these non-integer ratios cost ~4 ms of the fast mode's ~55
-        full = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
-        viewed = sharpness.viewing_size(full)
+        # normalised (by _scored) and viewed bilinear: the DCT-scaled decode is already low-passed,
+        # and INTER_AREA at these non-integer ratios costs ~4 ms each of the fast mode's ~55
+        full, viewed = fast_decode(data, header, image)
         result = _scored(full, settings, blur.FAST_TARGET_PIXELS)
     elif settings.mode == "exact":
         colour = decode.decode_bgr(data, header, image)
@@ -140,6 +140,14 @@ def measure_blur(data: bytes, header: decode.Header, image, settings: Settings) 
         result = _scored(full, settings, blur.TARGET_PIXELS) if normalised is None else _scored(normalised, settings)
     result.sharpness, result.viewed = sharpness.measure(viewed), viewed
     return result
+
+
+def fast_decode(data: bytes, header: decode.Header, image) -> tuple[np.ndarray, np.ndarray]:
+    """(luminance, its sharpness view) as the fast mode decodes them: reduced by 1/2, 1/4 or 1/8
+    (decode.decode_gray_reduced), and viewed bilinearly when it was (it is low-passed already)."""
+    full = decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
+    reduced = decode.reduction_factor(header.width, header.height, blur.FAST_MIN_DECODED_PIXELS) > 1
+    return full, sharpness.viewing_size(full, low_passed=reduced)
 
 
 def _scored(gray, settings: Settings, target: float | None = None) -> BlurResult:

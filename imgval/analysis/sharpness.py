@@ -52,7 +52,7 @@ class Sharpness:
     status: str  # "" = judged, "too small", "blank"
 
 
-def viewing_size(gray: np.ndarray, normalised: np.ndarray | None = None) -> np.ndarray:
+def viewing_size(gray: np.ndarray, normalised: np.ndarray | None = None, low_passed: bool = False) -> np.ndarray:
     """gray reduced to at most VIEW_PIXELS pixels (keeping the aspect; never enlarged), on the
     0..255 scale: an 8-bit image already small enough as it is (no copy), an 8-bit one over the
     classic score's ~2 MP as 8 bits, any other as float32 (16-bit input divided by 257).
@@ -63,7 +63,8 @@ def viewing_size(gray: np.ndarray, normalised: np.ndarray | None = None) -> np.n
     passes as `normalised`), then to the viewing size, a ratio over 1/2 where bilinear still
     reads nearly every pixel (~1.2 ms for a 20 MP image, against ~9 ms for a box average of it).
     From 1-2 MP a bilinear step called one more noisy sharp picture blurry in the evaluation
-    (seed 7) than the box average, which those keep."""
+    (seed 7) than the box average, which those keep, unless `low_passed` (the fast mode's
+    DCT-scaled decode, averaged already: a box average at its ratios costs ~4 ms, bilinear ~1)."""
     height, width = gray.shape
     ratio = np.sqrt(VIEW_PIXELS / (height * width))
     size = (max(1, int(width * ratio)), max(1, int(height * ratio)))
@@ -72,6 +73,7 @@ def viewing_size(gray: np.ndarray, normalised: np.ndarray | None = None) -> np.n
             return gray
         if height * width > blur.TARGET_PIXELS:
             gray = blur.normalise_size(gray) if normalised is None else normalised
+        if low_passed or height * width > blur.TARGET_PIXELS:
             return cv2.resize(gray, size, interpolation=cv2.INTER_LINEAR)
     image = gray.astype(np.float32, copy=False)
     if height * width > VIEW_PIXELS:
@@ -84,7 +86,7 @@ def viewing_size(gray: np.ndarray, normalised: np.ndarray | None = None) -> np.n
 def _gaussian_derivative(sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """(smoothing, derivative) 1-D kernels of a Gaussian of sigma; the derivative normalised so a
     ramp of slope 1 gives 1, so magnitudes are grey levels per pixel at every scale."""
-    radius = int(4 * sigma)
+    radius = int(3 * sigma)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     smooth = np.exp(-x * x / (2 * sigma * sigma))
     smooth /= smooth.sum()
@@ -131,15 +133,12 @@ def _bilinear(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return upper * (1 - dy) + lower * dy
 
 
-def _half_size(view: np.ndarray) -> tuple[np.ndarray, float]:
-    """(image, scale): view averaged over 2x2 blocks (cropped to even sides) is image * scale;
-    of an 8-bit view the blocks' sums (uint16: exact, where an 8-bit average would round)."""
+def _half_size(view: np.ndarray) -> np.ndarray:
+    """view averaged over 2x2 blocks (cropped to even sides), in float32 (an 8-bit average would
+    round, and float filters the quicker)."""
     height, width = view.shape[0] // 2 * 2, view.shape[1] // 2 * 2
-    if view.dtype == np.uint8:
-        view, scale = cv2.multiply(view[:height, :width], 4, dtype=cv2.CV_16U), 0.25
-    else:
-        view, scale = view[:height, :width], 1.0
-    return cv2.resize(view, (width // 2, height // 2), interpolation=cv2.INTER_AREA), scale
+    return cv2.resize(view[:height, :width].astype(np.float32, copy=False), (width // 2, height // 2),
+                      interpolation=cv2.INTER_AREA)
 
 
 def _edge_points(dx: np.ndarray, dy: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -186,7 +185,7 @@ def _edges(view: np.ndarray, limit: int | None = MAX_POINTS) -> _Edges:
     fx, fy = dx.ravel()[at] * np.float32(1 / scale), dy.ravel()[at] * np.float32(1 / scale)
     fine = fx * fx + fy * fy
     rows, cols = np.divmod(at, view.shape[1])
-    cx, cy = _gradient(*_half_size(view), _COARSE_HALF)
+    cx, cy = _gradient(_half_size(view), 1.0, _COARSE_HALF)
     # sampled where the edge point is: viewing-size pixel i is at (i - 0.5) / 2 at half size
     coarse = _bilinear(cv2.magnitude(cx, cy) ** 2, (rows - 0.5) * 0.5, (cols - 0.5) * 0.5) * 0.25
     ratio = np.sqrt(np.maximum(fine - 2 * fine_var, 1e-6) / np.maximum(coarse - 2 * coarse_var, 1e-6))

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from imgval.analysis import blur, decode
+from imgval.analysis.analyze import fast_decode
 from imgval.analysis.sharpness import TILE, measure
 from imgval.analysis.sharpness_corpus import BLURRED_KINDS, SHARP_KINDS, Entry, build, read_manifest
 from imgval.defaults import DEFAULT_THRESHOLD, SHARPNESS_THRESHOLD
@@ -37,11 +38,11 @@ def luminance(data: bytes):
     return decode.decode_gray(data, header, image)
 
 
-def fast_luminance(data: bytes):
-    """The luminance a fast-mode scan decodes: DCT-reduced (JPEG) or box-reduced to 1/2, 1/4 or
-    1/8 of the stored size, keeping at least blur.FAST_MIN_DECODED_PIXELS."""
+def fast_view(data: bytes):
+    """The view a fast-mode scan measures: of its DCT-reduced (JPEG) or box-reduced luminance
+    (1/2, 1/4 or 1/8 of the stored size, keeping at least blur.FAST_MIN_DECODED_PIXELS)."""
     header, image = decode.probe(data)
-    return decode.decode_gray_reduced(data, header, image, blur.FAST_MIN_DECODED_PIXELS)
+    return fast_decode(data, header, image)[1]
 
 
 def classic_score(gray) -> float:
@@ -67,7 +68,7 @@ def score(folder: Path, entries: list[Entry]) -> Scored:
     for entry in entries:
         data = (folder / entry.file).read_bytes()
         gray = luminance(data)
-        reduced = measure(fast_luminance(data))
+        reduced = measure(fast_view(data))
         fast.append(np.nan if reduced.value is None else reduced.value)
         result = measure(gray)
         values.append(np.nan if result.value is None else result.value)

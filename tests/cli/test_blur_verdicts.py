@@ -56,6 +56,16 @@ def test_every_mode_measures_the_sharpness_of_the_same_decode(photo):
     assert values["fast"] > SHARPNESS_THRESHOLD  # a DCT-reduced decode: same verdict
 
 
+def test_the_fast_modes_reduced_decode_gives_the_default_modes_verdicts():
+    # 6 MP: the fast mode decodes it at 1/2 (1.5 MP) and views that bilinearly (low-passed already)
+    large = cv2.resize(natural_image(1500, 1000, seed=4), (3000, 2000), interpolation=cv2.INTER_CUBIC)
+    for picture, is_blurry in ((large, False), (blurred(large, 6), True)):
+        data = jpeg(picture)
+        default, fast = (analyze_bytes("a.jpg", data, Settings(mode=mode)) for mode in ("default", "fast"))
+        assert default.blurry is fast.blurry is is_blurry, (default.sharpness, fast.sharpness)
+        assert fast.sharpness == pytest.approx(default.sharpness, abs=0.1)
+
+
 def test_images_too_small_or_blank_get_no_verdict_but_keep_their_score(photo):
     tiny = analyze_bytes("icon.jpg", jpeg(cv2.resize(photo, (96, 72), interpolation=cv2.INTER_AREA)), Settings())
     assert tiny.blurry is None and tiny.blur_status == "too small" and tiny.sharpness is None
