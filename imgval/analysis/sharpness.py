@@ -123,14 +123,15 @@ def _gradient(view: np.ndarray, scale: float, kernels: tuple[np.ndarray, np.ndar
 
 
 def _bilinear(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """image sampled at the points (y, x) by bilinear interpolation, clamped at the border."""
-    y = np.clip(y, 0, image.shape[0] - 1)
-    x = np.clip(x, 0, image.shape[1] - 1)
-    top, left = np.minimum(y.astype(np.intp), image.shape[0] - 2), np.minimum(x.astype(np.intp), image.shape[1] - 2)
-    dy, dx = (y - top).astype(np.float32), (x - left).astype(np.float32)
-    upper = image[top, left] * (1 - dx) + image[top, left + 1] * dx
-    lower = image[top + 1, left] * (1 - dx) + image[top + 1, left + 1] * dx
-    return upper * (1 - dy) + lower * dy
+    """float32 image sampled at the points (y, x) by bilinear interpolation, clamped at the
+    border (cv2.remap, the points laid out in rows: its maps must be under 32,767 wide)."""
+    count = len(y)
+    if count == 0:
+        return np.zeros(0, np.float32)
+    width = min(count, 16384)
+    rows = -(-count // width)
+    maps = [np.pad(v.astype(np.float32), (0, rows * width - count)).reshape(rows, width) for v in (x, y)]
+    return cv2.remap(image, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel()[:count]
 
 
 def _half_size(view: np.ndarray) -> np.ndarray:
@@ -212,11 +213,11 @@ def noise_sigma(view: np.ndarray) -> float:
     the mean absolute value of Gaussian noise is its sigma), at the NOISE_PERCENTILE-th
     percentile of blocks (structure only adds to it). Never below 8-bit quantisation noise."""
     height, width = view.shape[0] // 2 * 2, view.shape[1] // 2 * 2
-    # 8-bit differences are exact in 16 bits (and int16 is the quicker to take apart)
-    exact = np.int16 if view.dtype == np.uint8 else np.float32
-    quads = view[:height, :width].astype(exact).reshape(height // 2, 2, width // 2, 2)
-    rows_diff = quads[:, :, :, 0] - quads[:, :, :, 1]  # a - b over c - d, per 2x2 block
-    diagonal = np.abs(rows_diff[:, 0] - rows_diff[:, 1])
+    even, odd = (np.ascontiguousarray(view[first:height:2, :width]) for first in (0, 1))
+    # per 2x2 block [[a, b], [c, d]]: a - c and b - d side by side (8-bit differences exact in
+    # 16 bits), then (a - c) - (b - d)
+    columns = cv2.subtract(even, odd, dtype=cv2.CV_16S if view.dtype == np.uint8 else cv2.CV_32F)
+    diagonal = np.abs(columns[:, 0::2] - columns[:, 1::2])
     to_sigma = 0.5 * np.sqrt(np.pi / 2)  # the Haar step's 1/2, and mean |x| to sigma
     rows, cols = diagonal.shape[0] // 16, diagonal.shape[1] // 16
     if rows == 0 or cols == 0:
