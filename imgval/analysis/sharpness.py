@@ -113,7 +113,7 @@ def _noise_gain(kernels: tuple[np.ndarray, np.ndarray]) -> float:
 _FINE_GAIN, _COARSE_GAIN = _noise_gain(_FINE), _noise_gain(_COARSE_HALF) / 16
 
 
-def _gradient(view: np.ndarray, scale: float, kernels: tuple[np.ndarray, np.ndarray],
+def _gradient(view: np.ndarray, kernels: tuple[np.ndarray, np.ndarray], scale: float = 1.0,
               depth: int = cv2.CV_32F) -> tuple[np.ndarray, np.ndarray]:
     """(d/dx, d/dy) of view at the kernels' scale, times `scale`, as `depth` (rounded if integer)."""
     smooth, derivative = kernels
@@ -169,7 +169,7 @@ def _edges(view: np.ndarray, limit: int | None = MAX_POINTS) -> _Edges:
     # to 8. The noise is never below NOISE_FLOOR, so the steepest 8-bit edge (~102 grey levels
     # per pixel) stays under 14,000.
     scale = 8.0 / float(np.sqrt(fine_var))
-    dx, dy = _gradient(view, scale, _FINE, cv2.CV_16S)
+    dx, dy = _gradient(view, _FINE, scale, cv2.CV_16S)
     # judged where the noise's subtraction is sure: edge points EDGE_NOISE times over the noise;
     # a noisy picture with fewer by its MIN_EDGES clearest edge points of those traced down to
     # TRACE_NOISE times (Canny's hysteresis)
@@ -186,7 +186,7 @@ def _edges(view: np.ndarray, limit: int | None = MAX_POINTS) -> _Edges:
     fx, fy = dx.ravel()[at] * np.float32(1 / scale), dy.ravel()[at] * np.float32(1 / scale)
     fine = fx * fx + fy * fy
     rows, cols = np.divmod(at, view.shape[1])
-    cx, cy = _gradient(_half_size(view), 1.0, _COARSE_HALF)
+    cx, cy = _gradient(_half_size(view), _COARSE_HALF)
     # sampled where the edge point is: viewing-size pixel i is at (i - 0.5) / 2 at half size
     coarse = _bilinear(cv2.magnitude(cx, cy) ** 2, (rows - 0.5) * 0.5, (cols - 0.5) * 0.5) * 0.25
     ratio = np.sqrt(np.maximum(fine - 2 * fine_var, 1e-6) / np.maximum(coarse - 2 * coarse_var, 1e-6))
