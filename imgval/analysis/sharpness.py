@@ -28,6 +28,9 @@ import numpy as np
 from imgval.analysis import blur
 from imgval.defaults import SHARPNESS_MIN_SIDE
 
+# The measure's definition: raised whenever a change moves its values, so that cached results
+# measured by an earlier one are measured again (batch/cache.py's fingerprint).
+VERSION = 1
 VIEW_PIXELS = 1_000_000  # the viewing size: a screen-filling look at the photo
 FINE_SIGMA = 1.0  # pixels (at viewing size): the fine scale's Gaussian derivative
 COARSE_SIGMA = 2.0  # ... and the coarse scale's

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 from imgval import __version__
+from imgval.analysis import sharpness
 from imgval.analysis.analyze import HASH_VERSIONS, Record, Settings
 from imgval.defaults import user_cache_folder
 from imgval.escaped_names import shown
@@ -71,13 +72,15 @@ def _plain(value):
 def fingerprint(settings: Settings) -> str:
     """What a cached result depends on besides the file: every Settings field (generically, so a
     field added later invalidates old results by itself), the tool version and the Record
-    fields stored (a changed record shape must not load old rows)."""
+    fields stored (a changed record shape must not load old rows), and the versions of the pHash
+    and the sharpness measure (a changed definition must not mix old values with new ones)."""
     described = {
         "settings": _plain(settings),
         "version": __version__,
         "record_fields": sorted(_record_fields()),
         "schema": SCHEMA_VERSION,
         "hash_version": HASH_VERSIONS[settings.mode],  # rows with an earlier hash definition are redone
+        "sharpness_version": sharpness.VERSION,  # ... and with an earlier sharpness measure
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
 

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from imgval.analysis import sharpness
 from imgval.analysis.analyze import BLUR_VERDICTS, MODES, Record, Settings
 from imgval.batch.cache import ResultCache, file_state, fingerprint
 
@@ -35,6 +36,18 @@ def test_every_settings_field_is_part_of_the_fingerprint(name):
     other = dataclasses.replace(settings, **{name: changed(settings, name)})
     assert fingerprint(other) != fingerprint(settings)
     assert fingerprint(dataclasses.replace(settings)) == fingerprint(settings)  # equal settings, equal key
+
+
+def test_results_of_an_earlier_sharpness_measure_are_measured_again(tmp_path, monkeypatch):
+    image = tmp_path / "a.jpg"
+    image.write_bytes(b"x" * 10)
+    state = file_state(str(image))
+    cache = ResultCache(str(tmp_path / "c.sqlite"), Settings())
+    cache.store(state, Record(str(image), sharpness=1.5, blurry=True))
+    cache.close()
+    assert ResultCache(str(tmp_path / "c.sqlite"), Settings()).lookup("a.jpg", state) is not None
+    monkeypatch.setattr(sharpness, "VERSION", sharpness.VERSION + 1)  # the next release's measure
+    assert ResultCache(str(tmp_path / "c.sqlite"), Settings()).lookup("a.jpg", state) is None
 
 
 def test_a_record_survives_the_round_trip_and_takes_the_path_it_is_found_by(tmp_path):
