@@ -31,13 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from peak import run_python  # benchmarks/peak.py
+from peak import IMGVAL, run_python  # benchmarks/peak.py
 
 ROOT = Path(__file__).resolve().parent.parent
 PER_FOLDER = 1000
 LINKS_PER_SOURCE = 50_000  # under ext4's 65,000 links per file
 MODES = ["no cache", "cache, first run", "cache, re-run"]
-IMGVAL = "import sys\nfrom imgval.cli.main import main\nmain(sys.argv[1:], prog_name='imgval')"
 
 
 def make_corpus(top: str, count: int, kind: str) -> None:

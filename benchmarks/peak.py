@@ -30,6 +30,10 @@ import types
 from typing import NamedTuple
 
 
+# `run_python(["-c", IMGVAL, "scan", ...])`: an imgval command, as the benchmarks have always run it
+IMGVAL = "import sys\nfrom imgval.cli.main import main\nmain(sys.argv[1:], prog_name='imgval')"
+
+
 class Peaks(NamedTuple):
     own_mb: float  # the command's process
     workers_mb: float  # the largest process it waited for; 0 if none
@@ -68,8 +72,9 @@ def _main(out: str, args: list[str]) -> None:
             sys.modules["__main__"] = main = types.ModuleType("__main__")  # so a pool can pickle its functions
             exec(compile(args[1], "<string>", "exec"), main.__dict__)
         else:
-            sys.argv, sys.path[0] = args, os.path.dirname(os.path.abspath(args[0]))
-            runpy.run_path(args[0], run_name="__main__")
+            script = os.path.abspath(args[0])  # as __main__.__file__ is since Python 3.9
+            sys.argv, sys.path[0] = [script, *args[1:]], os.path.dirname(script)
+            runpy.run_path(script, run_name="__main__")
     finally:
         with open(out, "w") as handle:
             handle.write(f"{own_peak_kb()} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\n")

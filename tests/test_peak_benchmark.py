@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import os
 import resource
+import subprocess
+import sys
 
 import pytest
 
@@ -66,3 +68,11 @@ def test_parent_memory_reports_the_scans_own_peak(benchmarks, held, tmp_path):
     peak_mb, _, _ = bench.scan(str(folder), str(tmp_path), ["--no-cache"], jobs=1)
     # a 20-file scan needs ~80-120 MB (interpreter, OpenCV, NumPy); ru_maxrss would say 400+
     assert 20 < peak_mb < 300
+
+
+@pytest.mark.parametrize("how", [["show.py"], ["-m", "show"]])
+def test_the_command_runs_as_python_would_run_it(benchmarks, tmp_path, how):
+    (tmp_path / "show.py").write_text("import os, sys\nprint(os.path.isabs(__file__), sys.argv[1:], sys.path[0])\n")
+    completed, peaks = benchmarks("peak").run_python([*how, "a", "b"], cwd=tmp_path, capture_output=True, text=True)
+    plain = subprocess.run([sys.executable, *how, "a", "b"], cwd=tmp_path, capture_output=True, text=True)
+    assert completed.stdout == plain.stdout == f"True ['a', 'b'] {tmp_path}\n" and peaks
