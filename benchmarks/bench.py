@@ -16,7 +16,9 @@ The commands run alternately (round after round, starting with a different one e
 drifts in machine speed hit all of them alike; the table gives the median of the rounds. Every
 run is a fresh child process, so peak RSS (the largest resident set of that process and its
 workers, from getrusage) is per command. RSS includes what the bench process had when it forked
-(the "idle" row). CPU time (user + system, the process and its workers) is given too: on a
+(the "idle" row): the pages they share. Not the bench process's high-water mark: fork starts a
+child's afresh (only exec carries one over, see benchmarks/peak.py), and none of these runs
+execs. CPU time (user + system, the process and its workers) is given too: on a
 machine that other work shares, CPU ms/image and its ratios are steadier than wall-clock rates.
 Prints a markdown table; --markdown FILE writes it there too.
 
@@ -180,9 +182,9 @@ def whole_commands(folder: str, jobs: int, out: str, modes: list[str],
     return commands
 
 
-def run_process(argv: list[str], env: dict, cwd: str) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS MB) of one command: the process and its waited-for
-    children (the pool's workers)."""
+def run_process(argv: list[str], env: dict, cwd: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one command: the process and its waited-for children (the
+    pool's workers). No peak memory: its ru_maxrss would include this process's (benchmarks/peak.py)."""
     start = time.perf_counter()
     process = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=cwd,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -192,7 +194,7 @@ def run_process(argv: list[str], env: dict, cwd: str) -> tuple[float, float, flo
     process.stderr.close()
     if os.waitstatus_to_exitcode(status) not in (0, 3):
         raise SystemExit(f"{' '.join(argv)} failed:\n{errors}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def byte_compiled(checkouts: list[Path], prefix: str) -> None:
@@ -223,7 +225,7 @@ def whole(args) -> None:
             sys.exit(f"no files in {folder}: run benchmarks/make_corpus.py first")
         for path in files:  # warm the page cache: every command reads from memory
             path.read_bytes()
-    samples: dict[tuple, list[tuple[float, float, float]]] = {}
+    samples: dict[tuple, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "results.csv")
         byte_compiled([ROOT] + ([args.other] if args.other else []), os.path.join(scratch, "pycache"))

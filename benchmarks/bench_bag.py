@@ -15,6 +15,10 @@ imgval runs the check in two ways:
 --with-scan also times whole scans, `imgval scan BAG` and `imgval scan BAG/data` (no check):
 only for small bags, as the scan decodes every image (a 24x32 PNG is scored at ~2 MP).
 
+Peak RSS is the command's largest process's own (benchmarks/peak.py): not its ru_maxrss as
+this script would read it, which Linux raises to this script's high-water mark (~115 MiB
+after making a 100,000-file bag).
+
 The bag (small PNG scans in folders of 1,000, made with bagit.make_bag) is generated outside
 the repository, once, and reused when --bag names an existing bag. Rounds alternate the
 order of the commands so machine load hits them alike.
@@ -31,6 +35,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from peak import run_python  # benchmarks/peak.py
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,12 +80,13 @@ def scan_digests(bag: Path, path: str) -> None:
 
 
 def timed(command: list[str], cwd: str) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MiB) and exit code of one command, run alone."""
+    """Wall seconds, peak RSS (MiB) and exit code of one Python command (its arguments to
+    python), run alone. The peak is its largest process's own: the command's or a worker's
+    (bagit's pool), never this script's (benchmarks/peak.py)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-    _, status, usage = os.wait4(process.pid, 0)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    completed, peaks = run_python(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return time.perf_counter() - start, max(peaks or (0, 0)), completed.returncode
 
 
 def main() -> int:
@@ -101,20 +108,20 @@ def main() -> int:
     report = os.path.join(work, "results.csv")
     digests = os.path.join(work, "digests.txt")
     scan_digests(bag, digests)
-    me = [sys.executable, __file__, "--child"]
+    me = [__file__, "--child"]
     commands = {
-        f"bagit.py --validate --processes {args.jobs}": [sys.executable, "-m", "bagit", "--validate",
-                                                         "--processes", str(args.jobs), str(bag)],
-        "bagit.py --validate (1 process)": [sys.executable, "-m", "bagit", "--validate", str(bag)],
+        f"bagit.py --validate --processes {args.jobs}": ["-m", "bagit", "--validate", "--processes",
+                                                         str(args.jobs), str(bag)],
+        "bagit.py --validate (1 process)": ["-m", "bagit", "--validate", str(bag)],
         "imgval check, given the scan's checksums": me + ["given", str(bag), digests],
         "imgval check, reading and hashing every file itself (1 process)": me + ["hash", str(bag), digests],
     }
     if args.with_scan:
         commands["imgval scan BAG (with the bag check)"] = [
-            sys.executable, "-m", "imgval.cli", "scan", "-i", str(bag), "--no-cache", "-q", "-j", str(args.jobs),
+            "-m", "imgval.cli", "scan", "-i", str(bag), "--no-cache", "-q", "-j", str(args.jobs),
             "-s", report]
         commands["imgval scan BAG/data (no bag check)"] = [
-            sys.executable, "-m", "imgval.cli", "scan", "-i", str(bag / "data"), "--no-cache", "-q",
+            "-m", "imgval.cli", "scan", "-i", str(bag / "data"), "--no-cache", "-q",
             "-j", str(args.jobs), "-s", report]
     results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in commands}
     for round_number in range(args.rounds):

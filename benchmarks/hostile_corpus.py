@@ -15,7 +15,8 @@ machine down.
 `scan` runs `imgval scan --html` as a user would and reports, from /proc, the peak resident
 size (VmHWM) of the parent and of every worker process it started, and whether every file got
 its row. `per-file` analyses each file in a fresh process (as a worker would) and makes its thumbnail
-in another (as the HTML pass would), and lists the peak resident size of each.
+in another (as the HTML pass would), and lists the peak resident size (VmHWM) of each: its own,
+not the ru_maxrss that Linux carries over from this script (benchmarks/peak.py).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 from imgval import hostile  # noqa: E402
+from peak import run_python  # noqa: E402  (benchmarks/peak.py)
 
 DEFAULT_DIR = HERE / "hostile"
 DAMAGED_PER_SEED = 30
@@ -99,7 +101,8 @@ def scan(folder: Path, jobs: int, extra: list[str]) -> int:
     run.wait()
     stdout, stderr = (log.seek(0) or log.read() for log in logs)
     seconds = time.monotonic() - start
-    children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # largest of all, exact
+    # largest of all, and at least this script's own (~30 MB): Linux carries it into a child's ru_maxrss
+    children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     files = len(list(folder.iterdir()))
     with open(out, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -114,7 +117,7 @@ def scan(folder: Path, jobs: int, extra: list[str]) -> int:
 
 
 ONE_FILE = """
-import resource, sys
+import sys
 from imgval.batch.workers import keep_freed_memory
 from imgval.analysis.analyze import Settings, analyze_path
 from imgval.report.thumbnails import file_preview
@@ -123,7 +126,7 @@ if sys.argv[3] == "analyse":
     outcome = analyze_path(sys.argv[1], Settings(mode=sys.argv[2])).error[:80] or "scored"
 else:
     outcome = "preview" if file_preview(sys.argv[1]) else "no preview"
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, outcome, sep="\t")
+print(outcome)
 """
 
 
@@ -134,18 +137,17 @@ def per_file(folder: Path, mode: str, pattern: str) -> int:
     for path in sorted(folder.glob(pattern)):
         row = []
         for what in ("analyse", "preview"):
-            run = subprocess.run([sys.executable, "-c", ONE_FILE, str(path), mode, what], capture_output=True,
-                                 text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=900)
-            if run.returncode:
+            run, peaks = run_python(["-c", ONE_FILE, str(path), mode, what], capture_output=True, text=True,
+                                    env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=900)
+            if run.returncode or not peaks:
                 row.append((0, f"exit {run.returncode}: {run.stderr.strip()[-150:]}"))
             else:
-                kb, outcome = run.stdout.strip().split("\t")
-                row.append((int(kb), outcome))
+                row.append((peaks.own_mb, run.stdout.strip()))
         results.append((row[0][0], row[1][0], path.name, row[0][1], row[1][1]))
-        print(f"{row[0][0] / 1024:6.0f} MB analysed, {row[1][0] / 1024:6.0f} MB previewed  {path.name}: "
+        print(f"{row[0][0]:6.0f} MB analysed, {row[1][0]:6.0f} MB previewed  {path.name}: "
               f"{row[0][1]}; {row[1][1]}", flush=True)
-    print(f"largest analysis: {max(r[0] for r in results) / 1024:.0f} MB; "
-          f"largest preview: {max(r[1] for r in results) / 1024:.0f} MB")
+    print(f"largest analysis: {max(r[0] for r in results):.0f} MB; "
+          f"largest preview: {max(r[1] for r in results):.0f} MB")
     return 0
 
 

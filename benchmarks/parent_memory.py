@@ -7,13 +7,12 @@ and prints the peak resident memory of the scan's own process (its VmHWM: the li
 loop, the report, the duplicate grouping, the cache; the workers have their own) and the bytes
 per file above the smallest N's peak (the fixed cost: interpreter, libraries, pool).
 
-Not ru_maxrss: Linux carries the launching process's high-water mark through fork and exec
-into the child's ru_maxrss, so a child started by a process that once held 300 MB reports at
-least 300 MB however little it used itself. (This script did hold that much: it captured each
-scan's stderr, 88 MB of warnings for a million empty files, and so reported 306 MB for the
-re-run that followed the first run; the scan itself peaked at 190 MB.) VmHWM is the child's own
-address space only, so the figure no longer depends on what ran before it; the scan's stderr
-goes to a file, never into this process.
+Not ru_maxrss: Linux carries the launching process's high-water mark through exec into the
+child's ru_maxrss, so a child started by a process that once held 300 MB reports at least
+300 MB however little it used itself (benchmarks/peak.py, which runs the scan and reads its
+own VmHWM). This script did hold that much: it captured each scan's stderr, 88 MB of warnings
+for a million empty files, and so reported 306 MB for the re-run that followed the first run;
+the scan itself peaked at 190 MB. The scan's stderr now goes to a file, never into this process.
 
 Modes: `no cache` (`--no-cache`), `cache, first run` (every file analysed and stored in a fresh
 `--cache` file) and `cache, re-run` (the same command again: every file reused). Files are
@@ -32,26 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from peak import IMGVAL, run_python  # benchmarks/peak.py
+
 ROOT = Path(__file__).resolve().parent.parent
 PER_FOLDER = 1000
 LINKS_PER_SOURCE = 50_000  # under ext4's 65,000 links per file
 MODES = ["no cache", "cache, first run", "cache, re-run"]
-# The scan's own peak: VmHWM where there is a /proc (see the docstring), else ru_maxrss.
-RUN = '''import resource, sys
-from imgval.cli.main import main
-
-def peak_kb():
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-try:
-    main(sys.argv[1:], prog_name="imgval")
-finally:
-    print("PEAK_KB", peak_kb(), file=sys.stderr)
-'''
 
 
 def make_corpus(top: str, count: int, kind: str) -> None:
@@ -89,18 +74,16 @@ def scan(folder: str, out: str, options: list[str], jobs: int) -> tuple[float, f
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     with open(os.path.join(out, "scan-stderr.txt"), "w+b") as err:
-        proc = subprocess.run([sys.executable, "-c", RUN, "scan", folder, "-q", "-j", str(jobs),
-                               "-s", os.path.join(out, "results.csv"), *options],
-                              env=env, stdout=subprocess.DEVNULL, stderr=err)
+        proc, peaks = run_python(["-c", IMGVAL, "scan", folder, "-q", "-j", str(jobs),
+                                  "-s", os.path.join(out, "results.csv"), *options],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=err)
         wall = time.monotonic() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        err.seek(0)
-        peak = [line for line in err if line.startswith(b"PEAK_KB")]  # a line at a time: never all of it
-        if proc.returncode not in (0, 3) or not peak:
+        if proc.returncode not in (0, 3) or not peaks:
             err.seek(max(0, err.seek(0, os.SEEK_END) - 3000))
             sys.exit(f"scan failed ({proc.returncode}):\n{err.read().decode(errors='replace')}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return int(peak[0].split()[1]) / 1024, wall, cpu
+    return peaks.own_mb, wall, cpu
 
 
 def main() -> None:

@@ -4,7 +4,9 @@
 1. Listing: time imgval.batch.discover over a folder of --listing empty *.jpg files (100 subfolders).
 2. Memory: peak RSS of the parent process and of the largest worker for runs over N small
    images (hard links to one 1.2 MP JPEG), N = --counts. Results are streamed to the report,
-   so the parent's peak should not grow with N.
+   so the parent's peak should not grow with N. Both are ru_maxrss of forked processes (no
+   exec), so they start afresh: they count the pages shared with this script (~75 MB, its
+   imports), never its high-water mark (which only exec carries over: benchmarks/peak.py).
 """
 from __future__ import annotations
 

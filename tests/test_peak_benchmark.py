@@ -1,0 +1,78 @@
+"""benchmarks/peak.py reports a command's own peak memory, not the high-water mark that Linux
+carries into a child's ru_maxrss from the process that started it (issue 15: a re-run "peaked"
+at 306 MB because benchmarks/parent_memory.py had just held the previous scan's stderr)."""
+from __future__ import annotations
+
+import importlib
+import os
+import resource
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="VmHWM is Linux's")
+
+MB = 2**20
+# A command using ~100 MB itself, and a pool worker (forked) using ~100 MB more.
+BUSY = """import multiprocessing, sys
+def work(size):
+    return len(b"\\x01" * size)
+if __name__ == "__main__":
+    held = b"\\x01" * (100 * 2**20)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        pool.map(work, [200 * 2**20])
+    sys.exit(3)
+"""
+
+
+@pytest.fixture
+def benchmarks(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when a benchmark runs as a script
+    return importlib.import_module
+
+
+@pytest.fixture
+def held():
+    """The launching process's high-water mark above 400 MB (written, so resident), then freed."""
+    block = b"\x01" * (400 * MB)
+    del block
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 400 * 1024
+
+
+def test_a_small_command_started_by_a_big_process_reports_its_own_peak(benchmarks, held):
+    completed, peaks = benchmarks("peak").run_python(["-c", "import sys; sys.exit(0)"])
+    assert completed.returncode == 0
+    assert 1 < peaks.own_mb < 100 and peaks.workers_mb == 0  # ru_maxrss would say 400+
+
+
+def test_the_command_and_its_workers_peaks_are_theirs(benchmarks, held):
+    completed, peaks = benchmarks("peak").run_python(["-c", BUSY])
+    assert completed.returncode == 3  # the command's exit code, after it reported
+    assert 100 < peaks.own_mb < 200
+    assert 200 < peaks.workers_mb < 350  # the 200 MB it built, with the pages it shares with its parent
+
+
+def test_a_command_that_never_reports_has_no_peaks(benchmarks):
+    completed, peaks = benchmarks("peak").run_python(["-c", "import os; os._exit(4)"])
+    assert completed.returncode == 4 and peaks is None
+
+
+def test_parent_memory_reports_the_scans_own_peak(benchmarks, held, tmp_path):
+    bench = benchmarks("parent_memory")
+    folder = tmp_path / "n"
+    folder.mkdir()
+    bench.make_corpus(str(folder), 20, "empty")
+    peak_mb, _, _ = bench.scan(str(folder), str(tmp_path), ["--no-cache"], jobs=1)
+    # a 20-file scan needs ~80-120 MB (interpreter, OpenCV, NumPy); ru_maxrss would say 400+
+    assert 20 < peak_mb < 300
+
+
+@pytest.mark.parametrize("how", [["show.py"], ["-m", "show"]])
+def test_the_command_runs_as_python_would_run_it(benchmarks, tmp_path, how):
+    (tmp_path / "show.py").write_text("import os, sys\nprint(os.path.isabs(__file__), sys.argv[1:], sys.path[0])\n")
+    completed, peaks = benchmarks("peak").run_python([*how, "a", "b"], cwd=tmp_path, capture_output=True, text=True)
+    plain = subprocess.run([sys.executable, *how, "a", "b"], cwd=tmp_path, capture_output=True, text=True)
+    assert completed.stdout == plain.stdout == f"True ['a', 'b'] {tmp_path}\n" and peaks
