@@ -5,9 +5,9 @@ person would view it: reduced to at most VIEW_PIXELS (viewing_size), never upsca
 photo and its 25% downscale are judged alike and a small original keeps its own pixels.
 
 At that size the measure judges edges, not texture. Edge points are traced by Canny's method on
-the gradient at a fine scale (a Sobel derivative smoothed over FINE_SIGMA), its thresholds in units of
-that gradient's noise (estimated from a Haar wavelet band): what noise alone makes is not an
-edge, and a dim, flat scan keeps its edges. At each edge point the gradient magnitude at the
+the gradient at a fine scale (a Sobel derivative smoothed over FINE_SIGMA), its thresholds in
+units of that gradient's noise (estimated from a Haar wavelet band): what noise alone makes is
+not an edge, and a dim, flat scan keeps its edges. At each edge point the gradient magnitude at the
 fine scale is compared with the magnitude at a coarse scale (COARSE_SIGMA): a step edge blurred
 by b px has a peak gradient proportional to 1 / sqrt(b^2 + s^2) at scale s, so the ratio is
 COARSE_SIGMA / FINE_SIGMA (2) for a crisp edge and falls towards 1 as the edge widens (texture
@@ -92,7 +92,7 @@ def viewing_size(gray: np.ndarray, normalised: np.ndarray | None = None,
 # [-1, -2, 0, 2, 1] / 8 along; 128 per grey level per pixel of a ramp. The coarse scale is the
 # same filter at half size (a 2x2 box average): about COARSE_SIGMA at viewing size, at a fifth
 # of the cost. (It was a Gaussian derivative of 1 px: the same accuracy within a file a draw,
-# at three times the cost.)
+# at about twice the cost.)
 _SOBEL_GAIN = 128
 _SOBEL_NOISE_GAIN = (1 + 16 + 36 + 16 + 1) / 16 ** 2 * (1 + 4 + 0 + 4 + 1) / 8 ** 2
 # The variance, per axis, that the normalised filter gives white noise of variance 1: per
