@@ -155,8 +155,8 @@ def _edges(view: np.ndarray, limit: int | None = MAX_POINTS) -> _Edges:
     noise = noise_sigma(view)
     fine_var, coarse_var = noise * noise * _FINE_GAIN, noise * noise * _COARSE_GAIN
     # cv2.Canny takes int16 derivatives: filtered straight to int16 with one noise unit scaled
-    # to 8. The noise is never below NOISE_FLOOR, so the steepest 8-bit edge (~102 grey levels
-    # per pixel) stays under 14,000.
+    # to 8. The noise is never below NOISE_FLOOR, so the steepest 8-bit edge (~96 grey levels
+    # per pixel) stays under 12,500.
     scale = 8.0 / float(np.sqrt(fine_var))
     dx, dy = _gradient(view, scale, cv2.CV_16S)
     # judged where the noise's subtraction is sure: edge points EDGE_NOISE times over the noise;
