@@ -185,14 +185,17 @@ def whole_commands(folder: str, jobs: int, out: str, modes: list[str],
 def run_process(argv: list[str], env: dict, cwd: str) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one command: the process and its waited-for children (the
     pool's workers). No peak memory: its ru_maxrss would include this process's (benchmarks/peak.py)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=cwd,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    errors = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
-    if os.waitstatus_to_exitcode(status) not in (0, 3):
+    # stderr to a file: a pipe read only after wait4 would hang a command writing over 64 KB of it
+    with tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=cwd,
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        stderr.seek(0)
+        errors = stderr.read().decode(errors="replace")
+    if process.returncode not in (0, 3):
         raise SystemExit(f"{' '.join(argv)} failed:\n{errors}")
     return wall, usage.ru_utime + usage.ru_stime
 

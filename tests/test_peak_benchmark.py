@@ -8,6 +8,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -76,3 +77,18 @@ def test_the_command_runs_as_python_would_run_it(benchmarks, tmp_path, how):
     completed, peaks = benchmarks("peak").run_python([*how, "a", "b"], cwd=tmp_path, capture_output=True, text=True)
     plain = subprocess.run([sys.executable, *how, "a", "b"], cwd=tmp_path, capture_output=True, text=True)
     assert completed.stdout == plain.stdout == f"True ['a', 'b'] {tmp_path}\n" and peaks
+
+
+def test_bench_whole_process_runs_survive_a_command_that_writes_much_to_stderr(benchmarks, tmp_path):
+    bench = benchmarks("bench")
+    loud = "import sys; sys.stderr.write('x' * 200_000)"  # over a pipe's 64 KB, read only after the wait
+    timings = []
+    run = threading.Thread(target=lambda: timings.append(bench.run_process([sys.executable, "-c", loud], {},
+                                                                           str(tmp_path))), daemon=True)
+    run.start()
+    run.join(60)
+    assert not run.is_alive(), "the run hung: the command blocked writing its stderr"
+    assert timings and timings[0][0] > 0
+    with pytest.raises(SystemExit, match="failed:\nboom"):
+        bench.run_process([sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(1)"], {},
+                          str(tmp_path))
