@@ -93,12 +93,13 @@ def viewing_size(gray: np.ndarray, normalised: np.ndarray | None = None,
 # same filter at half size (a 2x2 box average): about COARSE_SIGMA at viewing size, at a fifth
 # of the cost. (It was a Gaussian derivative of 1 px: the same accuracy within a file a draw,
 # at about twice the cost.)
-_SOBEL_GAIN = 128
-_SOBEL_NOISE_GAIN = (1 + 16 + 36 + 16 + 1) / 16 ** 2 * (1 + 4 + 0 + 4 + 1) / 8 ** 2
+_DIFFERENCE, _SMOOTHING = (k.ravel().astype(np.float64) for k in cv2.getDerivKernels(1, 0, 5))
+_SOBEL_GAIN = float(_SMOOTHING.sum() * np.sum(_DIFFERENCE * np.arange(-2, 3)))  # 16 * 8
 # The variance, per axis, that the normalised filter gives white noise of variance 1: per
 # viewing-size pixel, the 2x2 average quarters it at half size, and a half-size pixel is two
 # viewing-size pixels (the coarse gradient is halved, its energy quartered).
-_FINE_GAIN, _COARSE_GAIN = _SOBEL_NOISE_GAIN, _SOBEL_NOISE_GAIN / 16
+_FINE_GAIN = float(np.sum(_SMOOTHING ** 2) * np.sum(_DIFFERENCE ** 2)) / _SOBEL_GAIN ** 2
+_COARSE_GAIN = _FINE_GAIN / 16
 
 
 def _gradient(view: np.ndarray, scale: float = 1.0, depth: int = cv2.CV_32F) -> tuple[np.ndarray, np.ndarray]:

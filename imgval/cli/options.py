@@ -263,8 +263,8 @@ threshold_option = click.option(
 )
 sharpness_threshold_option = click.option(
     "--sharpness-threshold", type=float, default=SHARPNESS_THRESHOLD, show_default=True, callback=threshold_value,
-    help="Images whose sharpness is below this are blurry (with --blur-verdict sharpness); calibrated on real "
-         "photos of every size (docs/sharpness.md).")
+    help=f"Images whose sharpness is below this are blurry (with --blur-verdict sharpness); calibrated on real "
+         f"photos of every size (docs/sharpness.md). At most {SHARPNESS_CRISP:g}, the scale's top (a crisp edge).")
 
 
 def blur_verdict_option(default: str):

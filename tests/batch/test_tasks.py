@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imgval.batch.tasks import FILE_SECONDS, TASK_SECONDS, estimated_seconds, grouped
+from imgval.batch.tasks import (FILE_SECONDS, SMALL_FILE_BYTES, SMALL_FILE_SECONDS, TASK_SECONDS, estimated_seconds,
+                                grouped)
 
 
 def sized(path: Path, size: int) -> str:
@@ -42,7 +43,6 @@ def test_a_stream_is_grouped_as_it_comes(tmp_path):
 
 
 def test_thumbnails_are_estimated_as_scored_in_closed_form_larger_files_as_upscaled(tmp_path):
-    from imgval.batch.tasks import SMALL_FILE_BYTES, SMALL_FILE_SECONDS
     thumb = sized(tmp_path / "thumb.jpg", SMALL_FILE_BYTES - 1)
     photo = sized(tmp_path / "photo.jpg", SMALL_FILE_BYTES)
     assert estimated_seconds(thumb) == SMALL_FILE_SECONDS < FILE_SECONDS < estimated_seconds(photo)
