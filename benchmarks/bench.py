@@ -36,8 +36,7 @@ a before/after ratio from one run) on the sets of benchmarks/corpus (make_corpus
 `mixed` (mixed/: 12 JPEGs, 8 TIFF masters 8/16-bit, 4 PNGs), `thumbs` (whole/thumbs: 64x64
 JPEGs), `one` (a single 64x64 JPEG: the fixed cost of a run). CPU is the user + system time of
 the process and every process it waited for (its pool's workers), from wait4. The checkouts'
-modules are byte-compiled first, into a temporary PYTHONPYCACHEPREFIX every command reads (as
-an installed package's are: see byte_compiled).
+modules are byte-compiled first, in place (as an installed package's are: see byte_compiled).
 """
 from __future__ import annotations
 
@@ -200,15 +199,16 @@ def run_process(argv: list[str], env: dict, cwd: str) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def byte_compiled(checkouts: list[Path], prefix: str) -> None:
-    """Every timed command reads bytecode from `prefix` (PYTHONPYCACHEPREFIX), the checkouts'
-    compiled into it first: an installed imgval has its bytecode, but with PYTHONDONTWRITEBYTECODE
-    set (as in some sandboxes and containers) a checkout's modules would be compiled from source
-    in every run (~80 ms of CPU each, that no user pays twice)."""
-    os.environ["PYTHONPYCACHEPREFIX"] = prefix  # inherited by run_process's children
+def byte_compiled(checkouts: list[Path]) -> None:
+    """Every checkout's modules are compiled to bytecode beside them (their __pycache__, which
+    git ignores): an installed imgval has its bytecode, but with PYTHONDONTWRITEBYTECODE set (as in
+    some sandboxes and containers) a checkout's modules would be compiled from source in every
+    run (~80 ms of CPU each, that no user pays twice). Not into a PYTHONPYCACHEPREFIX: Python
+    then looks for every module's bytecode there, so numpy, OpenCV and the rest were compiled
+    from source in every timed run (~0.5 s of CPU each, the floor's and the reference's too)."""
     for checkout in checkouts:
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(checkout / "imgval")], check=True,
-                       env={**os.environ, "PYTHONPYCACHEPREFIX": prefix}, stdout=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL)
 
 
 def make_one(folder: Path) -> None:
@@ -231,7 +231,7 @@ def whole(args) -> None:
     samples: dict[tuple, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "results.csv")
-        byte_compiled([ROOT] + ([args.other] if args.other else []), os.path.join(scratch, "pycache"))
+        byte_compiled([ROOT] + ([args.other] if args.other else []))
         for round_ in range(args.rounds):
             for set_name, folder in sets.items():
                 for jobs in args.jobs:

@@ -92,3 +92,15 @@ def test_bench_whole_process_runs_survive_a_command_that_writes_much_to_stderr(b
     with pytest.raises(SystemExit, match="failed:\nboom"):
         bench.run_process([sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(1)"], {},
                           str(tmp_path))
+
+
+def test_bench_whole_process_commands_read_every_module_from_bytecode(benchmarks, tmp_path):
+    """A timed command compiles nothing from source, as an installed imgval's run does not: with
+    a PYTHONPYCACHEPREFIX the libraries' own bytecode was ignored, ~0.5 s of CPU in every run."""
+    bench = benchmarks("bench")
+    bench.byte_compiled([ROOT])
+    check = ("import os, sys, numpy, cv2, imgval.cli.main as m\n"
+             "missing = [x.__name__ for x in (numpy, cv2, m) if not os.path.exists(x.__cached__)]\n"
+             "sys.exit(f'compiled from source: {missing}' if missing else 0)")
+    wall, cpu = bench.run_process([sys.executable, "-c", check], {}, str(tmp_path))
+    assert cpu > 0
