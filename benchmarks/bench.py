@@ -36,7 +36,7 @@ a before/after ratio from one run) on the sets of benchmarks/corpus (make_corpus
 `mixed` (mixed/: 12 JPEGs, 8 TIFF masters 8/16-bit, 4 PNGs), `thumbs` (whole/thumbs: 64x64
 JPEGs), `one` (a single 64x64 JPEG: the fixed cost of a run). CPU is the user + system time of
 the process and every process it waited for (its pool's workers), from wait4. The checkouts'
-modules are byte-compiled first, in place (as an installed package's are: see byte_compiled).
+modules are byte-compiled first, in place (as an installed package's are: benchmarks/precompile.py).
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ sys.path.insert(0, str(HERE.parent))
 from imgval.analysis.analyze import Settings  # noqa: E402
 from imgval.batch.engine import make_engine  # noqa: E402
 from imgval.report.writers import Report  # noqa: E402
+from precompile import byte_compiled  # noqa: E402  (benchmarks/precompile.py)
 
 # ../shared/reference beside the checkout (a git worktree may sit one level deeper)
 REFERENCE = next((folder / "shared" / "reference" / "clirdlf_pipeline.py" for folder in HERE.parents
@@ -197,18 +198,6 @@ def run_process(argv: list[str], env: dict, cwd: str) -> tuple[float, float]:
     if process.returncode not in (0, 3):
         raise SystemExit(f"{' '.join(argv)} failed:\n{errors}")
     return wall, usage.ru_utime + usage.ru_stime
-
-
-def byte_compiled(checkouts: list[Path]) -> None:
-    """Every checkout's modules are compiled to bytecode beside them (their __pycache__, which
-    git ignores): an installed imgval has its bytecode, but with PYTHONDONTWRITEBYTECODE set (as in
-    some sandboxes and containers) a checkout's modules would be compiled from source in every
-    run (~80 ms of CPU each, that no user pays twice). Not into a PYTHONPYCACHEPREFIX: Python
-    then looks for every module's bytecode there, so numpy, OpenCV and the rest were compiled
-    from source in every timed run (~0.5 s of CPU each, the floor's and the reference's too)."""
-    for checkout in checkouts:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(checkout / "imgval")], check=True,
-                       stdout=subprocess.DEVNULL)
 
 
 def make_one(folder: Path) -> None:

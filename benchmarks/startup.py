@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from precompile import byte_compiled  # benchmarks/precompile.py
+
 ROOT = Path(__file__).resolve().parent.parent
 # What the `imgval` console script runs (setup.cfg's entry point), with the command's arguments.
 ENTRY_POINT = ["-c", "import sys; from imgval.cli import main; sys.argv[0] = 'imgval'; sys.exit(main())"]
@@ -44,6 +46,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--other", type=Path, help="another checkout of imgval to compare with")
     options = parser.parse_args()
+    byte_compiled([ROOT] + ([options.other] if options.other else []))
     runs = [("python -c pass", ["-c", "pass"], ROOT, "floor")]
     for name, args in COMMANDS:
         runs.append((name, args, ROOT, "this"))
