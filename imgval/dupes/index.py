@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from imgval.dupes.components import components
+
 
 HASH_BITS = 64
 NO_GROUP = -1
@@ -448,7 +450,7 @@ def group_ids(hashes: Iterable, radius: int, blocks: Sequence[Block] | None | st
     found = _run_all(searches, parallel=len(distinct) >= _PARALLEL_FROM)
     first = np.concatenate([np.zeros(0, np.int64)] + [f for f, _ in found])
     second = np.concatenate([np.zeros(0, np.int64)] + [s for _, s in found])
-    component = _components(first, second, len(distinct))
+    component = components(first, second, len(distinct))
     ids[present] = _number_largest_first(component[inverse])
     return ids
 
@@ -529,21 +531,6 @@ def _oriented_pairs(inverse, present, oriented, radius):
     return np.concatenate(first), np.concatenate(second)
 
 
-def _components(first: np.ndarray, second: np.ndarray, count: int) -> np.ndarray:
-    """Connected-component label of each of `count` nodes, linked by the edges first[k]-second[k].
-    Without edges (self-links aside) every node is its own component, and SciPy (0.2 s to
-    import) is not loaded."""
-    linking = first != second
-    if not linking.any():
-        return np.arange(count)
-    first, second = first[linking], second[linking]
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    graph = coo_matrix((np.ones(len(first), np.int8), (first, second)), shape=(count, count))
-    return connected_components(graph, directed=False)[1]
-
-
 def _number_largest_first(component: np.ndarray) -> np.ndarray:
     """Component labels -> group ids 0, 1, ... largest first (ties by first appearance), so ids
     are stable and readable; components of one member become NO_GROUP."""
@@ -591,7 +578,7 @@ def duplicate_groups(hashes: Iterable, checksums: Iterable, radius: int,
     if not firsts:
         return np.full(count, NO_GROUP, np.int64)
     first, second = np.concatenate(firsts), np.concatenate(seconds)
-    return _number_largest_first(_components(first, second, count))
+    return _number_largest_first(components(first, second, count))
 
 
 def _exact_ids(checksums: Iterable, count: int) -> np.ndarray:
