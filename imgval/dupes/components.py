@@ -1,7 +1,7 @@
 """Connected components of an edge list, in NumPy.
 
 Duplicate groups are the connected components of the near-duplicate pairs. SciPy's csgraph
-finds them as well, but importing it costs ~0.4 s of CPU, paid by every scan that finds a
+finds them as well, but importing it costs 0.25-0.4 s of CPU, paid by every scan that finds a
 single duplicate; this is the same answer from a few array passes.
 """
 from __future__ import annotations

@@ -60,7 +60,7 @@ def test_no_nodes():
 
 
 def test_grouping_duplicates_does_not_import_scipy():
-    """SciPy's import is ~0.4 s of CPU: a scan that finds duplicates must not pay it for them."""
+    """SciPy's import is 0.25-0.4 s of CPU: a scan that finds duplicates must not pay it for them."""
     check = ("import sys, numpy as np\n"
              "from imgval.dupes.index import group_ids\n"
              "ids = group_ids(np.array([0, 1, 3, 2**64 - 1, 2**64 - 2], np.uint64), 2)\n"
