@@ -108,8 +108,8 @@ def start_cluster(workers: int):
     import dask
     import distributed
 
-    from imgval.batch.dask_engine import CLUSTER_CONFIG
-    with dask.config.set(CLUSTER_CONFIG):  # as imgval starts its own clusters
+    from imgval.batch.dask_engine import cluster_config
+    with dask.config.set(cluster_config("local")):  # as imgval starts its own clusters
         return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=logging.ERROR)
 

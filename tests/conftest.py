@@ -92,25 +92,26 @@ def dask_spec():
     import distributed
 
     from imgval.batch.cluster import ClusterSpec
-    from imgval.batch.dask_engine import CLUSTER_CONFIG
+    from imgval.batch.dask_engine import cluster_config
 
-    with dask.config.set(CLUSTER_CONFIG):  # as the clusters imgval starts itself
+    with dask.config.set(cluster_config("local")):  # as the clusters imgval starts itself, for their life
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=logging.ERROR)
-    _DASK_CLUSTERS[cluster.scheduler_address] = cluster
-    yield ClusterSpec(scheduler=cluster.scheduler_address)
-    del _DASK_CLUSTERS[cluster.scheduler_address]
-    cluster.close()
+        _DASK_CLUSTERS[cluster.scheduler_address] = cluster
+        yield ClusterSpec(scheduler=cluster.scheduler_address)
+        del _DASK_CLUSTERS[cluster.scheduler_address]
+        cluster.close()
 
 
 _DASK_CLUSTERS = {}  # scheduler address -> the session's LocalCluster
 
 
 def dask_client_at_full_strength(spec):
-    """A client of the session's cluster once both its workers are up. A worker killed by an
-    earlier test is normally back within seconds (its nanny restarts it); after a long suite
-    one was seen not to return within a minute, so its workers are then started afresh rather
-    than letting the next test fail on the harness."""
+    """A client of the session's cluster once both its workers are up: a worker killed by an
+    earlier test is back within seconds (its nanny restarts it). One that did not return was a
+    nanny the cluster had closed (dask_engine.LOCAL_LOST_WORKER_TIMEOUT); should one still be
+    missing after a minute, its workers are started afresh rather than letting the next test
+    fail on the harness."""
     import distributed
 
     client = distributed.Client(spec.scheduler)

@@ -11,11 +11,16 @@ Records, never image bytes. What a long batch relies on:
     oldest unfinished one, so 100,000 files never become 100,000 tasks at the scheduler;
   * in order: records are yielded in input order, as soon as the head of the line is done;
   * a lost worker: Dask reruns its tasks elsewhere; a task that kills workers repeatedly
-    (KilledWorker) is split into one task per file, and the file that still kills its worker
-    becomes one CRASH_ERROR row;
+    (KilledWorker) is split into one watched task per file, and only the file its worker was
+    reading when it died becomes a CRASH_ERROR row. Dask counts a death against every task on
+    the worker, even one finished a moment earlier, so a good file queued beside a crashing one
+    can be KilledWorker too: blaming a file by that alone gave it a wrong row;
   * a time limit per file (--timeout): a worker still on one file after it ends its own process
     (C code cannot be interrupted), so the file's task is rerun, then isolated, and the file
     that times out again is one row saying so;
+  * no endless wait: a cluster imgval starts fails its tasks once it has had no worker for
+    NO_WORKER_SECONDS (a nanny that did not restart its worker), and the run ends with a clear
+    error rather than hanging; a scheduler of the user's keeps its own no-workers-timeout;
   * one rate limit for the cluster: a Retry-After that Box, Dropbox or S3 gives one worker holds
     every worker's next call (ClusterBackoff), rather than N retry loops each finding out.
 
@@ -28,7 +33,9 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import CancelledError
 from collections.abc import Iterable, Iterator
 
@@ -43,7 +50,7 @@ log = logging.getLogger("imgval")
 INSTALL_HINT = "the Dask engine needs the dask extra: pip install 'imgval[dask]'"
 IN_FLIGHT_PER_WORKER = 32  # tasks ahead of the oldest unfinished one: a slow file does not idle the rest
 WORKER_START_TIMEOUT = 600  # seconds to wait for the first worker (a batch queue may be slow)
-CONNECT_TIMEOUT = 10  # seconds to reach a running scheduler (Dask's own setting if shorter, see _connect)
+CONNECT_TIMEOUT = 10  # seconds to reach a running scheduler (Dask's own setting if shorter, see _scheduler_client)
 # Clusters imgval starts rerun a task once after its worker died, as the local pool retries a
 # file once in isolation; a scheduler of the user's keeps its own setting (Dask's default: 3).
 ALLOWED_FAILURES = 1
@@ -57,6 +64,39 @@ CLUSTER_CONFIG = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                   "distributed.worker.profile.enabled": False,
                   "distributed.admin.tick.interval": "1s",
                   "distributed.admin.system-monitor.interval": "1s"}
+# A LocalCluster's nanny restarts a worker in a second or two; a batch queue may take as long
+# as the first worker did.
+NO_WORKER_SECONDS = {"local": 60}
+NO_WORKER_ERROR = ("the Dask cluster has had no worker for {seconds:g} s: its workers died and were not "
+                   "started again (their logs say why); run the scan again")
+# A LocalCluster closes a worker's nanny for good if, 15 s (Dask's default) after the worker was
+# lost, no worker of its name happens to be up: with files that crash decoders, a nanny caught
+# restarting its worker again was closed, and the cluster ran out of workers (seen in the tests).
+# Its nannies restart their own workers, so that check is put off past any scan.
+LOCAL_LOST_WORKER_TIMEOUT = "30 days"
+# A result fetched from a worker that has just died was retried for Dask's whole connect timeout
+# (30 s) before the run went on; on one machine a refused connection is final, so 5 s.
+LOCAL_CONNECT_SECONDS = 5
+
+
+def cluster_config(kind: str = "local") -> dict:
+    """CLUSTER_CONFIG for a cluster of `kind` that imgval starts (parse_cluster's kinds), to be
+    set for as long as it runs; a no-workers-timeout the user set (Dask's config, or its DASK_
+    variable) is kept."""
+    import dask
+    key = "distributed.scheduler.no-workers-timeout"
+    seconds = dask.config.get(key, None) or f"{NO_WORKER_SECONDS.get(kind, WORKER_START_TIMEOUT)}s"
+    config = {**CLUSTER_CONFIG, key: seconds}
+    if kind == "local":
+        config["distributed.deploy.lost-worker-timeout"] = LOCAL_LOST_WORKER_TIMEOUT
+        config["distributed.comm.timeouts.connect"] = f"{min(LOCAL_CONNECT_SECONDS, _connect_seconds())}s"
+    return config
+
+
+def _connect_seconds() -> float:
+    import dask
+    from dask.utils import parse_timedelta
+    return parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
 
 
 BACKOFF_VARIABLE = "imgval-rate-limit-until"
@@ -143,8 +183,33 @@ def analyze_batch(paths: list[str], settings: Settings, analyze: Analyze, timeou
     return records
 
 
-def _timeout_mark(path: str) -> str:
-    return "imgval-timed-out-" + hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()
+def analyze_watched(path: str, settings: Settings, analyze: Analyze, timeout: float, run: str) -> list[Record]:
+    """The task of a file whose batch kept losing its worker: it leaves a mark on the scheduler
+    while it reads the file, so when Dask reruns it after its worker died, the rerun knows that
+    this file was being read then, and gives its row without reading it a third time. The mark
+    holds `run` (one per isolation), so one left by a client killed meanwhile is not taken as
+    this run's."""
+    from distributed import get_client
+    client = get_client()
+    if _marked(client, "reading", path, run):
+        _mark(client, "reading", path, None)
+        return [_lost_file(client, path, timeout)]
+    _mark(client, "reading", path, run)
+    records = analyze_batch([path], settings, analyze, timeout)
+    _mark(client, "reading", path, None)
+    return records
+
+
+def _mark_key(kind: str, path: str) -> list[str]:
+    return ["imgval", kind, hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()]
+
+
+def _mark(client, kind: str, path: str, value) -> None:
+    client.set_metadata(_mark_key(kind, path), value)
+
+
+def _marked(client, kind: str, path: str, value=True) -> bool:
+    return client.get_metadata(_mark_key(kind, path), default=None) == value
 
 
 def _stop_worker(path: str, client) -> None:
@@ -152,23 +217,18 @@ def _stop_worker(path: str, client) -> None:
     so the worker process ends itself, after leaving a mark for the client; its nanny starts a
     fresh worker and the scheduler treats the task like any whose worker died."""
     try:
-        from distributed import Variable
-        Variable(_timeout_mark(path), client=client).set(True)
+        _mark(client, "timed-out", path, True)
     finally:
         os._exit(1)
 
 
 def _lost_file(client, path: str, timeout: float) -> Record:
-    """The row of a file whose task kept losing its worker: timed out (the mark) or crashed."""
-    from distributed import Variable
-    mark = Variable(_timeout_mark(path), client=client)
-    try:
-        timed_out = bool(mark.get(timeout=1))
-        mark.delete()
-    except Exception:  # no mark: the worker died of something else (a crash, the OOM killer)
-        timed_out = False
+    """The row of a file whose worker died while reading it: timed out (the mark) or crashed
+    (no mark: a decoder crash, the OOM killer)."""
+    timed_out = _marked(client, "timed-out", path)
+    if timed_out:
+        _mark(client, "timed-out", path, None)
     error = TIMEOUT_ERROR.format(seconds=timeout) if timed_out else CRASH_ERROR
-    log.warning("%s: %s", path, error)
     return Record(path, error=error, transient=True)
 
 
@@ -182,16 +242,12 @@ class DaskEngine(Engine):
         _import_distributed()  # a missing extra is a clear error before any work
 
     def run(self, references: Iterable[str], settings: Settings) -> Iterator[Record]:
-        client, cluster = _connect(self.spec, self.jobs)
-        try:
+        with _connected(self.spec, self.jobs) as client:
             yield from self._stream(client, list(references), settings)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
 
     def _stream(self, client, paths: list[str], settings: Settings) -> Iterator[Record]:
         from distributed import KilledWorker
+        from distributed.scheduler import NoWorkerError
 
         threads = _total_threads(client)
         reset_rate_limit(client)
@@ -206,7 +262,7 @@ class DaskEngine(Engine):
                     index, batch = next(todo, (None, None))
                     if batch is None:
                         break
-                    pending.append((batch, self._submit(client, batch, settings, -index)))
+                    pending.append((batch, self._submit(client, -index, analyze_batch, batch, settings)))
                 if not pending:
                     return
                 batch, future = pending.popleft()
@@ -214,28 +270,34 @@ class DaskEngine(Engine):
                     records = future.result()
                 except KilledWorker:
                     records = self._isolate(client, batch, settings, KilledWorker)
+                except NoWorkerError as exc:
+                    raise EngineError(NO_WORKER_ERROR.format(seconds=exc.timeout)) from exc
                 except (OSError, TimeoutError, CancelledError) as exc:  # the scheduler went away
                     raise EngineError(f"lost the connection to {self.spec.describe()}: {exc}") from exc
                 yield from records
         finally:
             client.cancel([future for _, future in pending], force=True)
 
-    def _submit(self, client, batch: list[str], settings: Settings, priority: int = 0):
+    def _submit(self, client, priority: int, task, what, settings: Settings, *more):
         # Earlier files first: tasks submitted together otherwise run in an arbitrary order.
-        return client.submit(analyze_batch, batch, settings, self.analyze, self.timeout, pure=False,
+        return client.submit(task, what, settings, self.analyze, self.timeout, *more, pure=False,
                              priority=priority)
 
     def _isolate(self, client, batch: list[str], settings: Settings, killed) -> list[Record]:
-        """A task whose workers kept dying: each file alone, so only the culprit is an error row."""
-        if len(batch) == 1:
-            return [_lost_file(client, batch[0], self.timeout)]
-        futures = [self._submit(client, [path], settings, 1) for path in batch]
+        """A task whose workers kept dying: each file in a watched task of its own, so only the
+        file being read when a worker died is an error row."""
+        run = uuid.uuid4().hex
+        futures = [self._submit(client, 1, analyze_watched, path, settings, run) for path in batch]
         records = []
         for path, future in zip(batch, futures):
             try:
                 records.extend(future.result())
-            except killed:
+            except killed:  # its own rerun died too (a worker with threads for several tasks)
                 records.append(_lost_file(client, path, self.timeout))
+        lost = (CRASH_ERROR, TIMEOUT_ERROR.format(seconds=self.timeout))
+        for record in records:
+            if record.error in lost:
+                log.warning("%s: %s", record.filepath, record.error)
         return records
 
 
@@ -247,38 +309,68 @@ def _import_distributed():
     return distributed
 
 
-def _connect(spec: ClusterSpec, jobs: int):
-    """A client for the spec, and the cluster this run started (None for an existing scheduler)."""
-    distributed = _import_distributed()
+@contextmanager
+def _connected(spec: ClusterSpec, jobs: int) -> Iterator:
+    """A client for the spec, closed after the run with the cluster it started (if any). A
+    cluster imgval starts runs under cluster_config: some of it is read while it runs."""
     import dask
-    from dask.utils import parse_timedelta
 
+    if spec.scheduler or spec.scheduler_file:
+        client = _starting(spec, _scheduler_client, spec)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    kind, workers = _starting(spec, parse_cluster, spec.cluster or "local")
+    with dask.config.set(cluster_config(kind)):
+        cluster = _starting(spec, _start_cluster, kind, workers or jobs, spec)
+        try:
+            client = _starting(spec, _cluster_client, kind, cluster, spec)
+            try:
+                yield client
+            finally:
+                client.close()
+        finally:
+            cluster.close()
+
+
+def _starting(spec: ClusterSpec, step, *args):
+    """One step of reaching the cluster; what fails is a clear EngineError."""
     try:
-        if spec.scheduler or spec.scheduler_file:
-            # Dask's default (30 s) is long for a command that fails; a shorter one the user set
-            # (distributed.comm.timeouts.connect, or its DASK_ variable) is kept
-            timeout = min(CONNECT_TIMEOUT, parse_timedelta(
-                dask.config.get("distributed.comm.timeouts.connect"), "s"))
-            client = distributed.Client(spec.scheduler, scheduler_file=spec.scheduler_file, timeout=timeout)
-            client.wait_for_workers(1, timeout=WORKER_START_TIMEOUT)
-            return client, None
-        kind, workers = parse_cluster(spec.cluster or "local")
-        with dask.config.set(CLUSTER_CONFIG):
-            if kind == "local":
-                cluster = distributed.LocalCluster(n_workers=workers or jobs, threads_per_worker=1, processes=True,
-                                                   dashboard_address=None, silence_logs=logging.ERROR)
-            else:
-                cluster = _jobqueue_cluster(kind, spec)
-                cluster.adapt(minimum_jobs=spec.cluster_jobs, maximum_jobs=spec.cluster_jobs)
-        client = distributed.Client(cluster)
-        if kind != "local":
-            log.info("waiting for the first Dask worker of %s", spec.describe())
-            client.wait_for_workers(1, timeout=WORKER_START_TIMEOUT)
-        return client, cluster
+        return step(*args)
     except EngineError:
         raise
     except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
         raise EngineError(f"cannot reach {spec.describe()}: {exc}") from exc
+
+
+def _scheduler_client(spec: ClusterSpec):
+    distributed = _import_distributed()
+    # Dask's default (30 s) is long for a command that fails; a shorter one the user set
+    # (distributed.comm.timeouts.connect, or its DASK_ variable) is kept
+    timeout = min(CONNECT_TIMEOUT, _connect_seconds())
+    client = distributed.Client(spec.scheduler, scheduler_file=spec.scheduler_file, timeout=timeout)
+    client.wait_for_workers(1, timeout=WORKER_START_TIMEOUT)
+    return client
+
+
+def _start_cluster(kind: str, workers: int, spec: ClusterSpec):
+    if kind == "local":
+        distributed = _import_distributed()
+        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = _jobqueue_cluster(kind, spec)
+    cluster.adapt(minimum_jobs=spec.cluster_jobs, maximum_jobs=spec.cluster_jobs)
+    return cluster
+
+
+def _cluster_client(kind: str, cluster, spec: ClusterSpec):
+    client = _import_distributed().Client(cluster)
+    if kind != "local":
+        log.info("waiting for the first Dask worker of %s", spec.describe())
+        client.wait_for_workers(1, timeout=WORKER_START_TIMEOUT)
+    return client
 
 
 def _jobqueue_cluster(kind: str, spec: ClusterSpec):

@@ -3,6 +3,7 @@ records and byte-identical reports as the local pool, a worker SIGKILLed mid-sca
 batch-system workers retiring before their walltime, and clear errors without the extra."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -14,10 +15,10 @@ import pytest
 
 from imgval.analysis.analyze import Record, Settings, analyze_mapped
 from imgval.batch.cluster import ClusterSpec, jobqueue_cluster_kwargs, lifetime_args, parse_cluster
-from imgval.batch.dask_engine import reset_rate_limit
+from imgval.batch.dask_engine import cluster_config, reset_rate_limit
 from imgval.batch.tasks import FILE_SECONDS, TASK_SECONDS, batches, estimated_seconds
 from imgval.batch.discover import discover
-from imgval.batch.engine import make_engine
+from imgval.batch.engine import EngineError, make_engine
 from imgval.synthetic import natural_image
 
 from tests.conftest import ROOT, dask_client_at_full_strength, run_script, write_image
@@ -110,6 +111,71 @@ def test_a_file_that_kills_every_worker_is_one_error_row(tmp_path, dask_spec):
     assert [r.filepath for r in records] == paths
     assert [bool(r.error) for r in records] == [False] * 10 + [True, False]
     assert "died" in records[10].error
+
+
+def die_twice_then_read(path: str, settings: Settings) -> Record:
+    """A worker dies under the file on its first two tries, as it does under a good file that
+    was on the worker when a neighbouring file crashed it (Dask counts such a death against
+    every task the worker held, even one finished a moment earlier); it reads fine after.
+    The file "crash" always kills its worker. Each try is counted in a file beside it."""
+    tries = Path(path + ".tries")
+    with open(tries, "a") as handle:
+        handle.write("x")
+    if os.path.basename(path) == "crash" or len(tries.read_text()) <= 2:
+        os._exit(3)
+    return Record(path, score=1.0)
+
+
+@pytest.mark.parametrize("files_per_task", [1, 3])
+def test_a_file_whose_worker_died_under_it_twice_is_not_blamed_unless_it_dies_alone(
+        tmp_path, dask_spec, files_per_task):
+    paths = [str(tmp_path / name) for name in ("before", "unlucky", "crash")]
+    for path in paths[:1]:
+        Path(path + ".tries").write_text("xx")  # reads fine at once
+    workers_at_full_strength(dask_spec).close()
+    spec = dataclasses.replace(dask_spec, files_per_task=files_per_task)
+    before, unlucky, crash = make_engine("dask", 2, die_twice_then_read, spec).run(paths, Settings())
+    assert before.score == 1.0 and not before.error
+    assert unlucky.score == 1.0 and not unlucky.error and not unlucky.transient
+    assert "died" in crash.error and crash.transient
+    assert len(Path(paths[2] + ".tries").read_text()) <= 3  # at most twice in its task, then once watched alone
+
+
+def test_a_cluster_left_without_workers_ends_the_run_with_a_clear_error(tmp_path):
+    """A nanny that does not restart its worker once hung the engine tests: the wait is bounded
+    (a no-workers-timeout the user sets is kept; imgval's own is 60 s for a local cluster)."""
+    import dask
+    import logging
+
+    from tests.batch.test_timeout import hanging_analyze
+
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": "2s"}):
+        with dask.config.set(cluster_config("local")):
+            cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                               dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        spec = ClusterSpec(scheduler=cluster.scheduler_address, files_per_task=1)
+        paths = [str(tmp_path / name) for name in ("a", "hang.jpg", "b")]
+        stream = make_engine("dask", 1, hanging_analyze, spec).run(paths, Settings())
+        assert next(stream).score == 1.0
+        cluster.scale(0)  # the worker reading hang.jpg is gone, and no other comes
+        started = time.monotonic()
+        with pytest.raises(EngineError, match="no worker for 2 s"):
+            list(stream)
+        assert time.monotonic() - started < 60
+    finally:
+        cluster.close()
+
+
+def test_a_local_cluster_keeps_its_nannies_however_often_workers_die():
+    """Dask closes a nanny for good when no worker of its name is up 15 s after one was lost,
+    which catches a nanny restarting its worker after another crash; the clusters imgval starts
+    put that check off past any scan (a batch system's keep Dask's, to replace lost jobs)."""
+    from dask.utils import parse_timedelta
+
+    week = 7 * 24 * 3600
+    assert parse_timedelta(cluster_config("local")["distributed.deploy.lost-worker-timeout"]) > week
+    assert "distributed.deploy.lost-worker-timeout" not in cluster_config("slurm")
 
 
 def test_scan_reports_are_byte_identical_to_the_local_pools(tmp_path, dask_spec):
