@@ -165,15 +165,16 @@ def _prepare_worker() -> None:
     share_rate_limits()
 
 
-def analyze_batch(paths: list[str], settings: Settings, analyze: Analyze, timeout: float) -> list[Record]:
+def analyze_batch(paths: list[str], settings: Settings, analyze: Analyze, timeout: float, run: str) -> list[Record]:
     """The task a worker runs: one Record per path (analysis never raises), each file within
-    `timeout` seconds or the worker process ends (see _stop_worker)."""
+    `timeout` seconds or the worker process ends (see _stop_worker). `run` names the engine's run
+    in the marks its tasks leave, so a mark left by an earlier run is never taken as this one's."""
     from distributed import get_client
     _prepare_worker()
     client = get_client()  # found from the task's thread only; the watchdog runs in its own
     records = []
     for path in paths:
-        watchdog = threading.Timer(timeout, _stop_worker, args=(path, client))
+        watchdog = threading.Timer(timeout, _stop_worker, args=(path, client, run))
         watchdog.daemon = True
         watchdog.start()
         try:
@@ -186,16 +187,14 @@ def analyze_batch(paths: list[str], settings: Settings, analyze: Analyze, timeou
 def analyze_watched(path: str, settings: Settings, analyze: Analyze, timeout: float, run: str) -> list[Record]:
     """The task of a file whose batch kept losing its worker: it leaves a mark on the scheduler
     while it reads the file, so when Dask reruns it after its worker died, the rerun knows that
-    this file was being read then, and gives its row without reading it a third time. The mark
-    holds `run` (one per isolation), so one left by a client killed meanwhile is not taken as
-    this run's."""
+    this file was being read then, and gives its row without reading it a third time."""
     from distributed import get_client
     client = get_client()
     if _marked(client, "reading", path, run):
         _mark(client, "reading", path, None)
-        return [_lost_file(client, path, timeout)]
+        return [_lost_file(client, path, timeout, run)]
     _mark(client, "reading", path, run)
-    records = analyze_batch([path], settings, analyze, timeout)
+    records = analyze_batch([path], settings, analyze, timeout, run)
     _mark(client, "reading", path, None)
     return records
 
@@ -208,24 +207,24 @@ def _mark(client, kind: str, path: str, value) -> None:
     client.set_metadata(_mark_key(kind, path), value)
 
 
-def _marked(client, kind: str, path: str, value=True) -> bool:
-    return client.get_metadata(_mark_key(kind, path), default=None) == value
+def _marked(client, kind: str, path: str, run: str) -> bool:
+    return client.get_metadata(_mark_key(kind, path), default=None) == run
 
 
-def _stop_worker(path: str, client) -> None:
+def _stop_worker(path: str, client, run: str) -> None:
     """A file past its time limit: a decoder stuck in C code cannot be interrupted from Python,
     so the worker process ends itself, after leaving a mark for the client; its nanny starts a
     fresh worker and the scheduler treats the task like any whose worker died."""
     try:
-        _mark(client, "timed-out", path, True)
+        _mark(client, "timed-out", path, run)
     finally:
         os._exit(1)
 
 
-def _lost_file(client, path: str, timeout: float) -> Record:
+def _lost_file(client, path: str, timeout: float, run: str) -> Record:
     """The row of a file whose worker died while reading it: timed out (the mark) or crashed
     (no mark: a decoder crash, the OOM killer)."""
-    timed_out = _marked(client, "timed-out", path)
+    timed_out = _marked(client, "timed-out", path, run)
     if timed_out:
         _mark(client, "timed-out", path, None)
     error = TIMEOUT_ERROR.format(seconds=timeout) if timed_out else CRASH_ERROR
@@ -243,9 +242,9 @@ class DaskEngine(Engine):
 
     def run(self, references: Iterable[str], settings: Settings) -> Iterator[Record]:
         with _connected(self.spec, self.jobs) as client:
-            yield from self._stream(client, list(references), settings)
+            yield from self._stream(client, list(references), settings, uuid.uuid4().hex)
 
-    def _stream(self, client, paths: list[str], settings: Settings) -> Iterator[Record]:
+    def _stream(self, client, paths: list[str], settings: Settings, run: str) -> Iterator[Record]:
         from distributed import KilledWorker
         from distributed.scheduler import NoWorkerError
 
@@ -262,14 +261,14 @@ class DaskEngine(Engine):
                     index, batch = next(todo, (None, None))
                     if batch is None:
                         break
-                    pending.append((batch, self._submit(client, -index, analyze_batch, batch, settings)))
+                    pending.append((batch, self._submit(client, -index, analyze_batch, batch, settings, run)))
                 if not pending:
                     return
                 batch, future = pending.popleft()
                 try:
                     records = future.result()
                 except KilledWorker:
-                    records = self._isolate(client, batch, settings, KilledWorker)
+                    records = self._isolate(client, batch, settings, run, KilledWorker)
                 except NoWorkerError as exc:
                     raise EngineError(NO_WORKER_ERROR.format(seconds=exc.timeout)) from exc
                 except (OSError, TimeoutError, CancelledError) as exc:  # the scheduler went away
@@ -278,22 +277,27 @@ class DaskEngine(Engine):
         finally:
             client.cancel([future for _, future in pending], force=True)
 
-    def _submit(self, client, priority: int, task, what, settings: Settings, *more):
+    def _submit(self, client, priority: int, task, what, settings: Settings, run: str):
         # Earlier files first: tasks submitted together otherwise run in an arbitrary order.
-        return client.submit(task, what, settings, self.analyze, self.timeout, *more, pure=False,
+        return client.submit(task, what, settings, self.analyze, self.timeout, run, pure=False,
                              priority=priority)
 
-    def _isolate(self, client, batch: list[str], settings: Settings, killed) -> list[Record]:
+    def _isolate(self, client, batch: list[str], settings: Settings, run: str, killed) -> list[Record]:
         """A task whose workers kept dying: each file in a watched task of its own, so only the
-        file being read when a worker died is an error row."""
-        run = uuid.uuid4().hex
-        futures = [self._submit(client, 1, analyze_watched, path, settings, run) for path in batch]
+        file being read when a worker died is an error row; a file that timed out in the task
+        is not given its time limit a third time."""
+        timed_out = {path for path in batch if _marked(client, "timed-out", path, run)}
+        futures = {path: self._submit(client, 1, analyze_watched, path, settings, run)
+                   for path in batch if path not in timed_out}
         records = []
-        for path, future in zip(batch, futures):
+        for path in batch:
+            if path in timed_out:
+                records.append(_lost_file(client, path, self.timeout, run))
+                continue
             try:
-                records.extend(future.result())
+                records.extend(futures[path].result())
             except killed:  # its own rerun died too (a worker with threads for several tasks)
-                records.append(_lost_file(client, path, self.timeout))
+                records.append(_lost_file(client, path, self.timeout, run))
         lost = (CRASH_ERROR, TIMEOUT_ERROR.format(seconds=self.timeout))
         for record in records:
             if record.error in lost:

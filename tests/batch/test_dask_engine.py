@@ -141,6 +141,27 @@ def test_a_file_whose_worker_died_under_it_twice_is_not_blamed_unless_it_dies_al
     assert len(Path(paths[2] + ".tries").read_text()) <= 3  # at most twice in its task, then once watched alone
 
 
+def hang_counting_tries(path: str, settings: Settings) -> Record:
+    """A decoder that never returns on hang*, each try counted in a file beside it."""
+    with open(path + ".tries", "a") as handle:
+        handle.write("x")
+    if os.path.basename(path).startswith("hang"):
+        while True:
+            time.sleep(60)
+    return Record(path, score=1.0)
+
+
+@pytest.mark.parametrize("files_per_task", [1, 3])
+def test_a_file_over_the_time_limit_is_given_it_twice_not_more(tmp_path, dask_spec, files_per_task):
+    paths = [str(tmp_path / name) for name in ("a", "hang.jpg", "b")]
+    workers_at_full_strength(dask_spec).close()
+    spec = dataclasses.replace(dask_spec, files_per_task=files_per_task)
+    a, hung, b = make_engine("dask", 2, hang_counting_tries, spec, timeout=1).run(paths, Settings())
+    assert "took longer than 1 s" in hung.error and hung.transient
+    assert a.score == b.score == 1.0
+    assert len(Path(paths[1] + ".tries").read_text()) == 2
+
+
 def test_a_cluster_left_without_workers_ends_the_run_with_a_clear_error(tmp_path):
     """A nanny that does not restart its worker once hung the engine tests: the wait is bounded
     (a no-workers-timeout the user sets is kept; imgval's own is 60 s for a local cluster)."""
