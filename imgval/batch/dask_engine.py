@@ -16,8 +16,8 @@ Records, never image bytes. What a long batch relies on:
     the worker, even one finished a moment earlier, so a good file queued beside a crashing one
     can be KilledWorker too: blaming a file by that alone gave it a wrong row;
   * a time limit per file (--timeout): a worker still on one file after it ends its own process
-    (C code cannot be interrupted), so the file's task is rerun, then isolated, and the file
-    that times out again is one row saying so;
+    (C code cannot be interrupted), leaving a mark, so the file's task is rerun, and the file
+    that times out again is one row saying so (not given its limit a third time alone);
   * no endless wait: a cluster imgval starts fails its tasks once it has had no worker for
     NO_WORKER_SECONDS (a nanny that did not restart its worker), and the run ends with a clear
     error rather than hanging; a scheduler of the user's keeps its own no-workers-timeout;
