@@ -14,7 +14,8 @@ Records, never image bytes. What a long batch relies on:
     (KilledWorker) is split into one watched task per file, and only the file its worker was
     reading when it died becomes a CRASH_ERROR row. Dask counts a death against every task on
     the worker, even one finished a moment earlier, so a good file queued beside a crashing one
-    can be KilledWorker too: blaming a file by that alone gave it a wrong row;
+    can be KilledWorker too: blaming a file by that alone gave it a wrong row (a worker of
+    several threads reads several watched files at once, and all of them get the row);
   * a time limit per file (--timeout): a worker still on one file after it ends its own process
     (C code cannot be interrupted), leaving a mark, so the file's task is rerun, and the file
     that times out again is one row saying so (not given its limit a third time alone);
