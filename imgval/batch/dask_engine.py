@@ -15,7 +15,7 @@ Records, never image bytes. What a long batch relies on:
     reading when it died becomes a CRASH_ERROR row. Dask counts a death against every task on
     the worker, even one finished a moment earlier, so a good file queued beside a crashing one
     can be KilledWorker too: blaming a file by that alone gave it a wrong row (a worker of
-    several threads reads several watched files at once, and all of them get the row);
+    several threads reads its watched files one at a time, for the same reason);
   * a time limit per file (--timeout): a worker still on one file after it ends its own process
     (C code cannot be interrupted), leaving a mark, so the file's task is rerun, and the file
     that times out again is one row saying so (not given its limit a third time alone);
@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from concurrent.futures import CancelledError
 from collections.abc import Iterable, Iterator
 
@@ -188,16 +188,27 @@ def analyze_batch(paths: list[str], settings: Settings, analyze: Analyze, timeou
 def analyze_watched(path: str, settings: Settings, analyze: Analyze, timeout: float, run: str) -> list[Record]:
     """The task of a file whose batch kept losing its worker: it leaves a mark on the scheduler
     while it reads the file, so when Dask reruns it after its worker died, the rerun knows that
-    this file was being read then, and gives its row without reading it a third time."""
+    this file was being read then, and gives its row without reading it a third time. On a
+    worker of several threads, watched files are read one at a time, or a crash would leave the
+    mark of every file being read beside it."""
     from distributed import get_client
     client = get_client()
     if _marked(client, "reading", path, run):
         _mark(client, "reading", path, None)
         return [_lost_file(client, path, timeout, run)]
-    _mark(client, "reading", path, run)
-    records = analyze_batch([path], settings, analyze, timeout, run)
-    _mark(client, "reading", path, None)
+    with _alone_on_this_worker():
+        _mark(client, "reading", path, run)
+        records = analyze_batch([path], settings, analyze, timeout, run)
+        _mark(client, "reading", path, None)
     return records
+
+
+def _alone_on_this_worker():
+    """A lock for this worker process's watched files (none needed on a worker of one thread);
+    a worker started afresh has a new address, so the lock of one that died is not waited for."""
+    from distributed import Lock, get_worker
+    worker = get_worker()
+    return Lock(f"imgval-watched-{worker.address}") if worker.state.nthreads > 1 else nullcontext()
 
 
 def _mark_key(kind: str, path: str) -> list[str]:

@@ -10,6 +10,7 @@ import signal
 import time
 from pathlib import Path
 
+import dask
 import distributed
 import pytest
 
@@ -141,6 +142,32 @@ def test_a_file_whose_worker_died_under_it_twice_is_not_blamed_unless_it_dies_al
     assert len(Path(paths[2] + ".tries").read_text()) <= 3  # at most twice in its task, then once watched alone
 
 
+def crash_while_another_reads(path: str, settings: Settings) -> Record:
+    """"crash" kills its worker a moment after it starts; any other file takes a second to read,
+    so on a worker of two threads it is being read when the worker dies."""
+    if os.path.basename(path) == "crash":
+        time.sleep(0.2)
+        os._exit(3)
+    time.sleep(1)
+    return Record(path, score=1.0)
+
+
+def test_on_a_worker_of_several_threads_only_the_crashing_file_is_blamed(tmp_path):
+    import logging
+
+    with dask.config.set(cluster_config("local")):
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                           dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        spec = ClusterSpec(scheduler=cluster.scheduler_address, files_per_task=2)
+        paths = [str(tmp_path / "crash"), str(tmp_path / "beside")]
+        crash, beside = make_engine("dask", 2, crash_while_another_reads, spec).run(paths, Settings())
+    finally:
+        cluster.close()
+    assert "died" in crash.error
+    assert beside.score == 1.0 and not beside.error
+
+
 def hang_counting_tries(path: str, settings: Settings) -> Record:
     """A decoder that never returns on hang*, each try counted in a file beside it."""
     with open(path + ".tries", "a") as handle:
@@ -165,7 +192,6 @@ def test_a_file_over_the_time_limit_is_given_it_twice_not_more(tmp_path, dask_sp
 def test_a_cluster_left_without_workers_ends_the_run_with_a_clear_error(tmp_path):
     """A nanny that does not restart its worker once hung the engine tests: the wait is bounded
     (a no-workers-timeout the user sets is kept; imgval's own is 60 s for a local cluster)."""
-    import dask
     import logging
 
     from tests.batch.test_timeout import hanging_analyze
