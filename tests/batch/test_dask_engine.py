@@ -155,15 +155,12 @@ def crash_while_another_reads(path: str, settings: Settings) -> Record:
 def test_on_a_worker_of_several_threads_only_the_crashing_file_is_blamed(tmp_path):
     import logging
 
-    with dask.config.set(cluster_config("local")):
-        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
-                                           dashboard_address=None, silence_logs=logging.ERROR)
-    try:
+    with dask.config.set(cluster_config("local")), distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None,
+            silence_logs=logging.ERROR) as cluster:
         spec = ClusterSpec(scheduler=cluster.scheduler_address, files_per_task=2)
         paths = [str(tmp_path / "crash"), str(tmp_path / "beside")]
         crash, beside = make_engine("dask", 2, crash_while_another_reads, spec).run(paths, Settings())
-    finally:
-        cluster.close()
     assert "died" in crash.error
     assert beside.score == 1.0 and not beside.error
 
@@ -196,11 +193,10 @@ def test_a_cluster_left_without_workers_ends_the_run_with_a_clear_error(tmp_path
 
     from tests.batch.test_timeout import hanging_analyze
 
-    with dask.config.set({"distributed.scheduler.no-workers-timeout": "2s"}):
-        with dask.config.set(cluster_config("local")):
-            cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
-    try:
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": "2s"}), \
+            dask.config.set(cluster_config("local")), distributed.LocalCluster(
+                n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.ERROR) as cluster:
         spec = ClusterSpec(scheduler=cluster.scheduler_address, files_per_task=1)
         paths = [str(tmp_path / name) for name in ("a", "hang.jpg", "b")]
         stream = make_engine("dask", 1, hanging_analyze, spec).run(paths, Settings())
@@ -210,8 +206,6 @@ def test_a_cluster_left_without_workers_ends_the_run_with_a_clear_error(tmp_path
         with pytest.raises(EngineError, match="no worker for 2 s"):
             list(stream)
         assert time.monotonic() - started < 60
-    finally:
-        cluster.close()
 
 
 def test_a_local_cluster_keeps_its_nannies_however_often_workers_die():
