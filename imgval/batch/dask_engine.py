@@ -20,7 +20,7 @@ Records, never image bytes. What a long batch relies on:
     (C code cannot be interrupted), leaving a mark, so the file's task is rerun, and the file
     that times out again is one row saying so (not given its limit a third time alone);
   * no endless wait: a cluster imgval starts fails its tasks once it has had no worker for
-    NO_WORKER_SECONDS (a nanny that did not restart its worker), and the run ends with a clear
+    LOCAL_NO_WORKER_SECONDS (a nanny that did not restart its worker), and the run ends with a clear
     error rather than hanging; a scheduler of the user's keeps its own no-workers-timeout;
   * one rate limit for the cluster: a Retry-After that Box, Dropbox or S3 gives one worker holds
     every worker's next call (ClusterBackoff), rather than N retry loops each finding out.
@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from concurrent.futures import CancelledError
 from collections.abc import Iterable, Iterator
 
@@ -66,8 +66,8 @@ CLUSTER_CONFIG = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                   "distributed.admin.tick.interval": "1s",
                   "distributed.admin.system-monitor.interval": "1s"}
 # A LocalCluster's nanny restarts a worker in a second or two; a batch queue may take as long
-# as the first worker did.
-NO_WORKER_SECONDS = {"local": 60}
+# as the first worker did (WORKER_START_TIMEOUT).
+LOCAL_NO_WORKER_SECONDS = 60
 NO_WORKER_ERROR = ("the Dask cluster has had no worker for {seconds:g} s: its workers died and were not "
                    "started again (their logs say why); run the scan again")
 # A LocalCluster closes a worker's nanny for good if, 15 s (Dask's default) after the worker was
@@ -86,8 +86,8 @@ def cluster_config(kind: str = "local") -> dict:
     variable) is kept."""
     import dask
     key = "distributed.scheduler.no-workers-timeout"
-    seconds = dask.config.get(key, None) or f"{NO_WORKER_SECONDS.get(kind, WORKER_START_TIMEOUT)}s"
-    config = {**CLUSTER_CONFIG, key: seconds}
+    no_worker_seconds = LOCAL_NO_WORKER_SECONDS if kind == "local" else WORKER_START_TIMEOUT
+    config = {**CLUSTER_CONFIG, key: dask.config.get(key, None) or f"{no_worker_seconds}s"}
     if kind == "local":
         config["distributed.deploy.lost-worker-timeout"] = LOCAL_LOST_WORKER_TIMEOUT
         config["distributed.comm.timeouts.connect"] = f"{min(LOCAL_CONNECT_SECONDS, _connect_seconds())}s"
@@ -308,7 +308,7 @@ class DaskEngine(Engine):
                 continue
             try:
                 records.extend(futures[path].result())
-            except killed:  # its own rerun died too (a worker with threads for several tasks)
+            except killed:  # its worker died twice before it began reading (beside other crashes)
                 records.append(_lost_file(client, path, self.timeout, run))
         lost = (CRASH_ERROR, TIMEOUT_ERROR.format(seconds=self.timeout))
         for record in records:
@@ -331,24 +331,15 @@ def _connected(spec: ClusterSpec, jobs: int) -> Iterator:
     cluster imgval starts runs under cluster_config: some of it is read while it runs."""
     import dask
 
-    if spec.scheduler or spec.scheduler_file:
-        client = _starting(spec, _scheduler_client, spec)
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    kind, workers = _starting(spec, parse_cluster, spec.cluster or "local")
-    with dask.config.set(cluster_config(kind)):
-        cluster = _starting(spec, _start_cluster, kind, workers or jobs, spec)
-        try:
+    with ExitStack() as started:  # closed in reverse: the client, the cluster, the config
+        if spec.scheduler or spec.scheduler_file:
+            client = _starting(spec, _scheduler_client, spec)
+        else:
+            kind, workers = _starting(spec, parse_cluster, spec.cluster or "local")
+            started.enter_context(dask.config.set(cluster_config(kind)))
+            cluster = started.enter_context(_starting(spec, _start_cluster, kind, workers or jobs, spec))
             client = _starting(spec, _cluster_client, kind, cluster, spec)
-            try:
-                yield client
-            finally:
-                client.close()
-        finally:
-            cluster.close()
+        yield started.enter_context(client)
 
 
 def _starting(spec: ClusterSpec, step, *args):
