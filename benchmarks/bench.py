@@ -22,6 +22,15 @@ execs. CPU time (user + system, the process and its workers) is given too: on a
 machine that other work shares, CPU ms/image and its ratios are steadier than wall-clock rates.
 Prints a markdown table; --markdown FILE writes it there too.
 
+Every timed run starts from the same memory state: just before it, this process writes and frees
+--settle-mb of memory (512 MB; 0 turns it off). On this machine (a virtual machine that hands the
+memory a process frees back to its host) a command run just after one that freed a lot of memory
+paid for it: imgval's default mode on the mixed set, 2 workers, used 0.4-0.6 s more system CPU
+right after the original tool or the floor than right after itself (4.6 against 4.2 s of CPU),
+with the same page faults; writing 512 MB first took that away (256 MB did not). The rounds'
+rotation keeps each command's predecessor (the command after the reference is always the same
+one), so without the settling one command paid it in every round.
+
 `--whole` measures instead what a user pays: the commands a user types, each a fresh process
 (imports, listing, the pool, the report all counted), each file once, `--no-cache`:
 
@@ -54,6 +63,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -123,6 +133,14 @@ def _child(command, paths, jobs, conn) -> None:
     cpu = own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
     conn.send((elapsed, max(own.ru_maxrss, workers.ru_maxrss), cpu))
     conn.close()
+
+
+def settle(megabytes: int) -> None:
+    """Write and free this much memory, so that the next command's first pages are ones the
+    machine has just handed out, whatever ran before it (see the docstring)."""
+    if megabytes > 0:
+        block = numpy.ones(megabytes << 20, numpy.uint8)
+        del block
 
 
 def trial(command, paths: list[str], jobs: int) -> tuple[float, float, float]:
@@ -229,6 +247,7 @@ def whole(args) -> None:
                     shift = round_ % len(names)
                     for name in names[shift:] + names[:shift]:  # a different one first each round
                         argv, env = commands[name]
+                        settle(args.settle_mb)
                         result = run_process(argv, env, scratch)
                         samples.setdefault((set_name, jobs, name), []).append(result)
                         print(f"round {round_ + 1}: {set_name:7s} j={jobs} {name:22s} {result[0]:7.2f} s "
@@ -236,7 +255,8 @@ def whole(args) -> None:
     lines = [f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end", "",
              f"Command: `python benchmarks/bench.py --whole --rounds {args.rounds} --sets {' '.join(args.sets)} "
              f"--jobs {' '.join(map(str, args.jobs))} --modes {' '.join(args.modes)}"
-             f"{f' --other {args.other}' if args.other else ''}` (whole processes, median of {args.rounds} "
+             f"{f' --other {args.other}' if args.other else ''}"
+             f"{f' --settle-mb {args.settle_mb}' if args.settle_mb != 512 else ''}` (whole processes, median of {args.rounds} "
              "alternating rounds)", ""]
     for set_name, folder in sets.items():
         files = [p for p in folder.rglob("*") if p.is_file()]
@@ -289,6 +309,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="list every file this many times: a longer batch, so a run's fixed costs "
                              "(forking the pool, the report's finishing pass) weigh as in a real one")
+    parser.add_argument("--settle-mb", type=int, default=512,
+                        help="memory written and freed before each timed run, so each starts alike (0: none)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--other", type=Path,
                         help="with --whole: another checkout of imgval, timed in the same rounds (\"other MODE\")")
@@ -318,6 +340,7 @@ def main() -> None:
         for set_name, paths in sets.items():
             for jobs in args.jobs:
                 for name in order:
+                    settle(args.settle_mb)
                     seconds, peak, cpu = trial(commands[name], paths, jobs)
                     times.setdefault((set_name, jobs, name), []).append(seconds)
                     cpus.setdefault((set_name, jobs, name), []).append(cpu)
@@ -326,7 +349,8 @@ def main() -> None:
                           f"{cpu:6.2f} s CPU", file=sys.stderr)
 
     lines = [f"Machine: {machine()}", "",
-             f"Command: `python benchmarks/bench.py --rounds {args.rounds} --repeat {args.repeat}` "
+             f"Command: `python benchmarks/bench.py --rounds {args.rounds} --repeat {args.repeat}"
+             f"{f' --settle-mb {args.settle_mb}' if args.settle_mb != 512 else ''}` "
              f"(median of {args.rounds} alternating "
              f"rounds; idle process RSS {idle_mb:.0f} MB)", ""]
     for set_name, paths in sets.items():
