@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -200,14 +202,15 @@ def enforce_limits(header: decode.Header, max_pixels: int, max_memory: int) -> N
         )
 
 
-def file_facts(filepath: str, data: bytes, settings: Settings) -> Record:
-    """A record with what the bytes alone tell, readable image or not: checksums and format.
+def file_facts(filepath: str, data: bytes, settings: Settings, sums: dict[str, str] | None = None) -> Record:
+    """A record with what the bytes alone tell, readable image or not: checksums (computed
+    unless given) and format.
 
     Computed from the bytes already in memory (no second read), before decoding, so
     byte-identical broken files are still found as exact duplicates and still identified."""
     found = pronom.identify(data)
-    return Record(filepath, **checksums(data, settings), file_size=len(data), puid=found.puid, mime=found.mime,
-                  ext_mismatch=pronom.extension_mismatch(filepath, found))
+    return Record(filepath, **(checksums(data, settings) if sums is None else sums), file_size=len(data),
+                  puid=found.puid, mime=found.mime, ext_mismatch=pronom.extension_mismatch(filepath, found))
 
 
 def checksums(data: bytes, settings: Settings) -> dict[str, str]:
@@ -218,8 +221,60 @@ def checksums(data: bytes, settings: Settings) -> dict[str, str]:
     return sums
 
 
+# A file this large is hashed on a second thread while it is checked and decoded, when a core
+# is free for it: hashlib lets go of the GIL while it hashes, as the decoders do while they
+# decode, so the checksums then cost no wall time (4 MB: ~3 ms of SHA-256).
+HASH_BESIDE_FROM_BYTES = 4 << 20
+_core_is_free: Callable[[], bool] = lambda: False
+
+
+def hash_beside_when(core_is_free: Callable[[], bool]) -> None:
+    """Say how this process tells that a core is free for a second thread now (the engine that
+    runs the analysis knows: batch/pool.py counts its busy workers). Until told, never: beside
+    a worker on every core the thread can gain nothing (docs/performance.md, item 14)."""
+    global _core_is_free
+    _core_is_free = core_is_free
+
+
+def checksums_beside(data: bytes, settings: Settings) -> Callable[[], dict[str, str]]:
+    """checksums(data, settings), begun now on a second thread for a file of HASH_BESIDE_FROM_BYTES
+    or more while a core is free (hash_beside_when); the returned function waits for them (and
+    raises what hashing raised). Otherwise they are computed when it is called."""
+    if len(data) < HASH_BESIDE_FROM_BYTES or not _core_is_free():
+        return lambda: checksums(data, settings)
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["sums"] = checksums(data, settings)
+        except BaseException as exc:  # raised again in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="imgval-checksums", daemon=True)
+    thread.start()
+
+    def result() -> dict[str, str]:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["sums"]
+    return result
+
+
 def analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
-    record = file_facts(filepath, data, settings)
+    sums = checksums_beside(data, settings)
+    try:
+        record = _analyze_bytes(filepath, data, settings)
+    finally:
+        computed = sums()  # waited for even when the analysis failed: nothing goes on reading the bytes
+    for name, value in computed.items():
+        setattr(record, name, value)
+    return record
+
+
+def _analyze_bytes(filepath: str, data: bytes, settings: Settings) -> Record:
+    """analyze_bytes without the checksums (the caller fills them in)."""
+    record = file_facts(filepath, data, settings, sums={})
     # from the same bytes, before decoding: a file the decoders refuse still gets its verdict
     conformance = check_conformance(data)
     record.conformance, record.conformance_issues = conformance.verdict, conformance.summary

@@ -34,10 +34,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from imgval.analysis import decode, pronom
-from imgval.analysis.analyze import Record, Settings, analyze_mapped
+from imgval.analysis.analyze import Record, Settings, analyze_mapped, hash_beside_when
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine
 from imgval.batch.tasks import grouped
-from imgval.batch.workers import keep_freed_memory, one_blas_thread
+from imgval.batch.workers import keep_freed_memory, one_blas_thread, usable_cores
 
 WINDOW_PER_WORKER = 64  # files submitted ahead of the oldest unfinished one, per worker
 KILL_GRACE_SECONDS = 5  # past the timeout, the parent kills a worker whose alarm did not end it
@@ -47,6 +47,8 @@ PARENT_CHECK_SECONDS = 0.5  # how soon an orphaned worker notices and exits
 _settings: Settings | None = None  # each worker's copy, set once by _init_worker
 _analyze_fn: Analyze = analyze_mapped
 _timeout: float = DEFAULT_TIMEOUT
+_busy = None  # the pool's count of workers on a file (a shared multiprocessing.Value), set by _init_worker
+_cores = 1
 
 
 class LocalPool(Engine):
@@ -56,9 +58,11 @@ class LocalPool(Engine):
         return run(references, settings, self.jobs, self.analyze, self.timeout)
 
 
-def _init_worker(settings: Settings, analyze: Analyze, timeout: float) -> None:
-    global _settings, _analyze_fn, _timeout
+def _init_worker(settings: Settings, analyze: Analyze, timeout: float, busy=None) -> None:
+    global _settings, _analyze_fn, _timeout, _busy, _cores
     _settings, _analyze_fn, _timeout = settings, analyze, timeout
+    _busy, _cores = busy, usable_cores()
+    hash_beside_when(_core_is_free)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (inherited by fork)
     if hasattr(signal, "SIGALRM"):
@@ -87,15 +91,29 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="imgval-exit-with-parent", daemon=True).start()
 
 
+def _core_is_free() -> bool:
+    """Fewer of the pool's workers are on a file than this machine has cores (the last files of
+    a run, or fewer workers than cores): what analyze.checksums_beside asks."""
+    return _busy is not None and _busy.value < _cores
+
+
 def _analyze(path: str) -> Record:
     alarm = hasattr(signal, "setitimer")  # POSIX; elsewhere the parent's kill is the limit
     if alarm:
         signal.setitimer(signal.ITIMER_REAL, _timeout)
+    _count_busy(1)
     try:
         return _analyze_fn(path, _settings)
     finally:
+        _count_busy(-1)
         if alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _count_busy(change: int) -> None:
+    if _busy is not None:
+        with _busy.get_lock():
+            _busy.value += change
 
 
 def _analyze_task(paths: list[str]) -> list[Record]:
@@ -113,8 +131,11 @@ def _context():
 
 
 def _new_pool(workers: int, settings: Settings, analyze: Analyze, timeout: float) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker,
-                               initargs=(settings, analyze, timeout))
+    context = _context()
+    # a fresh count with each pool: a worker killed on a file never counted itself out
+    busy = context.Value("i", 0)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                               initargs=(settings, analyze, timeout, busy))
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:

@@ -9,6 +9,14 @@ RETAINED_BLOCK_BYTES = 256 << 20  # freed blocks up to this size a worker keeps 
 _blas_started_single = False  # set by one_blas_thread_from_start: OpenBLAS was loaded with one thread
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def keep_freed_memory() -> None:
     """Let glibc keep freed large blocks for reuse instead of returning them to the kernel.
     Every image allocates the same few large buffers (the file's bytes, the decoded pixels);

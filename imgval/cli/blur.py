@@ -70,7 +70,8 @@ def process_blur(inputs, save_path, output_format, threshold, blur_verdict, shar
     Rows are input_path, score, blurry (and error), sorted by path; with --blur-verdict sharpness
     also sharpness, blur_status and blurry_classic.
     """
-    from imgval.analysis.analyze import Record, Settings, analyze_path
+    from imgval.analysis.analyze import Record, Settings, analyze_path, hash_beside_when
+    from imgval.batch.workers import usable_cores
     from imgval.report.summary import Summary
     from imgval.report.writers import ReportWriteError
 
@@ -97,6 +98,8 @@ def process_blur(inputs, save_path, output_format, threshold, blur_verdict, shar
                                  fix_size, columns, functools.partial(blur_values, columns=columns))
     paths = sorted(found.paths)
     summary = Summary()
+    more_cores = usable_cores() > 1
+    hash_beside_when(lambda: more_cores)  # one file at a time: the other cores are free
     try:
         for path in paths:
             record = analyze_path(path, settings)

@@ -88,6 +88,28 @@ def test_md5_only_when_asked_and_from_the_same_bytes(tmp_path):
         Settings(checksums=("sha1",))
 
 
+@pytest.mark.parametrize("damaged", [False, True])
+def test_checksums_hashed_beside_the_decode_are_the_same(damaged):
+    """A large file's checksums may be hashed on a second thread while it is decoded (when a
+    core is free): the record is the same either way, for a readable and a damaged file."""
+    from imgval.analysis import analyze
+    rng = np.random.default_rng(3)
+    data = bytearray(encoded(".png", rng.integers(0, 256, (1400, 1400, 3), dtype=np.uint8)))
+    assert len(data) >= analyze.HASH_BESIDE_FROM_BYTES
+    if damaged:
+        data[len(data) // 2:len(data) // 2 + 64] = bytes(64)
+    settings = Settings(checksums=("sha256", "md5"))
+    try:
+        analyze.hash_beside_when(lambda: True)
+        beside = analyze_bytes("big.png", bytes(data), settings)
+    finally:
+        analyze.hash_beside_when(lambda: False)
+    inline = analyze_bytes("big.png", bytes(data), settings)
+    assert beside == inline
+    assert beside.sha256 == hashlib.sha256(data).hexdigest() and beside.md5 == hashlib.md5(data).hexdigest()
+    assert bool(beside.error) == damaged
+
+
 def read_csv(path):
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))

@@ -90,3 +90,66 @@ def test_a_command_run_as_a_program_ends_with_its_objects_frozen():
     assert "Usage: process.py" in result.stdout
     frozen = int(result.stdout.strip().splitlines()[-1].split()[-1])
     assert frozen > 1000
+
+
+def core_free_while_busy(path: str, settings) -> "Record":
+    """The per-file step of the free-core tests: waits (up to 20 s each) until as many of the
+    pool's workers are on a file as the file's name says, notes what analyze.checksums_beside
+    would be told (whether a core is free), and stays on the file until every worker has noted
+    it (a marker file each beside the files): none leaves before the others have looked."""
+    import glob
+    import time
+
+    from imgval.analysis.analyze import Record
+    from imgval.batch import pool
+    wanted = int(os.path.basename(path).split("-")[0])
+    deadline = time.monotonic() + 20
+    while pool._busy.value < wanted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    seen = f"{pool._busy.value} {pool._core_is_free()}"
+    folder = os.path.dirname(path)
+    open(os.path.join(folder, f"seen-{os.getpid()}"), "w").close()
+    deadline = time.monotonic() + 20
+    while len(glob.glob(os.path.join(folder, "seen-*"))) < wanted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return Record(path, error=seen)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_local_worker_knows_when_a_core_is_free_for_its_checksums(tmp_path, jobs):
+    """Checksums are hashed beside the decode only while fewer of the pool's workers are on a
+    file than there are cores (analyze.hash_beside_when): on a free core that costs no time,
+    and beside a worker on every core it can gain nothing."""
+    from imgval.analysis.analyze import Settings
+    from imgval.batch.engine import make_engine
+    from imgval.batch.workers import usable_cores
+
+    # consecutive small files would share one task: a file per worker, each its own task
+    paths = [str(tmp_path / f"{jobs}-{i}.jpg") for i in range(jobs)]
+    for path in paths:
+        with open(path, "wb") as handle:
+            handle.truncate(8 << 20)
+    records = list(make_engine("local", jobs, analyze=core_free_while_busy).run(paths, Settings()))
+    for record in records:
+        busy, free = record.error.split()
+        assert int(busy) == jobs
+        assert free == str(jobs < usable_cores())
+
+
+def test_checksums_beside_are_the_checksums_and_raise_what_hashing_raises():
+    from imgval.analysis import analyze
+    from imgval.analysis.analyze import HASH_BESIDE_FROM_BYTES, Settings, checksums, checksums_beside
+
+    settings = Settings(checksums=("sha256", "md5"))
+    data = os.urandom(HASH_BESIDE_FROM_BYTES + 1)
+    try:
+        for free in (True, False):
+            analyze.hash_beside_when(lambda: free)
+            assert checksums_beside(data, settings)() == checksums(data, settings)
+        analyze.hash_beside_when(lambda: True)
+        unhashable = "x" * (HASH_BESIDE_FROM_BYTES + 1)  # hashlib takes bytes, not text
+        wait = checksums_beside(unhashable, settings)
+        with pytest.raises(TypeError):
+            wait()
+    finally:
+        analyze.hash_beside_when(lambda: False)
