@@ -195,9 +195,10 @@ def enforce_limits(header: decode.Header, max_pixels: int, max_memory: int) -> N
             f"limit of {max_pixels / 1e6:.0f} MP (raise it with --max-pixels if this is a real image)"
         )
     if header.decoded_bytes > max_memory:
+        what = (header.largest_layer if header.largest_layer
+                else f"{header.width}x{header.height} {header.mode} ({header.bit_depth or 8}-bit)")
         raise decode.DecodeError(
-            f"image too large to decode: {header.width}x{header.height} {header.mode} "
-            f"({header.bit_depth or 8}-bit) would take about {header.decoded_bytes / 1e6:,.0f} MB of memory, "
+            f"image too large to decode: {what} would take about {header.decoded_bytes / 1e6:,.0f} MB of memory, "
             f"over the limit of {max_memory / 1e6:,.0f} MB (raise it with --max-memory if this is a real image)"
         )
 
@@ -318,7 +319,7 @@ def analyze_path(filepath: str, settings: Settings, *, mapped: bool = False, map
         return _failed(filepath, data, settings, "not enough memory to decode this image", transient=True)
     except Exception as exc:  # a decoder bug must cost one row, not the run
         return _failed(filepath, data, settings,
-                       f"unexpected error while analysing: {type(exc).__name__}: {exc}")
+                       " ".join(f"unexpected error while analysing: {type(exc).__name__}: {exc}".split()))
 
 
 def _failed(filepath: str, data: bytes, settings: Settings, error: str, transient: bool = False) -> Record:

@@ -82,7 +82,11 @@ def preload() -> None:
 
 
 class DecodeError(Exception):
-    """The file is not a readable, complete image; the message says why."""
+    """The file is not a readable, complete image; the message says why, on one line (a
+    library's own message may end with or hold line breaks: libheif's do)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,9 @@ class Header:
     bit_depth: int | None
     orientation: int  # EXIF orientation 1..8 (1 when absent)
     decoded_bytes: int = 0  # the memory decoding its pixels takes, at most (see decoded_bytes)
+    # the layer decoded_bytes is counted for, in words, when that is not the image the size
+    # above describes (a TIFF's other page, or a tile): what a "too large" error names
+    largest_layer: str = ""
 
     @property
     def pixels(self) -> int:
@@ -140,7 +147,7 @@ def probe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, Im
         raise DecodeError(f"image header gives an empty size ({width}x{height})")
     bit_depth = _bit_depth(image, data)
     header = Header(image.format or "unknown", width, height, image.mode, bit_depth, orientation,
-                    decoded_bytes(image, data, bit_depth))
+                    *decoded_bytes(image, data, bit_depth))
     return header, image
 
 
@@ -152,15 +159,16 @@ def _probe_without_pillow(data) -> Header | None:
     if prefix in (b"II*\0", b"MM\0*") and (tiff := samples.tiff_header(data)) is not None:
         width, height, mode, bits, orientation = tiff
         layer = width * height * _layer_bytes_per_pixel(len(mode), bits)
+        largest, what = _largest_tiff_layer(data)
         return Header("TIFF", width, height, mode, bits, orientation if 1 <= orientation <= 8 else 1,
-                      max(layer, _largest_tiff_layer(data)))
+                      *((largest, what) if largest > layer else (layer, "")))
     if (bmp := samples.bmp_header(data)) is not None:
         width, height, mode, bits = bmp
         return Header("BMP", width, height, mode, bits, 1, width * height * _layer_bytes_per_pixel(4, 8))
     return None
 
 
-def decoded_bytes(image: Image.Image, data, bit_depth: int | None) -> int:
+def decoded_bytes(image: Image.Image, data, bit_depth: int | None) -> tuple[int, str]:
     """The most memory imgval's decoders may take for this file's pixels, from its headers: the
     largest of its layers (every page of a TIFF and its tiles; a GIF's logical screen, onto
     which Pillow draws each frame), with every sample as wide as the decoder holds it (16-bit
@@ -168,7 +176,8 @@ def decoded_bytes(image: Image.Image, data, bit_depth: int | None) -> int:
     output), at least the 8-bit colour image (3 bytes a pixel) a decode for scoring or a
     thumbnail makes, one more colour copy (OpenCV's colour reads convert into a second buffer;
     measured: ~5.7 bytes a pixel for an 8-bit RGB PNG or an RLE BMP), and the 8-bit luminance
-    scored (1 byte a pixel)."""
+    scored (1 byte a pixel). With it, the largest layer in words when it is not the image
+    Pillow describes (Header.largest_layer), else ""."""
     pixels = image.width * image.height
     if image.format == "JPEG2000":
         largest = pixels * (len(image.getbands()) * 4 + 2 * _COLOUR_COPY + _LUMINANCE)
@@ -178,8 +187,10 @@ def decoded_bytes(image: Image.Image, data, bit_depth: int | None) -> int:
     else:
         largest = pixels * _layer_bytes_per_pixel(len(image.getbands()), bit_depth or 8)
     if image.format == "TIFF":
-        largest = max(largest, _largest_tiff_layer(data))
-    return largest
+        layer, what = _largest_tiff_layer(data)
+        if layer > largest:
+            return layer, what
+    return largest, ""
 
 
 _COLOUR_COPY, _LUMINANCE = 3, 1  # bytes a pixel
@@ -189,26 +200,35 @@ def _layer_bytes_per_pixel(samples: int, bits: int) -> int:
     return max(samples * -(-max(bits, 1) // 8), _COLOUR_COPY) + _COLOUR_COPY + _LUMINANCE
 
 
-def _largest_tiff_layer(data) -> int:
+def _largest_tiff_layer(data) -> tuple[int, str]:
     """decoded_bytes of the largest page (or tile) of a TIFF, from tifffile's reading of every
-    page's tags (no pixel data is read); 0 when tifffile cannot parse it."""
+    page's tags (no pixel data is read), and that layer in words; (0, "") when tifffile cannot
+    parse it."""
     stream = byte_stream(data)
-    largest = 0
+    largest, what = 0, ""
     try:
         with warnings.catch_warnings(), tifffile.TiffFile(stream) as tif:
             warnings.simplefilter("ignore")
             for index, page in enumerate(tif.pages):
                 if index >= MAX_TIFF_PAGES:
                     break
+                samples, bits = page.samplesperpixel, page.bitspersample
+                # as a fuzzed or hostile header may give them: the sample count is as implausible as the size
+                layout = f"{samples:,} sample{'s' if samples != 1 else ''} of {bits} bits a pixel"
+                depth = f"x{page.imagedepth:,}" if page.imagedepth > 1 else ""
                 pixels = page.imagewidth * page.imagelength * max(page.imagedepth, 1)
+                if (size := pixels * _layer_bytes_per_pixel(samples, bits)) > largest:
+                    largest = size
+                    what = f"page {index + 1} of the TIFF ({page.imagewidth:,}x{page.imagelength:,}{depth}, {layout})"
                 tile = page.tilewidth * page.tilelength * max(page.tiledepth, 1)
-                largest = max(largest, pixels * _layer_bytes_per_pixel(page.samplesperpixel, page.bitspersample),
-                              tile * page.samplesperpixel * -(-max(page.bitspersample, 1) // 8))
+                if (size := tile * samples * -(-max(bits, 1) // 8)) > largest:
+                    largest = size
+                    what = f"a tile of page {index + 1} of the TIFF ({page.tilewidth:,}x{page.tilelength:,}, {layout})"
     except Exception:
         pass  # a page tifffile cannot read is not decoded by it; the others were counted
     finally:
         stream.close()
-    return largest
+    return largest, what
 
 
 def looks_like(data: bytes) -> str | None:

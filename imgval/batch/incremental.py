@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from imgval.analysis.analyze import Record, Settings, analyze_path
+from imgval.analysis.quiet import stderr_silenced
 from imgval.batch.cache import FileState, ResultCache, file_state
 from imgval.batch.engine import Engine
 
@@ -61,7 +62,8 @@ def run_incremental(paths: Iterable[str], settings: Settings, engine: Engine, ca
                 continue
             # A hit that vanished between the two looks (the file changed, or another run
             # replaced the entry) is analysed here.
-            record = analyze_path(path, settings)
+            with stderr_silenced():  # the decoders' libraries' chatter (analysis/quiet.py)
+                record = analyze_path(path, settings)
             cache.store(state, record)
             yield Outcome(record, False)
     finally:

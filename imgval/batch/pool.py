@@ -34,6 +34,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from imgval.analysis import decode, pronom
+from imgval.analysis.quiet import silence_stderr_for_good
 from imgval.analysis.analyze import Record, Settings, analyze_mapped, hash_beside_when
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine
 from imgval.batch.tasks import grouped
@@ -69,6 +70,7 @@ def _init_worker(settings: Settings, analyze: Analyze, timeout: float, busy=None
         signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the time limit: the alarm ends the process
     keep_freed_memory()
     one_blas_thread()
+    silence_stderr_for_good()  # the decoders' libraries print what they find wrong (analysis/quiet.py)
     # What the fork copied (every module, the signatures: ~50,000 objects) is never garbage the
     # worker must find; out of the collector's generations, its collections stay small and do
     # not touch, so copy, the parent's pages (in one process, ~0.2 ms less CPU per thumbnail;

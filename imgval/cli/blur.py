@@ -71,6 +71,7 @@ def process_blur(inputs, save_path, output_format, threshold, blur_verdict, shar
     also sharpness, blur_status and blurry_classic.
     """
     from imgval.analysis.analyze import Record, Settings, analyze_path, hash_beside_when
+    from imgval.analysis.quiet import stderr_silenced
     from imgval.batch.workers import usable_cores
     from imgval.report.summary import Summary
     from imgval.report.writers import ReportWriteError
@@ -102,7 +103,8 @@ def process_blur(inputs, save_path, output_format, threshold, blur_verdict, shar
     hash_beside_when(lambda: more_cores)  # one file at a time: the other cores are free
     try:
         for path in paths:
-            record = analyze_path(path, settings)
+            with stderr_silenced():  # the decoders' libraries' chatter (analysis/quiet.py)
+                record = analyze_path(path, settings)
             log_record(record)
             report.write(record)
             summary.add(record)

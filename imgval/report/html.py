@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from imgval import __version__
 from imgval.analysis.analyze import Settings
+from imgval.analysis.quiet import stderr_silenced
 from imgval.report.atomicfile import AtomicFile
 from imgval.report.dupe_listing import Group, group_numbers, list_groups
 from imgval.report.reader import BlurVerdict, Results, Row, verdict_of
@@ -100,7 +101,8 @@ def make_previews(paths: Iterable[str], blur_paths: Iterable[str], jobs: int, se
     scan may."""
     paths, blur_paths = list(paths), list(blur_paths)
     budget = MemoryBudget(settings.max_memory)
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
+    # the decoders' libraries' chatter kept off the terminal (analysis/quiet.py); this thread only waits meanwhile
+    with stderr_silenced(), ThreadPoolExecutor(max(1, jobs)) as pool:
         previews = dict(zip(paths, pool.map(
             lambda p: file_preview(locate(p), max_pixels=settings.max_pixels, max_memory=settings.max_memory,
                                    budget=budget), paths)))

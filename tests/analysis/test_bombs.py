@@ -112,3 +112,23 @@ def test_thumbnail_decodes_running_at_once_share_the_memory_limit():
     first.join(10)
     second.join(10)
     assert order[3:] == ["big out", "second big in", "second big out"]
+
+
+def test_a_too_large_error_names_the_tiff_layer_that_is_too_large(tmp_path):
+    """A TIFF's memory is its largest layer's, which may not be the image its first page
+    describes: the error names that layer, so a 16x16 picture is not said to need 39 MB."""
+    path = tmp_path / "second_page.jpg"
+    path.write_bytes(SMALL_BOMBS["tiff_second_page.tif"]())
+    error = analyze_path(str(path), Settings(max_memory=LIMIT)).error
+    assert error.startswith("image too large to decode: page 2 of the TIFF (1,800x1,800, 4 samples of 16 bits a pixel)"), error
+    # a damaged header's tile size (TileLength 4,000,000 for a 256x192 image)
+    import zlib
+    strip = zlib.compress(bytes(256 * 192 * 3))
+    page = {256: (4, [256]), 257: (4, [192]), 258: (3, [8, 8, 8]), 259: (3, [8]), 262: (3, [2]), 277: (3, [3]),
+            284: (3, [1]), 322: (4, [256]), 323: (4, [4_000_000]), 324: (4, [8]), 325: (4, [len(strip)])}
+    path = tmp_path / "tile.tif"
+    path.write_bytes(hostile._tiff([page], strip))
+    record = analyze_path(str(path), Settings())
+    assert record.error.startswith("image too large to decode: a tile of page 1 of the TIFF (256x4,000,000, "
+                                   "3 samples of 8 bits a pixel) would take about 3,072 MB"), record.error
+    assert (record.width, record.height) == (256, 192)
