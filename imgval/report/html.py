@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from imgval import __version__
+from imgval.escaped_names import on_disk
 from imgval.analysis.analyze import Settings
 from imgval.analysis.quiet import stderr_silenced
 from imgval.report.atomicfile import AtomicFile
@@ -111,14 +112,22 @@ def make_previews(paths: Iterable[str], blur_paths: Iterable[str], jobs: int, se
     return previews, maps
 
 
-def warn_missing_previews(sections: Sections, previews: dict, base: str | None) -> int:
-    """Files the scan read but that cannot be shown now (moved, renamed, or the report was
-    opened from elsewhere): a page of "no preview" boxes must not pass in silence."""
+def warn_missing_previews(sections: Sections, previews: dict, base: str | None,
+                          locate: Callable[[str], str] = str) -> int:
+    """Files the scan read but that cannot be shown now: a page of "no preview" boxes must not
+    pass in silence. Said apart: files not found (moved, renamed, or the report was opened
+    from elsewhere) and files found that could not be decoded now (changed since the scan, or
+    a damaged file the scan's decoder read and the preview's refuses)."""
     readable = [r.filepath for r in sections.rows if not r.error and r.filepath in previews]
     missing = [p for p in readable if previews[p] is None]
-    if missing:
-        log.warning("%d of %d images could not be previewed (first: %s); relative paths were looked up "
-                    "from %s", len(missing), len(readable), missing[0], base or os.getcwd())
+    gone = [p for p in missing if not os.path.lexists(on_disk(locate(p)))]
+    undecoded = [p for p in missing if p not in set(gone)]
+    if gone:
+        log.warning("%d of %d images could not be previewed: not found (first: %s); relative paths were "
+                    "looked up from %s", len(gone), len(readable), gone[0], base or os.getcwd())
+    if undecoded:
+        log.warning("%d of %d images could not be previewed: found, but not decoded now (changed since the "
+                    "scan, or damaged; first: %s)", len(undecoded), len(readable), undecoded[0])
     return len(missing)
 
 
@@ -133,7 +142,7 @@ def write_html_report(results: Results, out_path: str, verdict: BlurVerdict | No
     settings = settings or map_settings(results.meta, verdict)
     previews, maps = make_previews(sections.preview_paths(), [r.filepath for r in sections.blurry], jobs,
                                    settings, results.locate)
-    sections.missing_previews = warn_missing_previews(sections, previews, results.base)
+    sections.missing_previews = warn_missing_previews(sections, previews, results.base, results.locate)
     page = render(sections, verdict, previews.get, maps.get, source, results.meta)
     page_file = AtomicFile(os.path.realpath(out_path))  # through a symlink to its target, which is replaced
     try:

@@ -51,10 +51,19 @@ def test_report_and_dupes_from_another_folder_find_the_files(tmp_path, small_bat
                        cwd=elsewhere)
     assert again.returncode == 0 and "could not be previewed" not in again.stderr
 
+    # an image changed since the scan (found, but no longer an image): said apart from missing ones
+    changed = next((moved / "batch").glob("*.jpg"))
+    changed.write_bytes(b"not an image any more")
+    again = run_script("-m", "imgval", "report", str(moved / "reports" / "results.csv"), "--html", str(page),
+                       cwd=elsewhere)
+    assert again.returncode == 0 and "could not be previewed: found, but not decoded now" in again.stderr
+    assert "not found" not in again.stderr and changed.name in again.stderr, again.stderr
+
     shutil.rmtree(moved / "batch")  # the images are gone: say so, do not pass in silence
     gone = run_script("-m", "imgval", "report", str(moved / "reports" / "results.csv"), "--html", str(page),
                       cwd=elsewhere)
-    assert gone.returncode == 0 and "could not be previewed" in gone.stderr, gone.stderr
+    assert gone.returncode == 0 and "could not be previewed: not found" in gone.stderr, gone.stderr
+    assert "looked up from" in gone.stderr and "not decoded now" not in gone.stderr
 
 
 def test_json_csv_and_html_carry_the_runs_metadata(tmp_path, small_batch):
