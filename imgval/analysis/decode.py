@@ -213,7 +213,7 @@ def _largest_tiff_layer(data) -> tuple[int, str]:
                 if index >= MAX_TIFF_PAGES:
                     break
                 samples, bits = page.samplesperpixel, page.bitspersample
-                # as a fuzzed or hostile header may give them: the sample count is as implausible as the size
+                # named with its samples too: a damaged header's sample count may be what makes it large
                 layout = f"{samples:,} sample{'s' if samples != 1 else ''} of {bits} bits a pixel"
                 depth = f"x{page.imagedepth:,}" if page.imagedepth > 1 else ""
                 pixels = page.imagewidth * page.imagelength * max(page.imagedepth, 1)

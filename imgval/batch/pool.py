@@ -34,8 +34,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from imgval.analysis import decode, pronom
-from imgval.analysis.quiet import silence_stderr_for_good
 from imgval.analysis.analyze import Record, Settings, analyze_mapped, hash_beside_when
+from imgval.analysis.quiet import silence_stderr_for_good
 from imgval.batch.engine import CRASH_ERROR, DEFAULT_TIMEOUT, TIMEOUT_ERROR, Analyze, Engine
 from imgval.batch.tasks import grouped
 from imgval.batch.workers import keep_freed_memory, one_blas_thread, usable_cores

@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from imgval import __version__
-from imgval.escaped_names import on_disk
 from imgval.analysis.analyze import Settings
 from imgval.analysis.quiet import stderr_silenced
+from imgval.escaped_names import on_disk
 from imgval.report.atomicfile import AtomicFile
 from imgval.report.dupe_listing import Group, group_numbers, list_groups
 from imgval.report.reader import BlurVerdict, Results, Row, verdict_of
@@ -120,8 +120,9 @@ def warn_missing_previews(sections: Sections, previews: dict, base: str | None,
     a damaged file the scan's decoder read and the preview's refuses)."""
     readable = [r.filepath for r in sections.rows if not r.error and r.filepath in previews]
     missing = [p for p in readable if previews[p] is None]
-    gone = [p for p in missing if not os.path.lexists(on_disk(locate(p)))]
-    undecoded = [p for p in missing if p not in set(gone)]
+    found = [os.path.lexists(on_disk(locate(p))) for p in missing]
+    gone = [p for p, there in zip(missing, found) if not there]
+    undecoded = [p for p, there in zip(missing, found) if there]
     if gone:
         log.warning("%d of %d images could not be previewed: not found (first: %s); relative paths were "
                     "looked up from %s", len(gone), len(readable), gone[0], base or os.getcwd())
