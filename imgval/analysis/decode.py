@@ -279,12 +279,14 @@ def _tiff_bgr(data, header: Header, image: Image.Image | None) -> np.ndarray:
     """A TIFF as 8-bit BGR: OpenCV's read, as the original tool's, once libtiff's strict decode
     has found its compressed data undamaged (OpenCV's read logs damage and returns the pixels);
     layouts OpenCV cannot convert (2/4/12/32-bit, float) from the strict decode's samples."""
-    compressed = image is None or image.tag_v2.get(259, 1) != 1
-    if compressed:
+    # uncompressed strips that hold the whole image are OpenCV's to read as they are; any other
+    # layout, or strips short of the image (a damaged RowsPerStrip or byte count), libtiff's
+    # strict read judges first, as the default mode's luminance read does
+    if image is None or image.tag_v2.get(259, 1) != 1 or not _stored_bytes_complete(image, len(data)):
         stored, problem = samples.strict_tiff(data)
         if stored is None:
             return samples.to_bgr(_second_opinion(data, header, image, problem))
-        if (stored.dtype == np.uint8 and _tiff_samples_are_plain(image)
+        if (stored.dtype == np.uint8 and image is not None and _tiff_samples_are_plain(image)
                 and stored.shape[:2] == (header.height, header.width)):
             return samples.to_bgr(samples.colour_to_rgb(stored, "RGB"))  # OpenCV's pixels exactly
         del stored  # checked; OpenCV decodes again below, so both never take memory at once
@@ -292,6 +294,33 @@ def _tiff_bgr(data, header: Header, image: Image.Image | None) -> np.ndarray:
     if pixels is not None:
         return pixels
     return samples.to_bgr(_stored_to_8bit(data, header, image))
+
+
+def _stored_bytes_complete(image: Image.Image, length: int) -> bool:
+    """Every strip (or tile) of an uncompressed TIFF, as its header lays them out, holds the
+    bytes of its rows, inside the file's `length`: as many of them as the image needs, each at
+    least as long as its rows (a damaged RowsPerStrip or byte count fails this)."""
+    tags = image.tag_v2
+    bits, samples_per_pixel = _as_tuple(tags.get(258, 1)), tags.get(277, 1)
+    planes = samples_per_pixel if tags.get(284, 1) == 2 else 1  # planar: one set of strips a sample
+    bits_per_pixel = (bits[0] if planes > 1 else sum(bits) if len(bits) == samples_per_pixel
+                      else bits[0] * samples_per_pixel)
+    width, height = image.width, image.height
+    if 324 in tags:  # tiles
+        tile_width, tile_height = tags.get(322, 0), tags.get(323, 0)
+        if tile_width <= 0 or tile_height <= 0:
+            return False
+        pieces = [-(-tile_width * bits_per_pixel // 8) * tile_height] * (-(-width // tile_width) * -(-height // tile_height))
+        offsets, counts = _as_tuple(tags.get(324, ())), _as_tuple(tags.get(325, ()))
+    else:
+        rows_per_strip = min(tags.get(278, height) or height, height)
+        row_bytes = -(-width * bits_per_pixel // 8)
+        pieces = [row_bytes * min(rows_per_strip, height - top) for top in range(0, height, rows_per_strip)]
+        offsets, counts = _as_tuple(tags.get(273, ())), _as_tuple(tags.get(279, ()))
+    pieces *= planes
+    return (len(offsets) == len(counts) == len(pieces)
+            and all(count >= piece for count, piece in zip(counts, pieces))
+            and all(offset + count <= length for offset, count in zip(offsets, counts)))
 
 
 def _tiff_gray(data, header: Header, image: Image.Image | None) -> np.ndarray:
@@ -403,8 +432,8 @@ def _plain_tiff_gray(data: bytes) -> np.ndarray | None:
     when the strips are contiguous) and converted in one pass, where OpenCV's grayscale read
     copies them strip by strip and, for 16-bit, converts every sample twice (~3x the time on a
     20 MP 16-bit master). Luminance as OpenCV's read gives it, within one level (16-bit: the
-    high byte of the 16-bit luminance). Truncated pixel data raises DecodeError, as OpenCV's
-    read would refuse it."""
+    high byte of the 16-bit luminance). None too for strips the header does not account for
+    (truncated, or damaged byte counts): the general decoders judge those."""
     stream = byte_stream(data)
     try:
         with tifffile.TiffFile(stream) as tif:
@@ -428,7 +457,10 @@ def _plain_tiff_gray(data: bytes) -> np.ndarray | None:
     size = height * width * spp * dtype.itemsize
     if (height <= 0 or width <= 0 or not offsets or len(offsets) != len(counts)
             or sum(counts) < size or any(o + c > len(data) for o, c in zip(offsets, counts))):
-        raise DecodeError("truncated or corrupt TIFF data (the pixel data is shorter than the header says)")
+        # strips the header does not account for, or past the file's end: libtiff's reads give
+        # the verdict, as in the exact mode (libtiff recomputes damaged byte counts of
+        # uncompressed strips whose pixels are all in the file, and refuses truncated ones)
+        return None
     if all(offsets[i] + counts[i] == offsets[i + 1] for i in range(len(offsets) - 1)):
         buffer = memoryview(data)[offsets[0]:offsets[0] + size]
     else:  # strips scattered through the file: join them (each strip's own bytes, in order)

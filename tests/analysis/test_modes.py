@@ -243,6 +243,25 @@ def test_truncated_uncompressed_tiff_is_an_error_in_every_mode(tmp_path, photo, 
     assert record.error and record.score is None and record.blurry is None
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_an_uncompressed_tiff_whose_strips_fall_short_is_an_error_in_every_mode(tmp_path, photo, mode):
+    """A damaged RowsPerStrip (16 -> 157: each strip's byte count now covers a tenth of its rows)
+    in a file that is otherwise whole: OpenCV's read returned a picture, libtiff's strict read
+    refuses it; every mode gives the same verdict (found by fuzzing: exact mode scored it)."""
+    import tifffile
+    path = write_plain_tiff(tmp_path / "full.tif", photo, 16, rowsperstrip=16)
+    data = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages.first.tags["RowsPerStrip"]
+        value_at, kind = tag.valueoffset, tag.dtype
+    data[value_at:value_at + (2 if kind == 3 else 4)] = (157).to_bytes(2 if kind == 3 else 4, "little")
+    damaged = tmp_path / "damaged.tif"
+    damaged.write_bytes(bytes(data))
+    record = analyze_path(str(damaged), Settings(mode=mode))
+    assert record.error.startswith("truncated or corrupt TIFF data"), record.error
+    assert record.score is None
+
+
 @pytest.mark.parametrize("options", [{}, {"compression": "zlib"}])
 def test_tiff_probe_lets_go_of_the_file_bytes(tmp_path, photo, options):
     # tifffile's objects form reference cycles; if they kept the bytes, every worker would hold
