@@ -262,6 +262,24 @@ def test_an_uncompressed_tiff_whose_strips_fall_short_is_an_error_in_every_mode(
     assert record.score is None
 
 
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_a_tiff_pillow_cannot_open_gets_the_same_verdict_in_every_mode(tmp_path, photo, compression):
+    """Its PhotometricInterpretation entry damaged (tag 0, type 256: Pillow refuses the file,
+    tifffile reads it): exact mode failed with "unexpected error ... AttributeError" (found by
+    fuzzing) where the default mode scored it."""
+    import tifffile
+    path = write_plain_tiff(tmp_path / "full.tif", photo, 8, **({"compression": compression} if compression else {}))
+    data = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        entry = tif.pages.first.tags["PhotometricInterpretation"].offset
+    data[entry:entry + 4] = b"\x00\x00\x00\x01"
+    damaged = tmp_path / "damaged.tif"
+    damaged.write_bytes(bytes(data))
+    records = {mode: analyze_path(str(damaged), Settings(mode=mode)) for mode in MODES}
+    assert not any("unexpected" in r.error for r in records.values()), {m: r.error for m, r in records.items()}
+    assert {bool(r.error) for r in records.values()} == {False}, {m: r.error for m, r in records.items()}
+
+
 @pytest.mark.parametrize("options", [{}, {"compression": "zlib"}])
 def test_tiff_probe_lets_go_of_the_file_bytes(tmp_path, photo, options):
     # tifffile's objects form reference cycles; if they kept the bytes, every worker would hold
