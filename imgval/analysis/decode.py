@@ -494,6 +494,8 @@ def _check_png_end(data, header: Header) -> None:
     frame whose later frames were cut off."""
     if header.format == "PNG" and data.rfind(_PNG_END) < 0:
         raise DecodeError("truncated PNG data (the file ends before its IEND chunk)")
+
+
 _TIFF_PHOTOMETRIC_SAMPLES = {1: 1, 2: 3}  # MINISBLACK: one sample; RGB: three
 
 
